@@ -1,0 +1,73 @@
+/**
+ * Matmul benchmark: validates each variant against the float64 reference,
+ * then times it. Run alone with `deno run -A bench/matmul_bench.ts`.
+ *
+ * @module
+ */
+
+import {
+  acquireGpu,
+  createBuffer,
+  describeAdapter,
+  type Gpu,
+  readFloat32,
+} from "../src/gpu/mod.ts";
+import { submitDispatches } from "../src/gpu/mod.ts";
+import { matmulForward, type MatmulVariant, vec4Applies } from "../src/ops/matmul.ts";
+import { matmulRef } from "../src/ops/matmul_ref.ts";
+import { type KernelBenchResult, kernelTable, timeDispatches } from "./report.ts";
+
+function random(n: number, seed: number): Float32Array {
+  const out = new Float32Array(n);
+  let s = seed;
+  for (let i = 0; i < n; i++) {
+    s = (s * 1664525 + 1013904223) >>> 0;
+    out[i] = s / 2 ** 32 - 0.5;
+  }
+  return out;
+}
+
+/**
+ * Benchmarks the matmul variants at the given square sizes.
+ *
+ * @param gpu the device
+ * @param sizes matrix sizes (default 256 and 512)
+ * @returns one result per variant and size
+ */
+export async function benchMatmul(gpu: Gpu, sizes = [256, 512]): Promise<KernelBenchResult[]> {
+  const results: KernelBenchResult[] = [];
+  for (const n of sizes) {
+    const a = random(n * n, 1);
+    const b = random(n * n, 2);
+    const [bufA, bufB] = [createBuffer(gpu, "a", a), createBuffer(gpu, "b", b)];
+    const bufC = createBuffer(gpu, "c", n * n * 4);
+    const dims = { m: n, n, k: n };
+    const expected = matmulRef(a, b, dims);
+    for (const variant of ["scalar", "vec4"] as MatmulVariant[]) {
+      if (variant === "vec4" && !vec4Applies(dims)) continue;
+      const mm = await matmulForward(gpu, bufC, bufA, bufB, dims, { variant });
+      submitDispatches(gpu, [mm]);
+      const got = await readFloat32(gpu, bufC, n * n);
+      let worst = 0;
+      for (let i = 0; i < got.length; i++) worst = Math.max(worst, Math.abs(got[i] - expected[i]));
+      if (worst > 1e-3) throw new Error(`matmul ${variant} ${n}³ is wrong: max error ${worst}`);
+      const reps = Math.max(2, Math.round(2e8 / n ** 3));
+      const ms = await timeDispatches(gpu, [mm], bufC, reps);
+      results.push({
+        op: "matmul",
+        config: `${n}×${n}×${n} ${variant}`,
+        ms,
+        gflops: 2 * n ** 3 / ms / 1e6,
+        validated: true,
+      });
+    }
+    for (const buffer of [bufA, bufB, bufC]) buffer.destroy();
+  }
+  return results;
+}
+
+if (import.meta.main) {
+  const gpu = await acquireGpu();
+  console.log(`adapter: ${describeAdapter(gpu.adapter)}`);
+  console.log(kernelTable(await benchMatmul(gpu)));
+}

@@ -1,0 +1,284 @@
+/**
+ * GPU buffers: creation from typed arrays, a size-bucketed pool, and
+ * asynchronous readback.
+ *
+ * @module
+ */
+
+import type { Gpu } from "./device.ts";
+
+/** Usage flags for a buffer that kernels read and write and the host uploads to and reads. */
+export const STORAGE_USAGE = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC |
+  GPUBufferUsage.COPY_DST;
+
+/** Usage flags for a small uniform parameter block. */
+export const UNIFORM_USAGE = GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST;
+
+/** Bytes, rounded up to WebGPU's 4-byte copy granularity (and at least 4). */
+function paddedSize(bytes: number): number {
+  return Math.max(4, Math.ceil(bytes / 4) * 4);
+}
+
+/**
+ * Creates a storage buffer, optionally filled with `data`.
+ *
+ * @param gpu the device
+ * @param label name shown in WebGPU error messages
+ * @param data contents, or a size in bytes for a zero-filled buffer
+ * @param usage usage flags (default: storage + copy both ways)
+ * @returns the buffer
+ *
+ * @example
+ * ```ts
+ * import { acquireGpu } from "./device.ts";
+ * import { createBuffer, readFloat32 } from "./buffers.ts";
+ * const gpu = await acquireGpu();
+ * const buffer = createBuffer(gpu, "x", new Float32Array([1, 2, 3]));
+ * const back = await readFloat32(gpu, buffer);
+ * if (back[2] !== 3) throw new Error("readback failed");
+ * ```
+ */
+export function createBuffer(
+  gpu: Gpu,
+  label: string,
+  data: ArrayBufferView | number,
+  usage: number = STORAGE_USAGE,
+): GPUBuffer {
+  const bytes = typeof data === "number" ? data : data.byteLength;
+  const buffer = gpu.device.createBuffer({ label, size: paddedSize(bytes), usage });
+  if (typeof data !== "number" && data.byteLength > 0) writeBuffer(gpu, buffer, data);
+  return buffer;
+}
+
+const placeholders = new WeakMap<GPUDevice, GPUBuffer>();
+
+/**
+ * A 16-byte read-only storage buffer to bind where a kernel's optional
+ * input is unused (WebGPU requires every declared binding to be bound, and
+ * a buffer may not be bound both writable and read-only in one dispatch).
+ *
+ * @param gpu the device
+ * @returns the device's shared placeholder buffer
+ *
+ * @example
+ * ```ts
+ * import { acquireGpu } from "./device.ts";
+ * import { placeholderBuffer } from "./buffers.ts";
+ * const gpu = await acquireGpu();
+ * if (placeholderBuffer(gpu) !== placeholderBuffer(gpu)) throw new Error("not shared");
+ * ```
+ */
+export function placeholderBuffer(gpu: Gpu): GPUBuffer {
+  let buffer = placeholders.get(gpu.device);
+  if (!buffer) {
+    buffer = createBuffer(gpu, "unused binding", 16, GPUBufferUsage.STORAGE);
+    placeholders.set(gpu.device, buffer);
+  }
+  return buffer;
+}
+
+/**
+ * Uploads `data` into `buffer` at `offset` bytes; padded to 4 bytes.
+ *
+ * @param gpu the device
+ * @param buffer destination (needs COPY_DST)
+ * @param data the bytes to write
+ * @param offset byte offset in the destination
+ *
+ * @example
+ * ```ts
+ * import { acquireGpu } from "./device.ts";
+ * import { createBuffer, readInt32, writeBuffer } from "./buffers.ts";
+ * const gpu = await acquireGpu();
+ * const buffer = createBuffer(gpu, "ids", 16);
+ * writeBuffer(gpu, buffer, new Int32Array([7]), 8);
+ * if ((await readInt32(gpu, buffer))[2] !== 7) throw new Error("write failed");
+ * ```
+ */
+export function writeBuffer(gpu: Gpu, buffer: GPUBuffer, data: ArrayBufferView, offset = 0): void {
+  const bytes = new Uint8Array(data.buffer as ArrayBuffer, data.byteOffset, data.byteLength);
+  if (bytes.byteLength % 4 === 0) {
+    gpu.queue.writeBuffer(buffer, offset, bytes);
+  } else {
+    const padded = new Uint8Array(paddedSize(bytes.byteLength));
+    padded.set(bytes);
+    gpu.queue.writeBuffer(buffer, offset, padded);
+  }
+}
+
+/**
+ * Copies `byteLength` bytes of `buffer` back to the host. One submit and
+ * one map: on a software adapter this costs ≈ 11 ms however small, so
+ * never call it per batch.
+ *
+ * @param gpu the device
+ * @param buffer the source (needs COPY_SRC)
+ * @param byteLength bytes to read (default: the whole buffer)
+ * @param byteOffset where to start
+ * @returns the bytes
+ *
+ * @example
+ * ```ts
+ * import { acquireGpu } from "./device.ts";
+ * import { createBuffer, readBytes } from "./buffers.ts";
+ * const gpu = await acquireGpu();
+ * const bytes = await readBytes(gpu, createBuffer(gpu, "b", new Uint8Array([1, 2, 3, 4])));
+ * if (bytes[3] !== 4) throw new Error("readback failed");
+ * ```
+ */
+export async function readBytes(
+  gpu: Gpu,
+  buffer: GPUBuffer,
+  byteLength = buffer.size,
+  byteOffset = 0,
+): Promise<Uint8Array> {
+  gpu.check();
+  const size = paddedSize(byteLength);
+  const staging = gpu.device.createBuffer({
+    label: `readback of ${buffer.label}`,
+    size,
+    usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+  });
+  const encoder = gpu.device.createCommandEncoder({ label: `readback of ${buffer.label}` });
+  encoder.copyBufferToBuffer(buffer, byteOffset, staging, 0, size);
+  gpu.queue.submit([encoder.finish()]);
+  try {
+    await staging.mapAsync(GPUMapMode.READ);
+  } catch (e) {
+    gpu.check();
+    throw e;
+  }
+  const out = new Uint8Array(staging.getMappedRange().slice(0, byteLength));
+  staging.unmap();
+  staging.destroy();
+  gpu.check();
+  return out;
+}
+
+/**
+ * Reads a buffer as float32 values.
+ *
+ * @param gpu the device
+ * @param buffer the source
+ * @param count number of values (default: all that fit)
+ * @returns the values
+ *
+ * @example
+ * ```ts
+ * import { acquireGpu } from "./device.ts";
+ * import { createBuffer, readFloat32 } from "./buffers.ts";
+ * const gpu = await acquireGpu();
+ * const x = await readFloat32(gpu, createBuffer(gpu, "x", new Float32Array([0.5])));
+ * if (x[0] !== 0.5) throw new Error("readback failed");
+ * ```
+ */
+export async function readFloat32(
+  gpu: Gpu,
+  buffer: GPUBuffer,
+  count?: number,
+): Promise<Float32Array> {
+  const n = count ?? Math.floor(buffer.size / 4);
+  const bytes = await readBytes(gpu, buffer, n * 4);
+  return new Float32Array(bytes.buffer, bytes.byteOffset, n);
+}
+
+/**
+ * Reads a buffer as int32 values.
+ *
+ * @param gpu the device
+ * @param buffer the source
+ * @param count number of values (default: all that fit)
+ * @returns the values
+ *
+ * @example
+ * ```ts
+ * import { acquireGpu } from "./device.ts";
+ * import { createBuffer, readInt32 } from "./buffers.ts";
+ * const gpu = await acquireGpu();
+ * const x = await readInt32(gpu, createBuffer(gpu, "x", new Int32Array([-3])));
+ * if (x[0] !== -3) throw new Error("readback failed");
+ * ```
+ */
+export async function readInt32(gpu: Gpu, buffer: GPUBuffer, count?: number): Promise<Int32Array> {
+  const n = count ?? Math.floor(buffer.size / 4);
+  const bytes = await readBytes(gpu, buffer, n * 4);
+  return new Int32Array(bytes.buffer, bytes.byteOffset, n);
+}
+
+/**
+ * Storage buffers pooled by usage and power-of-two size class, so that
+ * per-batch scratch space is reused instead of reallocated. Tracks the
+ * bytes it has allocated for the benchmark's memory figure.
+ *
+ * @example
+ * ```ts
+ * import { acquireGpu } from "./device.ts";
+ * import { BufferPool } from "./buffers.ts";
+ * const pool = new BufferPool(await acquireGpu());
+ * const a = pool.acquire("scratch", 1000);
+ * pool.release(a);
+ * const b = pool.acquire("scratch again", 900);
+ * if (a !== b) throw new Error("the pool did not reuse the buffer");
+ * ```
+ */
+export class BufferPool {
+  #free = new Map<string, GPUBuffer[]>();
+  #allocatedBytes = 0;
+  #peakBytes = 0;
+  #inUseBytes = 0;
+
+  /** @param gpu the device the buffers belong to */
+  constructor(readonly gpu: Gpu) {}
+
+  /** Bytes of all buffers this pool ever created and still holds. */
+  get allocatedBytes(): number {
+    return this.#allocatedBytes;
+  }
+
+  /** Largest number of bytes handed out at one time. */
+  get peakBytes(): number {
+    return this.#peakBytes;
+  }
+
+  /**
+   * A buffer of at least `bytes` bytes with `usage`; contents are undefined.
+   *
+   * @param label name for error messages
+   * @param bytes minimum size
+   * @param usage usage flags (default: storage + copy both ways)
+   * @returns a buffer from the pool or a new one
+   */
+  acquire(label: string, bytes: number, usage: number = STORAGE_USAGE): GPUBuffer {
+    const size = 1 << Math.ceil(Math.log2(paddedSize(bytes)));
+    const key = `${usage}:${size}`;
+    const buffer = this.#free.get(key)?.pop() ??
+      (this.#allocatedBytes += size, this.gpu.device.createBuffer({ label, size, usage }));
+    this.#inUseBytes += size;
+    this.#peakBytes = Math.max(this.#peakBytes, this.#inUseBytes);
+    return buffer;
+  }
+
+  /**
+   * Returns a buffer to the pool.
+   *
+   * @param buffer a buffer obtained from {@linkcode BufferPool.acquire}
+   */
+  release(buffer: GPUBuffer): void {
+    const key = `${buffer.usage}:${buffer.size}`;
+    const list = this.#free.get(key) ?? [];
+    list.push(buffer);
+    this.#free.set(key, list);
+    this.#inUseBytes -= buffer.size;
+  }
+
+  /** Destroys every pooled buffer that is not in use. */
+  trim(): void {
+    for (const list of this.#free.values()) {
+      for (const buffer of list) {
+        this.#allocatedBytes -= buffer.size;
+        buffer.destroy();
+      }
+    }
+    this.#free.clear();
+  }
+}

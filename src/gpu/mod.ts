@@ -1,0 +1,10 @@
+/**
+ * The GPU runtime: device acquisition and errors, buffers and readback,
+ * pipelines, dispatch recording and profiling.
+ *
+ * @module
+ */
+
+export * from "./device.ts";
+export * from "./buffers.ts";
+export * from "./kernel.ts";
