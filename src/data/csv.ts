@@ -86,7 +86,11 @@ export function parseGmbCsv(input: string | Uint8Array, options: GmbCsvOptions =
         if (!quoted) break;
         i++;
         if (i >= lines.length) {
-          throw new DataFormatError(path, start + 1, "expected a closing quote, found the end of the file");
+          throw new DataFormatError(
+            path,
+            start + 1,
+            "expected a closing quote, found the end of the file",
+          );
         }
         field += "\n";
         s = lines[i];
@@ -125,7 +129,11 @@ export function parseGmbCsv(input: string | Uint8Array, options: GmbCsvOptions =
   };
 
   if (lines.length === 0) {
-    throw new DataFormatError(path, 1, "expected a header line Sentence #,Word,POS,Tag, found an empty file");
+    throw new DataFormatError(
+      path,
+      1,
+      "expected a header line Sentence #,Word,POS,Tag, found an empty file",
+    );
   }
   const header = record().map((h) => h.trim().toLowerCase());
   const sentenceCol = header.findIndex((h) => h.startsWith("sentence"));
@@ -146,7 +154,11 @@ export function parseGmbCsv(input: string | Uint8Array, options: GmbCsvOptions =
   while (i < lines.length) {
     const lineNo = i + 1;
     if (lines[i] === "") {
-      throw new DataFormatError(path, lineNo, `expected a row of ${columns} fields, found an empty line`);
+      throw new DataFormatError(
+        path,
+        lineNo,
+        `expected a row of ${columns} fields, found an empty line`,
+      );
     }
     const fields = record();
     if (fields.length !== columns) {
@@ -171,7 +183,11 @@ export function parseGmbCsv(input: string | Uint8Array, options: GmbCsvOptions =
     }
     const word = fields[wordCol];
     if (word === "" || word.trim() === "") {
-      throw new DataFormatError(path, lineNo, `expected a word in column ${wordCol + 1}, found an empty field`);
+      throw new DataFormatError(
+        path,
+        lineNo,
+        `expected a word in column ${wordCol + 1}, found an empty field`,
+      );
     }
     const tag = fields[tagCol];
     if (checkTags) {

@@ -63,11 +63,15 @@ export async function loadEmbeddedCorpus(
     path = "gmb.csv.gz";
   } else {
     const url = source instanceof URL ? source : undefined;
-    path = url ? (url.protocol === "file:" ? decodeURIComponent(url.pathname) : url.href) : source as string;
+    path = url
+      ? (url.protocol === "file:" ? decodeURIComponent(url.pathname) : url.href)
+      : source as string;
     if (url && url.protocol !== "file:") {
       const response = await fetch(url);
       if (!response.ok) {
-        throw new Error(`Cannot load the embedded corpus from ${url.href}: HTTP ${response.status}`);
+        throw new Error(
+          `Cannot load the embedded corpus from ${url.href}: HTTP ${response.status}`,
+        );
       }
       bytes = await response.bytes();
     } else {

@@ -46,8 +46,20 @@ export function decodeUtf8(bytes: Uint8Array | string, options: DecodeOptions = 
   }
 }
 
-/** The offset of the first byte that does not belong to a valid UTF-8 sequence, or -1. */
-function firstInvalidUtf8(b: Uint8Array): number {
+/**
+ * The offset of the first byte that does not begin a valid UTF-8 sequence, or -1.
+ *
+ * @param b The bytes.
+ * @returns The offset, or -1 when all bytes are valid UTF-8.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * assert.equal(firstInvalidUtf8(new Uint8Array([0x61, 0xc3, 0xa9, 0xff])), 3);
+ * assert.equal(firstInvalidUtf8(new TextEncoder().encode("héllo")), -1);
+ * ```
+ */
+export function firstInvalidUtf8(b: Uint8Array): number {
   let i = 0;
   while (i < b.length) {
     const c = b[i];
