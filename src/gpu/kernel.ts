@@ -94,8 +94,10 @@ export async function getPipeline(gpu: Gpu, spec: KernelSpec): Promise<GPUComput
     });
   }).catch(async (e) => {
     // Attach the compiler's messages with line numbers when it has them.
+    gpu.device.pushErrorScope("validation");
     const module = gpu.device.createShaderModule({ label, code: spec.code });
     const info = await module.getCompilationInfo?.();
+    await gpu.device.popErrorScope(); // the same error again: already reported
     const lines = info?.messages.map((m) => `  line ${m.lineNum}:${m.linePos} ${m.message}`);
     if (lines?.length) e.message += "\n" + lines.join("\n");
     throw e;
