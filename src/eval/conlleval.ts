@@ -292,7 +292,19 @@ function scores(c: TypeCounts): EntityScores {
   return { ...c, precision, recall, f1 };
 }
 
-/** Compares strings as Perl's `sort` does on UTF-8 bytes (code point order). */
+/**
+ * Compares strings as Perl's `sort` does on UTF-8 bytes (code point order).
+ *
+ * @param a A string.
+ * @param b Another string.
+ * @returns Negative, zero or positive.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * assert.deepEqual(["b", "B", "é", ""].sort(comparePerl), ["", "B", "b", "é"]);
+ * ```
+ */
 export function comparePerl(a: string, b: string): number {
   const ia = a[Symbol.iterator](), ib = b[Symbol.iterator]();
   for (;;) {
