@@ -16,7 +16,8 @@ function throwsAt(fn: () => unknown, line: number, pattern: RegExp) {
 }
 
 Deno.test("parseConll reads space-separated columns, -DOCSTART- and blank lines", () => {
-  const text = "-DOCSTART- -X- -X- O\n\nMira NNP B-NP B-PER\nKoss NNP I-NP I-PER\nwaved VBD B-VP O\n\n" +
+  const text =
+    "-DOCSTART- -X- -X- O\n\nMira NNP B-NP B-PER\nKoss NNP I-NP I-PER\nwaved VBD B-VP O\n\n" +
     "Oslo NNP B-NP B-LOC\n\n\n-DOCSTART- -X- -X- O\n\nHi UH B-INTJ O\n";
   const c = parseConll(text, { path: "t.txt" });
   assert.deepEqual(c.sentences, [
@@ -58,7 +59,11 @@ Deno.test("parseConll reports a wrong column count with file:line", () => {
 });
 
 Deno.test("parseConll reports an empty token", () => {
-  throwsAt(() => parseConll("a\tO\n\tO\n", { path: "t.txt", delimiter: "tab" }), 2, /expected a token/);
+  throwsAt(
+    () => parseConll("a\tO\n\tO\n", { path: "t.txt", delimiter: "tab" }),
+    2,
+    /expected a token/,
+  );
   throwsAt(() => parseConll("a O\n O\n", { path: "t.txt" }), 2, /expected a token/);
 });
 
@@ -73,7 +78,11 @@ Deno.test("parseConll reports a tag that fits no scheme and an I- tag with a mal
 
 Deno.test("parseConll reports non-UTF-8 bytes with their line", () => {
   const bytes = new Uint8Array([...enc("a O\nb O\n"), 0x63, 0xe9, 0x20, ...enc("O\n")]);
-  throwsAt(() => parseConll(bytes, { path: "t.txt" }), 3, /expected UTF-8 text, found invalid bytes e9/);
+  throwsAt(
+    () => parseConll(bytes, { path: "t.txt" }),
+    3,
+    /expected UTF-8 text, found invalid bytes e9/,
+  );
 });
 
 Deno.test("readConll reads a file and names it in errors", async () => {

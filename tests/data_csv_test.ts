@@ -33,10 +33,14 @@ Deno.test("parseGmbCsv decodes Windows-1252, CRLF, quotes and sentence ids on fi
 });
 
 Deno.test("parseGmbCsv keeps or drops a truncated last sentence and says so", () => {
-  const text = HEADER + "Sentence: 1,Hi,UH,O\r\n,.,.,O\r\nSentence: 2,Kenyan,JJ,B-gpe\r\n,forces,NNS,O\r\n";
+  const text = HEADER +
+    "Sentence: 1,Hi,UH,O\r\n,.,.,O\r\nSentence: 2,Kenyan,JJ,B-gpe\r\n,forces,NNS,O\r\n";
   const kept = parseGmbCsv(text, { path: "g.csv" });
   assert.equal(kept.sentences.length, 2);
-  assert.match(kept.warnings[0], /^g\.csv:4: the last sentence \(2 tokens\).*looks truncated; kept it/);
+  assert.match(
+    kept.warnings[0],
+    /^g\.csv:4: the last sentence \(2 tokens\).*looks truncated; kept it/,
+  );
   const dropped = parseGmbCsv(text, { path: "g.csv", truncated: "drop" });
   assert.equal(dropped.sentences.length, 1);
   assert.deepEqual(dropped.ids, ["Sentence: 1"]);
@@ -44,12 +48,20 @@ Deno.test("parseGmbCsv keeps or drops a truncated last sentence and says so", ()
 });
 
 Deno.test("parseGmbCsv reads UTF-8 when asked or when a BOM says so", () => {
-  const bytes = new TextEncoder().encode("\ufeffSentence #,Word,POS,Tag\nSentence: 1,Zoë,NNP,B-per\n,.,.,O\n");
+  const bytes = new TextEncoder().encode(
+    "\ufeffSentence #,Word,POS,Tag\nSentence: 1,Zoë,NNP,B-per\n,.,.,O\n",
+  );
   assert.equal(parseGmbCsv(bytes).sentences[0].tokens[0], "Zoë");
-  const plain = new TextEncoder().encode("Sentence #,Word,POS,Tag\nSentence: 1,Zoë,NNP,B-per\n,.,.,O\n");
+  const plain = new TextEncoder().encode(
+    "Sentence #,Word,POS,Tag\nSentence: 1,Zoë,NNP,B-per\n,.,.,O\n",
+  );
   assert.equal(parseGmbCsv(plain, { encoding: "utf-8" }).sentences[0].tokens[0], "Zoë");
   throwsAt(
-    () => parseGmbCsv(cp1252(HEADER + "Sentence: 1,José,NNP,O\r\n"), { path: "g.csv", encoding: "utf-8" }),
+    () =>
+      parseGmbCsv(cp1252(HEADER + "Sentence: 1,José,NNP,O\r\n"), {
+        path: "g.csv",
+        encoding: "utf-8",
+      }),
     2,
     /expected UTF-8 text/,
   );
@@ -69,8 +81,16 @@ Deno.test("parseGmbCsv reports a wrong field count", () => {
 });
 
 Deno.test("parseGmbCsv reports rows before the first sentence id, empty words and bad tags", () => {
-  throwsAt(() => parseGmbCsv(HEADER + ",a,DT,O\r\n", { path: "g.csv" }), 2, /expected a sentence id/);
-  throwsAt(() => parseGmbCsv(HEADER + "Sentence: 1,a,DT,O\r\n,,NN,O\r\n", { path: "g.csv" }), 3, /expected a word/);
+  throwsAt(
+    () => parseGmbCsv(HEADER + ",a,DT,O\r\n", { path: "g.csv" }),
+    2,
+    /expected a sentence id/,
+  );
+  throwsAt(
+    () => parseGmbCsv(HEADER + "Sentence: 1,a,DT,O\r\n,,NN,O\r\n", { path: "g.csv" }),
+    3,
+    /expected a word/,
+  );
   throwsAt(
     () => parseGmbCsv(HEADER + "Sentence: 1,a,DT,O\r\n,b,NN,geo\r\n", { path: "g.csv" }),
     3,
@@ -85,8 +105,16 @@ Deno.test("parseGmbCsv reports rows before the first sentence id, empty words an
 
 Deno.test("parseGmbCsv reports a bad header, an empty line and an unterminated quote", () => {
   throwsAt(() => parseGmbCsv("id,token,tag\r\n", { path: "g.csv" }), 1, /expected a header/);
-  throwsAt(() => parseGmbCsv(HEADER + "Sentence: 1,a,DT,O\r\n\r\n,b,NN,O\r\n", { path: "g.csv" }), 3, /empty line/);
-  throwsAt(() => parseGmbCsv(HEADER + 'Sentence: 1,"a,DT,O\r\n', { path: "g.csv" }), 2, /closing quote/);
+  throwsAt(
+    () => parseGmbCsv(HEADER + "Sentence: 1,a,DT,O\r\n\r\n,b,NN,O\r\n", { path: "g.csv" }),
+    3,
+    /empty line/,
+  );
+  throwsAt(
+    () => parseGmbCsv(HEADER + 'Sentence: 1,"a,DT,O\r\n', { path: "g.csv" }),
+    2,
+    /closing quote/,
+  );
 });
 
 Deno.test("readGmbCsv reads bytes from a file", async () => {

@@ -18,7 +18,10 @@ Deno.test("readCorpus picks the reader by extension, or by an explicit format", 
   const dir = await Deno.makeTempDir();
   try {
     await Deno.writeTextFile(`${dir}/a.conll`, "Mira B-PER\n");
-    await Deno.writeTextFile(`${dir}/a.csv`, "Sentence #,Word,POS,Tag\nSentence: 1,Mira,NNP,B-per\n,.,.,O\n");
+    await Deno.writeTextFile(
+      `${dir}/a.csv`,
+      "Sentence #,Word,POS,Tag\nSentence: 1,Mira,NNP,B-per\n,.,.,O\n",
+    );
     await Deno.writeTextFile(`${dir}/a.jsonl`, '{"tokens": ["Mira"], "tags": ["B-PER"]}\n');
     await Deno.writeTextFile(`${dir}/a.data`, "Mira B-PER\n");
     await Deno.writeFile(`${dir}/b.txt.gz`, await gzip("Mira B-PER\nran O\n"));
@@ -30,7 +33,10 @@ Deno.test("readCorpus picks the reader by extension, or by an explicit format", 
     const c = await readCorpus(`${dir}/a.data`, { format: "conll" });
     assert.deepEqual(c.sentences[0], { tokens: ["Mira"], tags: ["B-PER"] });
     // An explicit format wins over the extension.
-    await assert.rejects(() => readCorpus(`${dir}/a.conll`, { format: "jsonl" }), /a\.conll:1: expected a JSON object/);
+    await assert.rejects(
+      () => readCorpus(`${dir}/a.conll`, { format: "jsonl" }),
+      /a\.conll:1: expected a JSON object/,
+    );
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -71,11 +71,18 @@ Deno.test("detectScheme tells the four schemes apart", () => {
 });
 
 Deno.test("checkTag and parseScheme", () => {
-  for (const ok of ["O", "B-PER", "I-geo", "E-A_B", "S-x.y", "L-ORG-SUB", "U-9"]) assert.equal(checkTag(ok), undefined, ok);
-  for (const bad of ["o", "PER", "B", "B-", "I--X", "I-X-", "Q-PER", "B-P R", ""]) assert.notEqual(checkTag(bad), undefined, bad);
+  for (const ok of ["O", "B-PER", "I-geo", "E-A_B", "S-x.y", "L-ORG-SUB", "U-9"]) {
+    assert.equal(checkTag(ok), undefined, ok);
+  }
+  for (const bad of ["o", "PER", "B", "B-", "I--X", "I-X-", "Q-PER", "B-P R", ""]) {
+    assert.notEqual(checkTag(bad), undefined, bad);
+  }
   assert.equal(parseScheme("BIOES"), "IOBES");
   assert.equal(parseScheme("iob1"), "IOB1");
-  assert.throws(() => parseScheme("IOE2"), /expected IOB1, IOB2 \(BIO\), IOBES \(BIOES\) or BILOU, found "IOE2"/);
+  assert.throws(
+    () => parseScheme("IOE2"),
+    /expected IOB1, IOB2 \(BIO\), IOBES \(BIOES\) or BILOU, found "IOE2"/,
+  );
 });
 
 function tagsOf(scheme: TagScheme): string[] {
@@ -94,7 +101,9 @@ Deno.test("transitionMask allows exactly the canonical sequences of each scheme 
       const seq = new Array<number>(n).fill(0);
       for (;;) {
         let allowed = mask.start[seq[0]] === 1 && mask.end[seq[n - 1]] === 1;
-        for (let t = 1; t < n && allowed; t++) allowed = mask.transitions[seq[t - 1] * K + seq[t]] === 1;
+        for (let t = 1; t < n && allowed; t++) {
+          allowed = mask.transitions[seq[t - 1] * K + seq[t]] === 1;
+        }
         const words = seq.map((k) => tags[k]);
         const canonical = JSON.stringify(convertTags(words, scheme)) === JSON.stringify(words);
         assert.equal(allowed, canonical, `${scheme}: ${words.join(" ")}`);
@@ -110,6 +119,9 @@ Deno.test("transitionMask allows exactly the canonical sequences of each scheme 
 });
 
 Deno.test("transitionMask refuses tags outside the scheme", () => {
-  assert.throws(() => transitionMask(["O", "S-PER"], "IOB2"), /expected IOB2 tags \(O, B, I\), found "S-PER"/);
+  assert.throws(
+    () => transitionMask(["O", "S-PER"], "IOB2"),
+    /expected IOB2 tags \(O, B, I\), found "S-PER"/,
+  );
   assert.throws(() => transitionMask(["O", "PER"], "IOB2"), /fits no tag scheme/);
 });

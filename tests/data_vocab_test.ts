@@ -23,7 +23,11 @@ Deno.test("lowercasing and digit normalisation change counts and lookups", () =>
   const sentences = [S("The the 1999 2001 THE")];
   const counts = countWords(sentences, { lowercase: true, normalizeDigits: true });
   assert.deepEqual([...counts], [["the", 3], ["0000", 2]]);
-  const v = buildWordVocabulary(sentences, { lowercase: true, normalizeDigits: true, minFrequency: 2 });
+  const v = buildWordVocabulary(sentences, {
+    lowercase: true,
+    normalizeDigits: true,
+    minFrequency: 2,
+  });
   assert.deepEqual(v.items.slice(2), ["the", "0000"]);
   assert.equal(v.id("THE"), 2);
   assert.equal(v.id("1066"), 3);
@@ -35,7 +39,10 @@ Deno.test("maxSize caps the vocabulary and extra words are added", () => {
 });
 
 Deno.test("toJSON / fromJSON round-trip keeps ids and normalisation", () => {
-  const v = buildWordVocabulary([S("Paris 2024 Paris")], { lowercase: true, normalizeDigits: true });
+  const v = buildWordVocabulary([S("Paris 2024 Paris")], {
+    lowercase: true,
+    normalizeDigits: true,
+  });
   const w = Vocabulary.fromJSON(JSON.parse(JSON.stringify(v)));
   assert.deepEqual(w.items, v.items);
   assert.equal(w.id("PARIS"), v.id("paris"));
