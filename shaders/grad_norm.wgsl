@@ -1,0 +1,84 @@
+// grad_norm.wgsl — the global L2 norm of a flat gradient buffer: out[0] = sqrt(Σ_i g[i]²).
+//
+// Two dispatches, deterministic: a fixed partition of g into contiguous
+// chunks, a fixed summation order inside each chunk and a fixed tree in
+// workgroup memory; no atomics, so the same gradients give the same bits.
+// The norm stays on the GPU (the Adam kernel reads it for clipping and the
+// non-finite check); the host reads it only for occasional logging.
+// Σ g² is accumulated in f32: a gradient whose squares overflow f32
+// (|g| ≳ 1.8e19 in total) gives +Inf, which the optimizer treats like NaN.
+//
+// entry `partial` (scalar loads, any n) and `partial_vec4` (n % 4 == 0)
+//   @binding(0) dims:     uniform (n, len, per, groups) u32: n floats; len = n, or n / 4 for
+//                         vec4; each invocation reads `per` elements, a workgroup 64·per
+//   @binding(1) g:        (n) f32, or (n / 4) vec4f
+//   @binding(2) partials: (groups) f32, written with `=`: Σ g² over workgroup w's chunk
+//   dispatch: (groups, 1, 1) workgroups of 64; workgroup w owns the contiguous elements
+//   [w·64·per, (w+1)·64·per); invocation i reads w·64·per + k·64 + i for k < per, so
+//   neighbouring invocations read neighbouring elements. per is bounded by the host
+//   (≤ 2048) far below llvmpipe's 65,535-iteration trap.
+//
+// entry `finish`
+//   @binding(0) dims:     as above
+//   @binding(1) partials: (groups) f32
+//   @binding(2) out:      (≥ 1) f32; out[0] = sqrt(Σ partials), written with `=`
+//                         (other words of `out` are not touched)
+//   dispatch: (1, 1, 1), one workgroup of 64; invocation i sums partials i, i + 64, …
+//   (groups ≤ 4096, so ≤ 64 iterations).
+
+const WG: u32 = 64u;
+
+struct Dims { n: u32, len: u32, per: u32, groups: u32 }
+
+@group(0) @binding(0) var<uniform> dims: Dims;
+@group(0) @binding(1) var<storage, read> g: array<f32>;
+@group(0) @binding(1) var<storage, read> g4: array<vec4f>;
+@group(0) @binding(1) var<storage, read> partials_in: array<f32>;
+@group(0) @binding(2) var<storage, read_write> partials: array<f32>;
+@group(0) @binding(2) var<storage, read_write> out: array<f32>;
+
+var<workgroup> tree: array<f32, WG>;
+
+// Sums tree[0..64) into tree[0]; every invocation of the workgroup must call it.
+fn reduce_tree(lid: u32, value: f32) -> f32 {
+  tree[lid] = value;
+  workgroupBarrier();
+  for (var stride = WG / 2u; stride > 0u; stride = stride / 2u) {
+    if (lid < stride) { tree[lid] = tree[lid] + tree[lid + stride]; }
+    workgroupBarrier();
+  }
+  return tree[0];
+}
+
+@compute @workgroup_size(64)
+fn partial(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let base = wid.x * WG * dims.per + lid;
+  var acc = 0.0;
+  for (var k = 0u; k < dims.per; k++) {
+    let i = base + k * WG;
+    if (i < dims.len) { let x = g[i]; acc = acc + x * x; }
+  }
+  let total = reduce_tree(lid, acc);
+  if (lid == 0u) { partials[wid.x] = total; }
+}
+
+@compute @workgroup_size(64)
+fn partial_vec4(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let base = wid.x * WG * dims.per + lid;
+  // Four independent lanes of sums: more accurate and no serial dependency.
+  var acc = vec4f(0.0);
+  for (var k = 0u; k < dims.per; k++) {
+    let i = base + k * WG;
+    if (i < dims.len) { let x = g4[i]; acc = acc + x * x; }
+  }
+  let total = reduce_tree(lid, (acc.x + acc.y) + (acc.z + acc.w));
+  if (lid == 0u) { partials[wid.x] = total; }
+}
+
+@compute @workgroup_size(64)
+fn finish(@builtin(local_invocation_index) lid: u32) {
+  var acc = 0.0;
+  for (var i = lid; i < dims.groups; i += WG) { acc = acc + partials_in[i]; }
+  let total = reduce_tree(lid, acc);
+  if (lid == 0u) { out[0] = sqrt(total); }
+}
