@@ -1,0 +1,294 @@
+/**
+ * The embedding family on the GPU: lookup into a column block of the LSTM
+ * input matrix, and the table gradient as a segmented sum over a CSR
+ * grouping of the batch's rows by id (built on the CPU by
+ * {@linkcode groupIds}; no float atomics, deterministic). Kernel:
+ * `shaders/embedding.wgsl`; reference: `embedding_ref.ts`.
+ *
+ * The gradient is a dense (V, D) buffer accumulated with `+=`: the caller
+ * zeroes it every step (`fillBuffer` in `fill.ts`), and the optimizer
+ * updates the whole table (dense Adam), so rows absent from the batch get
+ * a zero gradient, not a skipped update.
+ *
+ * @module
+ */
+
+import { embedding as embeddingWgsl } from "../../shaders/mod.ts";
+import type { Gpu } from "../gpu/device.ts";
+import { type Dispatch, makeDispatch, ParamBlock } from "../gpu/kernel.ts";
+import { linearGrid } from "./fill.ts";
+
+/** Shape of an embedding lookup writing a column block of a (B·T, rowStride) matrix. */
+export interface EmbeddingDims {
+  /** B, sentences. */
+  batch: number;
+  /** T, padded sentence length; row b·T + t is token t of sentence b. */
+  time: number;
+  /** D, columns of the table. */
+  dim: number;
+  /** V, rows of the table (ids outside [0, V) give zeros). */
+  vocab: number;
+  /** Columns of the output matrix (default D). */
+  rowStride?: number;
+  /** First output column of this block (default 0). */
+  columnOffset?: number;
+}
+
+/** A dispatch whose batch shape can change between submits. */
+export interface EmbeddingForwardDispatch extends Dispatch {
+  /**
+   * Sets a new batch shape (same table, same buffers, which must be large enough).
+   *
+   * @param dims the new B and T
+   */
+  resize(dims: { batch: number; time: number }): void;
+}
+
+/**
+ * CSR grouping of rows by id: group u holds the rows
+ * `positions[offsets[u] .. offsets[u + 1])`, all with id `uniqueIds[u]`.
+ * The same shape as the batcher's `WordGroups` (`src/data/batch.ts`).
+ */
+export interface IdGroups {
+  /** (U) distinct ids, ascending. */
+  uniqueIds: Int32Array;
+  /** (U + 1) group boundaries into `positions`. */
+  offsets: Int32Array;
+  /** (N) rows, grouped by id, ascending within a group. */
+  positions: Int32Array;
+}
+
+/** Largest group the backward kernel sums in one loop (llvmpipe stops loops at 65,535). */
+export const MAX_GROUP_SIZE = 65000;
+
+function checkDim(label: string, name: string, value: number, min = 0): void {
+  if (!Number.isInteger(value) || value < min) {
+    throw new RangeError(`${label}: expected ${name} to be an integer ≥ ${min}, found ${value}`);
+  }
+}
+
+/**
+ * Groups the rows `r` with `keep(r)` by `ids[r]` (CSR, ascending ids, rows
+ * ascending within a group): the grouping {@linkcode embeddingBackward}
+ * needs. Runs on the CPU when the batch is built. Throws when a group would
+ * exceed {@linkcode MAX_GROUP_SIZE} rows.
+ *
+ * @param ids (rows) ids
+ * @param keep which rows count (default: all); e.g. skip padding
+ * @returns the grouping
+ *
+ * @example
+ * ```ts
+ * import { groupIds } from "./embedding.ts";
+ * const g = groupIds(new Int32Array([5, 2, 5, 0]), (r) => r < 3);
+ * if (g.uniqueIds.join() !== "2,5" || g.offsets.join() !== "0,1,3" || g.positions.join() !== "1,0,2") {
+ *   throw new Error("wrong grouping");
+ * }
+ * ```
+ */
+export function groupIds(ids: ArrayLike<number>, keep?: (row: number) => boolean): IdGroups {
+  const rows: number[] = [];
+  for (let r = 0; r < ids.length; r++) if (!keep || keep(r)) rows.push(r);
+  const positions = Int32Array.from(rows).sort();
+  positions.sort((a, b) => ids[a] - ids[b] || a - b);
+  const unique: number[] = [];
+  const offsets: number[] = [0];
+  for (let i = 0; i < positions.length; i++) {
+    const id = ids[positions[i]];
+    if (i === 0 || id !== ids[positions[i - 1]]) {
+      if (i > 0) offsets.push(i);
+      unique.push(id);
+    }
+  }
+  if (positions.length > 0) offsets.push(positions.length);
+  for (let u = 0; u < unique.length; u++) {
+    if (offsets[u + 1] - offsets[u] > MAX_GROUP_SIZE) {
+      throw new RangeError(
+        `Cannot group ids: id ${unique[u]} occurs ${offsets[u + 1] - offsets[u]} times, ` +
+          `expected at most ${MAX_GROUP_SIZE} per batch (use smaller batches)`,
+      );
+    }
+  }
+  return {
+    uniqueIds: Int32Array.from(unique),
+    offsets: Int32Array.from(offsets),
+    positions,
+  };
+}
+
+/**
+ * Groups the token rows `b·T + t` of a batch by id, leaving out padding
+ * (t ≥ lengths[b]): {@linkcode groupIds} for (B, T) id arrays such as the
+ * casing ids.
+ *
+ * @param ids (B·T) ids
+ * @param lengths (B) sentence lengths
+ * @param time T
+ * @returns the grouping
+ *
+ * @example
+ * ```ts
+ * import { groupTokenIds } from "./embedding.ts";
+ * const g = groupTokenIds(new Int32Array([3, 3, 3, 0]), new Int32Array([2, 1]), 2);
+ * if (g.positions.join() !== "0,1,2") throw new Error("padding was grouped");
+ * ```
+ */
+export function groupTokenIds(
+  ids: ArrayLike<number>,
+  lengths: ArrayLike<number>,
+  time: number,
+): IdGroups {
+  return groupIds(ids, (r) => r % time < lengths[Math.floor(r / time)]);
+}
+
+/**
+ * Builds the lookup `out[b·T + t, off .. off + D) = table[ids[b·T + t]]`,
+ * zeros for padding rows (t ≥ lengths[b]) and ids outside [0, V). Other
+ * columns of `out` are left alone, so the word, casing and character blocks
+ * share one input matrix. One dispatch.
+ *
+ * @param gpu the device
+ * @param out (B·T, rowStride) f32; its block is written with `=`
+ * @param inputs table (V, D) f32, ids (B·T) i32, lengths (B) i32
+ * @param dims shape, row stride and column offset
+ * @param options label
+ * @returns the dispatch; `resize({ batch, time })` for a new batch shape
+ *
+ * @example
+ * ```ts
+ * import { acquireGpu, createBuffer, readFloat32, submitDispatches } from "../gpu/mod.ts";
+ * import { embeddingForward } from "./embedding.ts";
+ * const gpu = await acquireGpu();
+ * const table = createBuffer(gpu, "table", new Float32Array([0, 0, 1, 2, 3, 4])); // (3, 2)
+ * const ids = createBuffer(gpu, "ids", new Int32Array([2, 1]));
+ * const lengths = createBuffer(gpu, "lengths", new Int32Array([2]));
+ * const out = createBuffer(gpu, "x", new Float32Array(6).fill(9)); // (2, 3), block at column 1
+ * submitDispatches(gpu, [await embeddingForward(gpu, out, { table, ids, lengths }, {
+ *   batch: 1, time: 2, dim: 2, vocab: 3, rowStride: 3, columnOffset: 1,
+ * })]);
+ * if ((await readFloat32(gpu, out)).join() !== "9,3,4,9,1,2") throw new Error("wrong lookup");
+ * ```
+ */
+export async function embeddingForward(
+  gpu: Gpu,
+  out: GPUBuffer,
+  inputs: { table: GPUBuffer; ids: GPUBuffer; lengths: GPUBuffer },
+  dims: EmbeddingDims,
+  options: { label?: string } = {},
+): Promise<EmbeddingForwardDispatch> {
+  const label = options.label ?? "embedding";
+  const rowStride = dims.rowStride ?? dims.dim;
+  const offset = dims.columnOffset ?? 0;
+  checkDim(label, "dim", dims.dim, 1);
+  checkDim(label, "vocab", dims.vocab, 1);
+  checkDim(label, "columnOffset", offset);
+  if (offset + dims.dim > rowStride) {
+    throw new RangeError(
+      `${label}: expected columnOffset + dim ≤ rowStride, found ${offset} + ${dims.dim} > ${rowStride}`,
+    );
+  }
+  const params = new ParamBlock(gpu, `${label} dims`, [0, 0, 0, 0, 0, 0, 0, 0]);
+  const dispatch = await makeDispatch(
+    gpu,
+    { label, code: embeddingWgsl, entryPoint: "forward" },
+    [params.buffer, inputs.ids, inputs.lengths, inputs.table, out],
+    [0],
+  );
+  const resize = (next: { batch: number; time: number }) => {
+    checkDim(label, "batch", next.batch);
+    checkDim(label, "time", next.time);
+    const rows = next.batch * next.time;
+    params.set([rows, Math.max(1, next.time), dims.dim, rowStride, offset, dims.vocab, 0, 0]);
+    dispatch.workgroups = linearGrid(rows * Math.ceil(dims.dim / 4));
+  };
+  resize(dims);
+  return Object.assign(dispatch, { resize });
+}
+
+/** Shape of {@linkcode embeddingBackward}. */
+export interface EmbeddingGradDims {
+  /** U, distinct ids in this batch (groups). */
+  uniqueCount: number;
+  /** D, columns of the table. */
+  dim: number;
+  /** V, rows of the table (groups with ids outside [0, V) are ignored). */
+  vocab: number;
+  /** Columns of the upstream gradient matrix (default D). */
+  rowStride?: number;
+  /** First column of this block in the upstream gradient (default 0). */
+  columnOffset?: number;
+}
+
+/** A dispatch whose group count can change between submits. */
+export interface EmbeddingBackwardDispatch extends Dispatch {
+  /**
+   * Sets the number of groups of the next batch.
+   *
+   * @param dims the new U
+   */
+  resize(dims: { uniqueCount: number }): void;
+}
+
+/**
+ * Builds the table gradient `dTable[uniqueIds[u]] += Σ_{p in group u}
+ * dOut[p, off .. off + D)`: one invocation per (distinct id, 4 columns),
+ * summing its group in the stored order (deterministic, no atomics). One
+ * dispatch. dTable is dense and accumulated: zero it first each step.
+ *
+ * @param gpu the device
+ * @param dTable (V, D) f32, accumulated with `+=`
+ * @param inputs dOut (rows, rowStride) f32 and the grouping's three i32 buffers
+ *   (uniqueIds (U), offsets (U + 1), positions (N)), from {@linkcode groupIds}
+ * @param dims group count, shape, row stride and column offset
+ * @param options label
+ * @returns the dispatch; `resize({ uniqueCount })` for the next batch
+ *
+ * @example
+ * ```ts
+ * import { acquireGpu, createBuffer, readFloat32, submitDispatches } from "../gpu/mod.ts";
+ * import { embeddingBackward, groupIds } from "./embedding.ts";
+ * const gpu = await acquireGpu();
+ * const g = groupIds(new Int32Array([1, 0, 1]));
+ * const dOut = createBuffer(gpu, "dx", new Float32Array([1, 2, 3])); // (3 rows, D = 1)
+ * const dTable = createBuffer(gpu, "dtable", 8); // (V = 2, D = 1), zeroed
+ * submitDispatches(gpu, [await embeddingBackward(gpu, dTable, {
+ *   dOut,
+ *   uniqueIds: createBuffer(gpu, "u", g.uniqueIds),
+ *   offsets: createBuffer(gpu, "o", g.offsets),
+ *   positions: createBuffer(gpu, "p", g.positions),
+ * }, { uniqueCount: g.uniqueIds.length, dim: 1, vocab: 2 })]);
+ * if ((await readFloat32(gpu, dTable)).join() !== "2,4") throw new Error("wrong gradient");
+ * ```
+ */
+export async function embeddingBackward(
+  gpu: Gpu,
+  dTable: GPUBuffer,
+  inputs: { dOut: GPUBuffer; uniqueIds: GPUBuffer; offsets: GPUBuffer; positions: GPUBuffer },
+  dims: EmbeddingGradDims,
+  options: { label?: string } = {},
+): Promise<EmbeddingBackwardDispatch> {
+  const label = options.label ?? "embedding backward";
+  const rowStride = dims.rowStride ?? dims.dim;
+  const offset = dims.columnOffset ?? 0;
+  checkDim(label, "dim", dims.dim, 1);
+  checkDim(label, "vocab", dims.vocab, 1);
+  if (offset + dims.dim > rowStride || offset < 0) {
+    throw new RangeError(
+      `${label}: expected 0 ≤ columnOffset and columnOffset + dim ≤ rowStride, found ${offset} + ${dims.dim} > ${rowStride}`,
+    );
+  }
+  const params = new ParamBlock(gpu, `${label} dims`, [0, 0, 0, 0, 0, 0, 0, 0]);
+  const dispatch = await makeDispatch(
+    gpu,
+    { label, code: embeddingWgsl, entryPoint: "backward" },
+    [params.buffer, inputs.uniqueIds, inputs.offsets, inputs.positions, inputs.dOut, dTable],
+    [0],
+  );
+  const resize = (next: { uniqueCount: number }) => {
+    checkDim(label, "uniqueCount", next.uniqueCount);
+    params.set([next.uniqueCount, 0, dims.dim, rowStride, offset, dims.vocab, 0, 0]);
+    dispatch.workgroups = linearGrid(next.uniqueCount * Math.ceil(dims.dim / 4));
+  };
+  resize(dims);
+  return Object.assign(dispatch, { resize });
+}
