@@ -30,7 +30,7 @@
 //                       writes scale and increments skipped or applied (`+= 1`)
 //   dispatch: (groups, 1, 1) workgroups of 64; workgroup w owns the contiguous vec4s
 //   [w·64·per, (w+1)·64·per), invocation i the vec4s w·64·per + k·64 + i, k < per
-//   (per ≤ 2048, far below llvmpipe's 65,535-iteration trap).
+//   (per is 2, or more only past 33M parameters: far below llvmpipe's 65,535-iteration trap).
 
 const WG: u32 = 64u;
 

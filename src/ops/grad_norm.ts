@@ -15,12 +15,12 @@ import { type Dispatch, makeDispatch, ParamBlock } from "../gpu/kernel.ts";
 
 /** Invocations per workgroup in `grad_norm.wgsl`. */
 const WG = 64;
-/** Elements each invocation reads when the buffer is small enough. */
-const PER = 16;
-/** Most workgroups of partial sums (the `finish` loop runs ≤ MAX_GROUPS / 64 times). */
-const MAX_GROUPS = 4096;
+/** Elements each invocation reads when the buffer is small enough (fastest on llvmpipe). */
+const PER = 8;
+/** Most workgroups of partial sums (each invocation of `finish` then loops ≤ MAX_GROUPS times). */
+const MAX_GROUPS = 2048;
 
-/** How the reduction is split: each of `groups` workgroups sums 64·`per` elements. */
+/** How the reduction is split: each of the `groups`·64 invocations sums `per` elements. */
 export interface ReductionPlan {
   /** Elements (floats, or vec4s when `vec4`). */
   len: number;
@@ -34,7 +34,8 @@ export interface ReductionPlan {
 
 /**
  * Splits a reduction over `n` floats into workgroups, keeping the loop of
- * every invocation short (≤ 2048 iterations on a 128 MiB buffer).
+ * every invocation short (≤ 256 iterations here and ≤ 2048 in `finish` on a
+ * 128 MiB buffer).
  *
  * @param n number of floats
  * @returns the plan
@@ -100,7 +101,7 @@ export async function gradNorm(
     throw new RangeError(`${label}: grads holds ${grads.size / 4} floats, expected ≥ ${n}`);
   }
   const dims = new ParamBlock(gpu, `${label} dims`, [n, plan.len, plan.per, plan.groups]);
-  const partials = createBuffer(gpu, `${label} partials`, plan.groups * 4);
+  const partials = createBuffer(gpu, `${label} partials`, plan.groups * WG * 4);
   return [
     await makeDispatch(
       gpu,

@@ -1,0 +1,94 @@
+/**
+ * Optimizer benchmark: validates one Adam step and the gradient norm
+ * against the float64 reference, then times the update (28 bytes per
+ * parameter: p, g, m, v read; p, m, v written), the gradient-norm
+ * reduction (4 bytes per parameter) and the whole optimizer step.
+ * Run alone with `deno run -A bench/adam_bench.ts`.
+ *
+ * @module
+ */
+
+import {
+  acquireGpu,
+  createBuffer,
+  describeAdapter,
+  type Gpu,
+  readFloat32,
+  submitDispatches,
+} from "../src/gpu/mod.ts";
+import { adamOptimizer } from "../src/ops/adam.ts";
+import { adamStepRef } from "../src/ops/adam_ref.ts";
+import { gradNormRef } from "../src/ops/grad_norm_ref.ts";
+import { type KernelBenchResult, kernelTable, timeDispatches } from "./report.ts";
+
+function random(n: number, seed: number): Float32Array {
+  const out = new Float32Array(n);
+  let s = seed;
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    out[i] = s / 2 ** 32 - 0.5;
+  }
+  return out;
+}
+
+/**
+ * Benchmarks the Adam update and the gradient norm at the given parameter counts.
+ *
+ * @param gpu the device
+ * @param sizes parameter counts P (default 1M and 5M floats)
+ * @returns three results per size: update, grad norm, whole step
+ */
+export async function benchAdam(
+  gpu: Gpu,
+  sizes = [1 << 20, 5 * (1 << 20)],
+): Promise<KernelBenchResult[]> {
+  const results: KernelBenchResult[] = [];
+  for (const size of sizes) {
+    const p0 = random(size, 1);
+    const g = random(size, 2);
+    const buffers = {
+      params: createBuffer(gpu, "params", p0),
+      grads: createBuffer(gpu, "grads", g),
+      m: createBuffer(gpu, "m", size * 4),
+      v: createBuffer(gpu, "v", size * 4),
+    };
+    const adam = await adamOptimizer(gpu, buffers, { size });
+    const hyper = { lr: 1e-3, weightDecay: 0.01, maxNorm: 5 };
+    adam.setStep(1, hyper);
+    submitDispatches(gpu, adam.dispatches);
+    const ref = {
+      params: Float64Array.from(p0),
+      m: new Float64Array(size),
+      v: new Float64Array(size),
+    };
+    adamStepRef(ref, g, hyper, 1);
+    const got = await readFloat32(gpu, buffers.params, size);
+    let worst = 0;
+    for (let i = 0; i < size; i++) worst = Math.max(worst, Math.abs(got[i] - ref.params[i]));
+    const stats = await adam.readStats();
+    const normError = Math.abs(stats.gradNorm / gradNormRef(g) - 1);
+    if (worst > 1e-6 || normError > 1e-5) {
+      throw new Error(`adam P=${size} is wrong: params error ${worst}, norm error ${normError}`);
+    }
+    const [partial, finish, update] = adam.dispatches;
+    const reps = Math.max(4, Math.round(5e8 / (28 * size)));
+    const label = `P=${(size / (1 << 20)).toFixed(0)}M`;
+    const timed: [string, typeof adam.dispatches, number][] = [
+      ["adam update", [update], 28],
+      ["grad norm", [partial, finish], 4],
+      ["adam step (norm + update)", adam.dispatches, 32],
+    ];
+    for (const [op, dispatches, bytes] of timed) {
+      const ms = await timeDispatches(gpu, dispatches, adam.stats, reps);
+      results.push({ op, config: label, ms, gbps: bytes * size / ms / 1e6, validated: true });
+    }
+    for (const b of Object.values(buffers)) b.destroy();
+  }
+  return results;
+}
+
+if (import.meta.main) {
+  const gpu = await acquireGpu();
+  console.log(`adapter: ${describeAdapter(gpu.adapter)}`);
+  console.log(kernelTable(await benchAdam(gpu)));
+}
