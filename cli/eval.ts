@@ -27,7 +27,15 @@ import {
   reportToJSON,
 } from "../src/eval/report.ts";
 
-/** The usage text printed by `--help`. */
+/**
+ * The usage text printed by `--help`.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * assert.match(USAGE, /--conlleval FILE/);
+ * ```
+ */
 export const USAGE = `Usage: deno run -A cli/eval.ts [options] [FILE]
 
 Evaluates NER predictions with conlleval.pl's semantics.

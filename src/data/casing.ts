@@ -14,6 +14,13 @@
  * - `initial_upper`: first character upper case
  * - `contains_digit`: some digit
  * - `other`: none of these
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * assert.equal(CASING_CLASSES[casingId("Oslo")], "initial_upper");
+ * assert.equal(CASING_CLASSES.length, 8);
+ * ```
  */
 export const CASING_CLASSES: readonly string[] = [
   "pad",

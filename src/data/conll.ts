@@ -52,6 +52,7 @@ export function parseConll(input: string | Uint8Array, options: ConllOptions = {
   const delimiter = options.delimiter ?? "whitespace";
   const splitter = delimiter === "tab" ? "\t" : delimiter === "space" ? " " : /[ \t]+/;
   const checkTags = options.checkTags ?? true;
+  const goodTags = new Set<string>();
   const lines = splitLines(text);
   const sentences: Sentence[] = [];
   let tokens: string[] = [];
@@ -105,9 +106,10 @@ export function parseConll(input: string | Uint8Array, options: ConllOptions = {
         `expected a token in column ${tokenCol + 1}, found an empty field`,
       );
     }
-    if (checkTags) {
+    if (checkTags && !goodTags.has(tag)) {
       const bad = checkTag(tag);
       if (bad) throw new DataFormatError(path, i + 1, bad);
+      goodTags.add(tag);
     }
     tokens.push(token);
     tags.push(tag);

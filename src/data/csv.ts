@@ -64,6 +64,7 @@ export function parseGmbCsv(input: string | Uint8Array, options: GmbCsvOptions =
   ) text = decodeUtf8(input, { path });
   else text = new TextDecoder("windows-1252").decode(input);
   const checkTags = options.checkTags ?? true;
+  const goodTags = new Set<string>();
 
   const lines = text.split(/\r\n|\n|\r/);
   if (lines.length > 0 && lines[lines.length - 1] === "") lines.pop();
@@ -190,9 +191,10 @@ export function parseGmbCsv(input: string | Uint8Array, options: GmbCsvOptions =
       );
     }
     const tag = fields[tagCol];
-    if (checkTags) {
+    if (checkTags && !goodTags.has(tag)) {
       const bad = checkTag(tag);
       if (bad) throw new DataFormatError(path, lineNo, bad);
+      goodTags.add(tag);
     }
     current.tokens.push(word);
     current.tags.push(tag);

@@ -11,7 +11,15 @@ import type { Sentence } from "./sentence.ts";
 import { type Split, splitCorpus } from "./split.ts";
 import { gunzip } from "./text.ts";
 
-/** The default location of the embedded corpus, next to this module. */
+/**
+ * The default location of the embedded corpus, `data/gmb.csv.gz` from the repository root.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * assert.ok(EMBEDDED_CORPUS_URL.href.endsWith("/data/gmb.csv.gz"));
+ * ```
+ */
 export const EMBEDDED_CORPUS_URL: URL = new URL("../../data/gmb.csv.gz", import.meta.url);
 
 /** Options for {@linkcode loadEmbeddedCorpus}. */

@@ -7,9 +7,25 @@
 
 import type { Sentence } from "./sentence.ts";
 
-/** The padding symbol, id 0. */
+/**
+ * The padding symbol, id 0.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * assert.equal(new Vocabulary([]).id(PAD), 0);
+ * ```
+ */
 export const PAD = "<pad>";
-/** The unknown symbol, id 1. */
+/**
+ * The unknown symbol, id 1.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * assert.equal(new Vocabulary([]).item(1), UNK);
+ * ```
+ */
 export const UNK = "<unk>";
 
 /** How tokens are normalised before lookup. */
