@@ -1,0 +1,390 @@
+/**
+ * The character CNN family on the GPU (Ma & Hovy 2016): character
+ * embedding, a width-3 convolution over each word's characters (PyTorch
+ * Conv1d layout, padding 1) and a max over the word's positions, written
+ * into a column block of the LSTM input matrix; and its backward. Kernel:
+ * `shaders/char_cnn.wgsl` (plus the scatter of `shaders/embedding.wgsl`);
+ * reference: `char_cnn_ref.ts`.
+ *
+ * @module
+ */
+
+import { charCnn as charCnnWgsl } from "../../shaders/mod.ts";
+import type { Gpu } from "../gpu/device.ts";
+import { createBuffer } from "../gpu/buffers.ts";
+import { type Dispatch, makeDispatch, ParamBlock } from "../gpu/kernel.ts";
+import { embeddingBackward, groupIds, type IdGroups } from "./embedding.ts";
+import { linearGrid } from "./fill.ts";
+
+/** Shape of the character CNN over a (B, T) batch. */
+export interface CharCnnDims {
+  /** B, sentences. */
+  batch: number;
+  /** T, padded sentence length; token row r = b·T + t. */
+  time: number;
+  /** Lc, characters stored per token (the batch's padded word length, ≤ 64). */
+  chars: number;
+  /** Dc, character embedding width (≤ 128). */
+  charDim: number;
+  /** F, filters = output features (≤ 256). */
+  filters: number;
+  /** C, character vocabulary (ids outside [0, C) embed as zero vectors). */
+  charVocab: number;
+  /** Columns of the output matrix (default F). */
+  rowStride?: number;
+  /** First output column of the feature block (default 0). */
+  columnOffset?: number;
+}
+
+/** A batch shape, for `resize`. */
+export interface CharCnnShape {
+  /** B. */
+  batch: number;
+  /** T. */
+  time: number;
+  /** Lc. */
+  chars: number;
+}
+
+/** Limits of the kernels' workgroup and private arrays. */
+export const CHAR_CNN_LIMITS = { chars: 64, charDim: 128, filters: 256 } as const;
+
+function validate(label: string, dims: CharCnnDims): { rowStride: number; offset: number } {
+  const rowStride = dims.rowStride ?? dims.filters;
+  const offset = dims.columnOffset ?? 0;
+  const checks: [string, number, number, number][] = [
+    ["batch", dims.batch, 0, Infinity],
+    ["time", dims.time, 0, Infinity],
+    ["chars", dims.chars, 0, CHAR_CNN_LIMITS.chars],
+    ["charDim", dims.charDim, 1, CHAR_CNN_LIMITS.charDim],
+    ["filters", dims.filters, 1, CHAR_CNN_LIMITS.filters],
+    ["charVocab", dims.charVocab, 1, Infinity],
+    ["columnOffset", offset, 0, rowStride - dims.filters],
+  ];
+  for (const [name, v, lo, hi] of checks) {
+    if (!Number.isInteger(v) || v < lo || v > hi) {
+      throw new RangeError(
+        `${label}: expected ${name} to be an integer in [${lo}, ${hi}], found ${v}`,
+      );
+    }
+  }
+  return { rowStride, offset };
+}
+
+/** The uniform words of `shaders/char_cnn.wgsl`. */
+function dimsWords(
+  dims: CharCnnDims,
+  shape: CharCnnShape,
+  layout: { rowStride: number; offset: number },
+) {
+  const rows = shape.batch * shape.time;
+  // Token blocks for the weight gradient: ≤ 128 blocks, so the partials have a fixed size.
+  const blockRows = Math.max(16, Math.ceil(rows / 128));
+  const blocks = Math.ceil(rows / blockRows);
+  return {
+    rows,
+    blocks,
+    words: [
+      rows,
+      Math.max(1, shape.time),
+      shape.chars,
+      dims.charDim,
+      dims.filters,
+      dims.charVocab,
+      layout.rowStride,
+      layout.offset,
+      blockRows,
+      blocks,
+      0,
+      0,
+    ],
+  };
+}
+
+/** The buffers {@linkcode charCnnForward} reads. */
+export interface CharCnnInputs {
+  /** (B·T, Lc) i32 character ids, 0 = pad. */
+  charIds: GPUBuffer;
+  /** (B·T) i32 characters per token (clamped to Lc; 0 at padding). */
+  charLengths: GPUBuffer;
+  /** (B) i32 sentence lengths. */
+  lengths: GPUBuffer;
+  /** (C, Dc) f32 character table. */
+  table: GPUBuffer;
+  /** (F, Dc, 3) f32 Conv1d weight. */
+  weight: GPUBuffer;
+  /** (F) f32 Conv1d bias. */
+  bias: GPUBuffer;
+}
+
+/** A dispatch whose batch shape can change between submits. */
+export interface CharCnnForwardDispatch extends Dispatch {
+  /**
+   * Sets a new batch shape (buffers must be large enough).
+   *
+   * @param shape the new B, T and Lc
+   */
+  resize(shape: CharCnnShape): void;
+}
+
+/**
+ * Builds the forward: `out[r, off + f] = max_j (bias[f] + Σ_k Σ_d W[f, d, k] ·
+ * e_{j+k−1}[d])` over the word's L = min(charLengths[r], Lc) positions, with
+ * zero vectors at −1 and L; argmax[r, f] = the first maximising j. No
+ * nonlinearity (Ma & Hovy). Padding rows and empty words: 0 and −1. The
+ * argmax is kept for the backward. One dispatch.
+ *
+ * @param gpu the device
+ * @param outputs out (B·T, rowStride) f32, its F columns written with `=`;
+ *   argmax (B·T, F) i32, written with `=`
+ * @param inputs character ids and lengths, sentence lengths, table, weight, bias
+ * @param dims shape, row stride and column offset
+ * @param options label
+ * @returns the dispatch; `resize({ batch, time, chars })` for a new batch
+ *
+ * @example
+ * ```ts
+ * import { acquireGpu, createBuffer, readFloat32, submitDispatches } from "../gpu/mod.ts";
+ * import { charCnnForward } from "./char_cnn.ts";
+ * const gpu = await acquireGpu();
+ * const i32 = (a: number[]) => new Int32Array(a);
+ * const f32 = (a: number[]) => new Float32Array(a);
+ * const out = createBuffer(gpu, "x", 4);
+ * const argmax = createBuffer(gpu, "argmax", 4);
+ * submitDispatches(gpu, [await charCnnForward(gpu, { out, argmax }, {
+ *   charIds: createBuffer(gpu, "ids", i32([1, 2, 1])),
+ *   charLengths: createBuffer(gpu, "clen", i32([3])),
+ *   lengths: createBuffer(gpu, "len", i32([1])),
+ *   table: createBuffer(gpu, "table", f32([0, 1, 3])), // (C = 3, Dc = 1)
+ *   weight: createBuffer(gpu, "w", f32([0, 1, 0])), // the middle tap: conv[j] = e_j
+ *   bias: createBuffer(gpu, "b", f32([0.5])),
+ * }, { batch: 1, time: 1, chars: 3, charDim: 1, filters: 1, charVocab: 3 })]);
+ * if ((await readFloat32(gpu, out))[0] !== 3.5) throw new Error("wrong max");
+ * ```
+ */
+export async function charCnnForward(
+  gpu: Gpu,
+  outputs: { out: GPUBuffer; argmax: GPUBuffer },
+  inputs: CharCnnInputs,
+  dims: CharCnnDims,
+  options: { label?: string } = {},
+): Promise<CharCnnForwardDispatch> {
+  const label = options.label ?? "char cnn";
+  const layout = validate(label, dims);
+  const params = new ParamBlock(gpu, `${label} dims`, new Array(12).fill(0));
+  const dispatch = await makeDispatch(
+    gpu,
+    { label, code: charCnnWgsl, entryPoint: "forward" },
+    [
+      params.buffer,
+      inputs.charIds,
+      inputs.charLengths,
+      inputs.lengths,
+      inputs.table,
+      inputs.weight,
+      inputs.bias,
+      outputs.out,
+      outputs.argmax,
+    ],
+    [0],
+  );
+  const resize = (shape: CharCnnShape) => {
+    const { rows, words } = dimsWords(dims, validateShape(label, dims, shape), layout);
+    params.set(words);
+    dispatch.workgroups = [Math.ceil(rows / 64), Math.ceil(dims.filters / 8), 1];
+  };
+  resize(dims);
+  return Object.assign(dispatch, { resize });
+}
+
+function validateShape(label: string, dims: CharCnnDims, shape: CharCnnShape): CharCnnShape {
+  validate(label, { ...dims, ...shape });
+  return shape;
+}
+
+/**
+ * Groups the real character positions of a batch by character id, for the
+ * table gradient: position `r·Lc + i` of token row r = b·T + t counts when
+ * t < lengths[b] and i < min(charLengths[r], Lc). Runs on the CPU when the
+ * batch is built (like the word grouping); see {@linkcode groupIds}.
+ *
+ * @param charIds (B·T, Lc) character ids
+ * @param charLengths (B·T) characters per token
+ * @param lengths (B) sentence lengths
+ * @param shape T and Lc
+ * @returns the CSR grouping; positions index rows of the (B·T·Lc, Dc) character gradient
+ *
+ * @example
+ * ```ts
+ * import { groupCharIds } from "./char_cnn.ts";
+ * // Two tokens of Lc = 2: "ab" and "a"; the second token's pad (id 0) is left out.
+ * const g = groupCharIds(new Int32Array([1, 2, 1, 0]), new Int32Array([2, 1]), new Int32Array([2]), {
+ *   time: 2, chars: 2,
+ * });
+ * if (g.uniqueIds.join() !== "1,2" || g.positions.join() !== "0,2,1") throw new Error("wrong");
+ * ```
+ */
+export function groupCharIds(
+  charIds: ArrayLike<number>,
+  charLengths: ArrayLike<number>,
+  lengths: ArrayLike<number>,
+  shape: { time: number; chars: number },
+): IdGroups {
+  const { time, chars } = shape;
+  return groupIds(charIds, (p) => {
+    const r = Math.floor(p / chars);
+    return r % time < lengths[Math.floor(r / time)] && p % chars < charLengths[r];
+  });
+}
+
+/** Where {@linkcode charCnnBackward} accumulates (`+=`; zero them each step). */
+export interface CharCnnGrads {
+  /** (C, Dc) f32. */
+  dTable: GPUBuffer;
+  /** (F, Dc, 3) f32. */
+  dWeight: GPUBuffer;
+  /** (F) f32. */
+  dBias: GPUBuffer;
+}
+
+/** What {@linkcode charCnnBackward} reads. */
+export interface CharCnnBackwardInputs extends CharCnnInputs {
+  /** (B·T, rowStride) f32 upstream gradient, read at the feature block's columns. */
+  dOut: GPUBuffer;
+  /** (B·T, F) i32, from {@linkcode charCnnForward}. */
+  argmax: GPUBuffer;
+  /** (U) i32 distinct character ids of the batch ({@linkcode groupCharIds}). */
+  uniqueIds: GPUBuffer;
+  /** (U + 1) i32 group boundaries. */
+  offsets: GPUBuffer;
+  /** (N) i32 character positions r·Lc + i. */
+  positions: GPUBuffer;
+}
+
+/** The backward's dispatches (in order), resizable as one. */
+export type CharCnnBackwardDispatches = Dispatch[] & {
+  /**
+   * Sets a new batch shape and character group count.
+   *
+   * @param shape B, T, Lc and U
+   */
+  resize(shape: CharCnnShape & { uniqueCount: number }): void;
+};
+
+/**
+ * Builds the backward, four dispatches in order:
+ * 1. `backward_input`: dpos (B·T·Lc, Dc) = gradient of each character
+ *    vector, routing dOut[r, f] through argmax[r, f] to the three taps;
+ * 2. the embedding scatter: dTable += segmented sum of dpos by character id;
+ * 3. `dweight_partial`: per block of ≤ ceil(B·T / 128) tokens, Σ dOut ·
+ *    (embedded characters at argmax + k − 1) and Σ dOut;
+ * 4. `dweight_reduce`: dWeight += and dBias += the blocks' sums, in order.
+ * All deterministic, no atomics. Scratch (dpos, partials) is allocated
+ * here for `capacity` (default: the build shape).
+ *
+ * @param gpu the device
+ * @param grads dTable, dWeight, dBias, accumulated with `+=`
+ * @param inputs the forward's inputs, its argmax, dOut and the character grouping
+ * @param dims shape (as the forward) and U, the grouping's distinct ids
+ * @param options label; capacity (largest B·T and Lc to resize to)
+ * @returns the dispatches; `resize({ batch, time, chars, uniqueCount })` for a new batch
+ *
+ * @example
+ * ```ts
+ * import { acquireGpu, createBuffer, readFloat32, submitDispatches } from "../gpu/mod.ts";
+ * import { charCnnBackward, charCnnForward, groupCharIds } from "./char_cnn.ts";
+ * const gpu = await acquireGpu();
+ * const ids = new Int32Array([1, 2, 1]);
+ * const clen = new Int32Array([3]);
+ * const len = new Int32Array([1]);
+ * const g = groupCharIds(ids, clen, len, { time: 1, chars: 3 });
+ * const b = (name: string, data: Int32Array | Float32Array | number) => createBuffer(gpu, name, data);
+ * const inputs = {
+ *   charIds: b("ids", ids), charLengths: b("clen", clen), lengths: b("len", len),
+ *   table: b("table", new Float32Array([0, 1, 3])), weight: b("w", new Float32Array([0, 1, 0])),
+ *   bias: b("b", new Float32Array([0])), dOut: b("dout", new Float32Array([2])),
+ *   argmax: b("argmax", 4), uniqueIds: b("u", g.uniqueIds), offsets: b("o", g.offsets),
+ *   positions: b("p", g.positions),
+ * };
+ * const dims = { batch: 1, time: 1, chars: 3, charDim: 1, filters: 1, charVocab: 3 };
+ * const grads = { dTable: b("dt", 12), dWeight: b("dw", 12), dBias: b("db", 4) };
+ * submitDispatches(gpu, [
+ *   await charCnnForward(gpu, { out: b("x", 4), argmax: inputs.argmax }, inputs, dims),
+ *   ...await charCnnBackward(gpu, grads, inputs, { ...dims, uniqueCount: g.uniqueIds.length }),
+ * ]);
+ * if ((await readFloat32(gpu, grads.dWeight)).join() !== "2,6,2") throw new Error("wrong dW");
+ * ```
+ */
+export async function charCnnBackward(
+  gpu: Gpu,
+  grads: CharCnnGrads,
+  inputs: CharCnnBackwardInputs,
+  dims: CharCnnDims & { uniqueCount: number },
+  options: { label?: string; capacity?: { rows: number; chars: number } } = {},
+): Promise<CharCnnBackwardDispatches> {
+  const label = options.label ?? "char cnn backward";
+  const layout = validate(label, dims);
+  const capacity = options.capacity ?? { rows: dims.batch * dims.time, chars: dims.chars };
+  const maxPositions = capacity.rows * capacity.chars;
+  const params = new ParamBlock(gpu, `${label} dims`, new Array(12).fill(0));
+  const code = charCnnWgsl;
+  const dpos = createBuffer(gpu, `${label} dpos`, maxPositions * dims.charDim * 4);
+  const partialW = createBuffer(gpu, `${label} partial dW`, 128 * dims.filters * dims.charDim * 12);
+  const partialB = createBuffer(gpu, `${label} partial dbias`, 128 * dims.filters * 4);
+  const input = await makeDispatch(gpu, {
+    label: `${label} input`,
+    code,
+    entryPoint: "backward_input",
+  }, [
+    params.buffer,
+    inputs.argmax,
+    inputs.dOut,
+    inputs.weight,
+    inputs.charLengths,
+    inputs.lengths,
+    dpos,
+  ], [0]);
+  const scatter = await embeddingBackward(gpu, grads.dTable, { ...inputs, dOut: dpos }, {
+    uniqueCount: dims.uniqueCount,
+    dim: dims.charDim,
+    vocab: dims.charVocab,
+  }, { label: `${label} table` });
+  const partial = await makeDispatch(
+    gpu,
+    { label: `${label} weight partial`, code, entryPoint: "dweight_partial" },
+    [
+      params.buffer,
+      inputs.charIds,
+      inputs.charLengths,
+      inputs.lengths,
+      inputs.table,
+      inputs.argmax,
+      inputs.dOut,
+      partialW,
+      partialB,
+    ],
+    [0],
+  );
+  const reduce = await makeDispatch(
+    gpu,
+    { label: `${label} weight reduce`, code, entryPoint: "dweight_reduce" },
+    [params.buffer, partialW, partialB, grads.dWeight, grads.dBias],
+    [0],
+  );
+  const resize = (shape: CharCnnShape & { uniqueCount: number }) => {
+    validateShape(label, dims, shape);
+    const { rows, blocks, words } = dimsWords(dims, shape, layout);
+    if (rows * shape.chars > maxPositions) {
+      throw new RangeError(
+        `${label}: expected B·T·Lc ≤ ${maxPositions} (the capacity), found ${rows * shape.chars}`,
+      );
+    }
+    params.set(words);
+    input.workgroups = [Math.ceil(rows / 64), Math.ceil(dims.charDim / 4), 1];
+    scatter.resize({ uniqueCount: shape.uniqueCount });
+    partial.workgroups = [Math.ceil(dims.filters * Math.ceil(dims.charDim / 4) / 64), blocks, 1];
+    reduce.workgroups = rows === 0 ? [0, 1, 1] : linearGrid(dims.filters * (dims.charDim * 3 + 1));
+  };
+  resize(dims);
+  return Object.assign([input, scatter, partial, reduce], { resize });
+}
