@@ -246,5 +246,11 @@ Deno.test("adam runs a large multi-workgroup update and rejects bad sizes", asyn
   await assert.rejects(() => adamOptimizer(gpu, buffers, { size: 8, decayEnd: 6 }), /decayEnd/);
   await assert.rejects(() => adamOptimizer(gpu, buffers, { size: 200_000 }), /expected ≥ 200000/);
   assert.throws(() => adam.setStep(0, hyper), /t must be ≥ 1/);
+  assert.throws(() => adam.setStep(1, { lr: -1 }), /lr must be a finite number ≥ 0, got -1/);
+  assert.throws(() => adam.setStep(1, { lr: 1, beta1: 1 }), /beta1 must be in \[0, 1\)/);
+  assert.throws(() => adam.setStep(1, { lr: 1, beta2: NaN }), /beta2 must be in/);
+  assert.throws(() => adam.setStep(1, { lr: 1, eps: -1 }), /eps must be/);
+  assert.throws(() => adam.setStep(1, { lr: 1, weightDecay: -0.1 }), /weightDecay must be/);
+  assert.throws(() => adam.setStep(1, { lr: 1, maxNorm: NaN }), /maxNorm must be a number/);
   for (const b of Object.values(buffers)) b.destroy();
 });

@@ -72,6 +72,18 @@ Deno.test("safetensors round trip keeps names, dtypes, shapes, values and metada
     1.1920928955078125e-7,
   ]);
   assert.deepEqual([...tensorToFloat32(file.tensors.get("ids")!)], [-5, 2 ** 40]);
+  // Names that are special to JavaScript objects are plain names here.
+  const odd = encodeSafetensors(
+    [{ name: "__proto__", dtype: "U8", shape: [1], data: [1] }, {
+      name: 'a"b\\c é',
+      dtype: "U8",
+      shape: [1],
+      data: [2],
+    }],
+  );
+  const oddFile = decodeSafetensors(odd);
+  assert.deepEqual([...oddFile.tensors.keys()], ["__proto__", 'a"b\\c é']);
+  assert.deepEqual(Object.keys(minimalRead(odd).tensors), ["__proto__", 'a"b\\c é']);
   // Encoding what was decoded gives the same bytes.
   const again = encodeSafetensors([...file.tensors.values()], file.metadata);
   assert.deepEqual(again, bytes);

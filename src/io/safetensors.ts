@@ -238,7 +238,8 @@ export function encodeSafetensors(
     .map((t, i) => ({ t, i }))
     .sort((a, b) => DTYPE_BYTES[b.t.dtype] - DTYPE_BYTES[a.t.dtype] || a.i - b.i)
     .map(({ t }) => t);
-  const header: Record<string, unknown> = {};
+  // No prototype: a tensor named "__proto__" must become a key, not a prototype.
+  const header: Record<string, unknown> = Object.create(null);
   if (Object.keys(metadata).length > 0) header.__metadata__ = { ...metadata };
   const chunks: Uint8Array[] = [];
   let offset = 0;

@@ -328,6 +328,18 @@ export async function adamOptimizer(
     }
     const { lr, beta1 = 0.9, beta2 = 0.999, eps = 1e-8, weightDecay = 0 } = hyper;
     const decoupled = hyper.decoupled ?? true;
+    const maxNorm = hyper.maxNorm ?? 0;
+    const bad = (what: string, x: number) => {
+      throw new RangeError(`${label}: ${what}, got ${x}`);
+    };
+    if (!(lr >= 0 && lr < Infinity)) bad("lr must be a finite number ≥ 0", lr);
+    if (!(beta1 >= 0 && beta1 < 1)) bad("beta1 must be in [0, 1)", beta1);
+    if (!(beta2 >= 0 && beta2 < 1)) bad("beta2 must be in [0, 1)", beta2);
+    if (!(eps >= 0 && eps < Infinity)) bad("eps must be a finite number ≥ 0", eps);
+    if (!(weightDecay >= 0 && weightDecay < Infinity)) {
+      bad("weightDecay must be a finite number ≥ 0", weightDecay);
+    }
+    if (Number.isNaN(maxNorm)) bad("maxNorm must be a number (≤ 0 disables clipping)", maxNorm);
     // Bias corrections in float64 on the host: the kernel has no pow().
     const floats = [
       lr / (1 - beta1 ** t),
@@ -339,7 +351,7 @@ export async function adamOptimizer(
       1 / Math.sqrt(1 - beta2 ** t),
       decoupled ? 1 - lr * weightDecay : 1,
       decoupled ? 0 : weightDecay,
-      hyper.maxNorm ?? 0,
+      maxNorm,
     ];
     floats.forEach((x, i) => words.setFloat32(i * 4, x, true));
     [len4, decayEnd / 4, per].forEach((x, i) => words.setUint32((10 + i) * 4, x, true));
