@@ -1,0 +1,236 @@
+/**
+ * Benchmarks of the input-side ops: embedding gather and gradient scatter
+ * (GB/s), the character CNN forward and backward (ms), dropout and fill
+ * (GB/s). Each kernel is validated against its reference before it is
+ * timed. Run alone with `deno run -A bench/embedding_bench.ts`.
+ *
+ * @module
+ */
+
+import {
+  acquireGpu,
+  createBuffer,
+  describeAdapter,
+  type Gpu,
+  readFloat32,
+  readInt32,
+  submitDispatches,
+} from "../src/gpu/mod.ts";
+import { embeddingBackward, embeddingForward, groupTokenIds } from "../src/ops/embedding.ts";
+import { embeddingBackwardRef, embeddingForwardRef } from "../src/ops/embedding_ref.ts";
+import { charCnnBackward, charCnnForward, groupCharIds } from "../src/ops/char_cnn.ts";
+import { charCnnBackwardRef, charCnnForwardRef } from "../src/ops/char_cnn_ref.ts";
+import { dropoutForward } from "../src/ops/dropout.ts";
+import { dropoutMaskRef } from "../src/ops/dropout_ref.ts";
+import { fillBuffer } from "../src/ops/fill.ts";
+import { type KernelBenchResult, kernelTable, timeDispatches } from "./report.ts";
+
+function random(n: number, seed: number, lo = -0.5, hi = 0.5): Float32Array {
+  const out = new Float32Array(n);
+  let s = seed >>> 0;
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    out[i] = lo + (hi - lo) * (s / 2 ** 32);
+  }
+  return out;
+}
+
+/** Zipf-like word ids in [1, V): a few very frequent words, a long tail (as in text). */
+function zipfIds(n: number, vocab: number, seed: number): Int32Array {
+  const u = random(n, seed, 0, 1);
+  return Int32Array.from(u, (x) => Math.min(vocab - 1, Math.floor(Math.exp(x * Math.log(vocab)))));
+}
+
+function worstError(got: ArrayLike<number>, expected: ArrayLike<number>): number {
+  let worst = 0;
+  for (let i = 0; i < expected.length; i++) {
+    worst = Math.max(worst, Math.abs(got[i] - expected[i]) / (1 + Math.abs(expected[i])));
+  }
+  return worst;
+}
+
+function check(name: string, worst: number, tol: number): void {
+  if (!(worst <= tol)) throw new Error(`${name} is wrong: max error ${worst}`);
+}
+
+/**
+ * Benchmarks embedding gather/scatter (V = 20k, E = 100, T = 40), the
+ * character CNN (Dc = 30, F = 50, Lc = 12) and dropout/fill, at each batch size.
+ *
+ * @param gpu the device
+ * @param batches batch sizes (default 32 and 256)
+ * @returns one result per kernel and batch size
+ */
+export async function benchEmbedding(gpu: Gpu, batches = [32, 256]): Promise<KernelBenchResult[]> {
+  const results: KernelBenchResult[] = [];
+  const T = 40, E = 100, V = 20000;
+  const Lc = 12, Dc = 30, F = 50, C = 90;
+  const table = random(V * E, 1);
+  const tableBuf = createBuffer(gpu, "word table", table);
+  const dTableBuf = createBuffer(gpu, "word dtable", V * E * 4);
+  for (const B of batches) {
+    const rows = B * T;
+    const lengths = new Int32Array(B).fill(T);
+    const ids = zipfIds(rows, V, 2 + B);
+    const dims = { batch: B, time: T, dim: E, vocab: V };
+    const groups = groupTokenIds(ids, lengths, T);
+    const dX = random(rows * E, 3);
+    const buf = {
+      table: tableBuf,
+      ids: createBuffer(gpu, "ids", ids),
+      lengths: createBuffer(gpu, "lengths", lengths),
+      out: createBuffer(gpu, "x", rows * E * 4),
+      dOut: createBuffer(gpu, "dx", dX),
+      uniqueIds: createBuffer(gpu, "u", groups.uniqueIds),
+      offsets: createBuffer(gpu, "o", groups.offsets),
+      positions: createBuffer(gpu, "p", groups.positions),
+    };
+
+    // Gather: read the ids and the rows, write the block.
+    const gather = await embeddingForward(gpu, buf.out, buf, dims);
+    submitDispatches(gpu, [gather]);
+    const out = await readFloat32(gpu, buf.out, rows * E);
+    check("embedding gather", worstError(out, embeddingForwardRef(table, ids, lengths, dims)), 0);
+    let ms = await timeDispatches(gpu, [gather], buf.out, 20);
+    results.push({
+      op: "embedding",
+      config: `gather B=${B} T=${T} E=${E} V=${V}`,
+      ms,
+      gbps: (rows * (2 * E + 1) * 4) / ms / 1e6,
+      validated: true,
+    });
+
+    // Scatter: read dX once and each touched table row twice (+=).
+    const zero = await fillBuffer(gpu, dTableBuf, 0);
+    const scatter = await embeddingBackward(gpu, dTableBuf, buf, {
+      uniqueCount: groups.uniqueIds.length,
+      dim: E,
+      vocab: V,
+    });
+    submitDispatches(gpu, [zero, scatter]);
+    const dTable = await readFloat32(gpu, dTableBuf, V * E);
+    check(
+      "embedding scatter",
+      worstError(dTable, embeddingBackwardRef(dX, ids, lengths, dims)),
+      1e-5,
+    );
+    ms = await timeDispatches(gpu, [scatter], dTableBuf, 20);
+    const U = groups.uniqueIds.length;
+    results.push({
+      op: "embedding",
+      config: `scatter B=${B} T=${T} E=${E} V=${V} (U=${U})`,
+      ms,
+      gbps: (rows * (E + 1) + U * (2 * E + 2)) * 4 / ms / 1e6,
+      validated: true,
+    });
+    ms = await timeDispatches(gpu, [zero], dTableBuf, 20);
+    results.push({
+      op: "fill",
+      config: `zero (V, E) = ${V}×${E}`,
+      ms,
+      gbps: V * E * 4 / ms / 1e6,
+      validated: dTable.length === V * E,
+    });
+
+    // Dropout on the (B·T, E) input, out of place: read + write.
+    const drop = await dropoutForward(gpu, { x: buf.dOut, y: buf.out }, rows * E, {
+      p: 0.5,
+      seed: 1,
+    });
+    submitDispatches(gpu, [drop]);
+    const y = await readFloat32(gpu, buf.out, rows * E);
+    const mask = dropoutMaskRef(rows * E, { p: 0.5, seed: 1, step: 0 });
+    let wrong = 0;
+    for (let i = 0; i < y.length; i++) if ((y[i] === 0 ? 0 : 1) !== mask[i] && dX[i] !== 0) wrong++;
+    check("dropout mask", wrong, 0);
+    ms = await timeDispatches(gpu, [drop], buf.out, 20);
+    results.push({
+      op: "dropout",
+      config: `p=0.5 n=B·T·E=${rows * E}`,
+      ms,
+      gbps: rows * E * 8 / ms / 1e6,
+      validated: true,
+    });
+
+    // Character CNN: words of 1..Lc characters.
+    const cdims = { batch: B, time: T, chars: Lc, charDim: Dc, filters: F, charVocab: C };
+    const charLengths = Int32Array.from(random(rows, 5, 1, Lc + 1), Math.floor);
+    const charIds = Int32Array.from(
+      random(rows * Lc, 6, 1, C),
+      (v, p) => p % Lc < charLengths[Math.floor(p / Lc)] ? Math.floor(v) : 0,
+    );
+    const x = {
+      table: random(C * Dc, 7),
+      weight: random(F * Dc * 3, 8),
+      bias: random(F, 9),
+      charIds,
+      charLengths,
+      lengths,
+    };
+    const cg = groupCharIds(charIds, charLengths, lengths, cdims);
+    const dOut = random(rows * F, 10);
+    const cb = {
+      charIds: createBuffer(gpu, "char ids", charIds),
+      charLengths: createBuffer(gpu, "char lengths", charLengths),
+      lengths: buf.lengths,
+      table: createBuffer(gpu, "char table", x.table),
+      weight: createBuffer(gpu, "conv weight", x.weight),
+      bias: createBuffer(gpu, "conv bias", x.bias),
+      out: createBuffer(gpu, "features", rows * F * 4),
+      argmax: createBuffer(gpu, "argmax", rows * F * 4),
+      dOut: createBuffer(gpu, "dfeatures", dOut),
+      uniqueIds: createBuffer(gpu, "cu", cg.uniqueIds),
+      offsets: createBuffer(gpu, "co", cg.offsets),
+      positions: createBuffer(gpu, "cp", cg.positions),
+      dTable: createBuffer(gpu, "dchar table", C * Dc * 4),
+      dWeight: createBuffer(gpu, "dconv weight", F * Dc * 12),
+      dBias: createBuffer(gpu, "dconv bias", F * 4),
+    };
+    const fwd = await charCnnForward(gpu, cb, cb, cdims);
+    const bwd = await charCnnBackward(gpu, cb, cb, { ...cdims, uniqueCount: cg.uniqueIds.length });
+    submitDispatches(gpu, [fwd, ...bwd]);
+    const ref = charCnnForwardRef(x, cdims);
+    check("char cnn forward", worstError(await readFloat32(gpu, cb.out, rows * F), ref.out), 1e-4);
+    const argmax = await readInt32(gpu, cb.argmax, rows * F);
+    const g = charCnnBackwardRef(x, dOut, cdims);
+    check("char cnn argmax", worstError(argmax, ref.argmax), 0);
+    check("char cnn dweight", worstError(await readFloat32(gpu, cb.dWeight), g.dWeight), 1e-4);
+    check("char cnn dbias", worstError(await readFloat32(gpu, cb.dBias), g.dBias), 1e-4);
+    check("char cnn dtable", worstError(await readFloat32(gpu, cb.dTable), g.dTable), 1e-4);
+    const flops = 2 * rows * F * Dc * 3 * (Lc + 1) / 2; // mean word length ≈ (Lc + 1) / 2
+    ms = await timeDispatches(gpu, [fwd], cb.out, 5);
+    results.push({
+      op: "char_cnn",
+      config: `forward B=${B} T=${T} Lc=${Lc} Dc=${Dc} F=${F}`,
+      ms,
+      gflops: flops / ms / 1e6,
+      validated: true,
+    });
+    ms = await timeDispatches(gpu, bwd, cb.dBias, 5);
+    results.push({
+      op: "char_cnn",
+      config: `backward B=${B} T=${T} Lc=${Lc} Dc=${Dc} F=${F}`,
+      ms,
+      validated: true,
+    });
+    for (const [i, d] of bwd.entries()) {
+      ms = await timeDispatches(gpu, [d], cb.dBias, 5);
+      results.push({
+        op: "char_cnn",
+        config: `  ${i + 1}. ${d.label} B=${B}`,
+        ms,
+        validated: true,
+      });
+    }
+    for (const b of [...Object.values(buf), ...Object.values(cb)]) if (b !== tableBuf) b.destroy();
+  }
+  tableBuf.destroy();
+  dTableBuf.destroy();
+  return results;
+}
+
+if (import.meta.main) {
+  const gpu = await acquireGpu();
+  console.log(`adapter: ${describeAdapter(gpu.adapter)}`);
+  console.log(kernelTable(await benchEmbedding(gpu)));
+}
