@@ -1,0 +1,261 @@
+import assert from "node:assert/strict";
+import {
+  acquireGpu,
+  createBuffer,
+  type Gpu,
+  readFloat32,
+  submitDispatches,
+  writeBuffer,
+} from "../src/gpu/mod.ts";
+import { type BiLstm, createBiLstm } from "../src/ops/lstm.ts";
+import {
+  biLstmBackwardRef,
+  type BiLstmGrads,
+  type BiLstmParams,
+  biLstmRef,
+  type BiLstmShape,
+} from "../src/ops/lstm_ref.ts";
+import { assertClose, numericGradient, randomArray } from "./assert_close.ts";
+
+function sumProduct(x: ArrayLike<number>, y: ArrayLike<number>): number {
+  let s = 0;
+  for (let i = 0; i < x.length; i++) s += x[i] * y[i];
+  return s;
+}
+
+function randomParams(seed: number, E: number, H: number, scale = 0.6): BiLstmParams {
+  return {
+    wIh: randomArray(seed, 8 * H * E, -scale, scale),
+    wHh: randomArray(seed + 1, 8 * H * H, -scale, scale),
+    bIh: randomArray(seed + 2, 8 * H, -scale, scale),
+    bHh: randomArray(seed + 3, 8 * H, -scale, scale),
+  };
+}
+
+Deno.test("lstm reference backward equals finite differences of sum(h_out·dh_out)", () => {
+  const shape: BiLstmShape = { batch: 3, time: 4, inputSize: 3, hiddenSize: 3 };
+  const lengths = [4, 1, 0];
+  const E = shape.inputSize;
+  const H = shape.hiddenSize;
+  const p = randomParams(1, E, H);
+  const x = randomArray(5, 3 * 4 * E);
+  const dh = randomArray(6, 3 * 4 * 2 * H);
+  const g = biLstmBackwardRef(x, lengths, p, shape, dh);
+  const loss = (q: BiLstmParams, xs: ArrayLike<number>) =>
+    sumProduct(biLstmRef(xs, lengths, q, shape), dh);
+  const tol = { atol: 1e-7, rtol: 1e-6 };
+  assertClose(g.dX, numericGradient((v) => loss(p, v), x), { ...tol, name: "dX" });
+  for (const key of ["wIh", "wHh", "bIh", "bHh"] as const) {
+    const fd = numericGradient((v) => loss({ ...p, [key]: v }, x), p[key]);
+    const name = `d${key[0].toUpperCase()}${key.slice(1)}` as keyof BiLstmGrads;
+    assertClose(g[name], fd, { ...tol, name });
+  }
+  // Padding rows of the input get no gradient.
+  assert.ok(g.dX.slice(5 * E).every((v) => v === 0), "padding and an empty sentence get dX = 0");
+  assert.ok(g.dX.slice(4 * E, 5 * E).some((v) => v !== 0));
+});
+
+interface Setup {
+  layer: BiLstm;
+  buf: Record<string, GPUBuffer>;
+}
+
+async function setup(gpu: Gpu, shape: BiLstmShape, p: BiLstmParams): Promise<Setup> {
+  const { batch: B, time: T, inputSize: E, hiddenSize: H } = shape;
+  // Bindings read as vec4 must be at least 16 bytes.
+  const zeros = (label: string, n: number) => createBuffer(gpu, label, Math.max(16, n * 4));
+  const buf = {
+    x: zeros("x", B * T * E),
+    lengths: zeros("lengths", B),
+    wIh: createBuffer(gpu, "wIh", new Float32Array(p.wIh)),
+    wHh: createBuffer(gpu, "wHh", new Float32Array(p.wHh)),
+    bIh: createBuffer(gpu, "bIh", new Float32Array(p.bIh)),
+    bHh: createBuffer(gpu, "bHh", new Float32Array(p.bHh)),
+    hOut: zeros("hOut", B * T * 2 * H),
+    dhOut: zeros("dhOut", B * T * 2 * H),
+    dX: zeros("dX", B * T * E),
+    dWIh: zeros("dWIh", 8 * H * E),
+    dWHh: zeros("dWHh", 8 * H * H),
+    dBIh: zeros("dBIh", 8 * H),
+    dBHh: zeros("dBHh", 8 * H),
+  };
+  const layer = await createBiLstm(gpu, buf, {
+    maxBatch: B,
+    maxTime: T,
+    inputSize: E,
+    hiddenSize: H,
+  });
+  return { layer, buf };
+}
+
+/** Runs forward + backward on the GPU and checks every output against the reference. */
+async function checkAgainstReference(
+  gpu: Gpu,
+  shape: BiLstmShape,
+  lengths: number[],
+  seed: number,
+  tol = { atol: 2e-5, rtol: 1e-4 },
+): Promise<void> {
+  const { batch: B, time: T, inputSize: E, hiddenSize: H } = shape;
+  const p = randomParams(seed, E, H, Math.min(0.6, 1.5 / Math.sqrt(H)));
+  const x = randomArray(seed + 10, B * T * E);
+  const dh = randomArray(seed + 11, B * T * 2 * H);
+  const { layer, buf } = await setup(gpu, shape, p);
+  writeBuffer(gpu, buf.x, x);
+  writeBuffer(gpu, buf.lengths, new Int32Array(lengths));
+  writeBuffer(gpu, buf.dhOut, dh);
+  // Gradients start nonzero: weights must accumulate (+=), dX must be overwritten (=).
+  const init = {
+    dWIh: randomArray(seed + 20, 8 * H * E),
+    dWHh: randomArray(seed + 21, 8 * H * H),
+    dBIh: randomArray(seed + 22, 8 * H),
+    dBHh: randomArray(seed + 23, 8 * H),
+  };
+  for (const [k, v] of Object.entries(init)) writeBuffer(gpu, buf[k], v);
+  writeBuffer(gpu, buf.dX, randomArray(seed + 24, B * T * E));
+  const backward = await layer.backward({
+    dhOut: buf.dhOut,
+    dX: buf.dX,
+    dWIh: buf.dWIh,
+    dWHh: buf.dWHh,
+    dBIh: buf.dBIh,
+    dBHh: buf.dBHh,
+  });
+  submitDispatches(gpu, [...layer.forward, ...backward]);
+  const tag = `B=${B} T=${T} E=${E} H=${H} lengths=${lengths}`;
+  assertClose(await readFloat32(gpu, buf.hOut, B * T * 2 * H), biLstmRef(x, lengths, p, shape), {
+    ...tol,
+    name: `h_out ${tag}`,
+    shape: [B, T, 2 * H],
+  });
+  const ref = biLstmBackwardRef(x, lengths, p, shape, dh);
+  assertClose(await readFloat32(gpu, buf.dX, B * T * E), ref.dX, {
+    ...tol,
+    name: `dX ${tag}`,
+    shape: [B, T, E],
+  });
+  for (const key of ["dWIh", "dWHh", "dBIh", "dBHh"] as const) {
+    const expected = Float64Array.from(init[key], (v, i) => v + ref[key][i]);
+    assertClose(await readFloat32(gpu, buf[key], expected.length), expected, {
+      ...tol,
+      name: `${key} ${tag}`,
+    });
+  }
+  layer.destroy();
+  for (const b of Object.values(buf)) b.destroy();
+}
+
+Deno.test("lstm forward and backward on the GPU equal the float64 reference", async () => {
+  const gpu = await acquireGpu();
+  await checkAgainstReference(gpu, { batch: 1, time: 1, inputSize: 3, hiddenSize: 5 }, [1], 100);
+  await checkAgainstReference(
+    gpu,
+    { batch: 5, time: 7, inputSize: 3, hiddenSize: 7 },
+    [7, 3, 1, 0, 5],
+    200,
+  );
+  // More sentences than one workgroup holds (8), H a multiple of 4, E aligned (vec4 matmul).
+  await checkAgainstReference(
+    gpu,
+    { batch: 11, time: 6, inputSize: 4, hiddenSize: 8 },
+    [6, 1, 2, 6, 5, 0, 3, 4, 6, 1, 2],
+    300,
+  );
+});
+
+Deno.test("lstm on a long sentence (T = 150, H = 256) stays under the loop limit", async () => {
+  const gpu = await acquireGpu();
+  await checkAgainstReference(
+    gpu,
+    { batch: 2, time: 150, inputSize: 3, hiddenSize: 256 },
+    [150, 37],
+    400,
+    { atol: 5e-5, rtol: 1e-3 },
+  );
+});
+
+Deno.test("lstm: a padded batch equals its sentences run one by one (after resize)", async () => {
+  const gpu = await acquireGpu();
+  const shape = { batch: 4, time: 6, inputSize: 3, hiddenSize: 5 };
+  const { time: T, inputSize: E, hiddenSize: H } = shape;
+  const lengths = [6, 2, 1, 4];
+  const p = randomParams(7, E, H);
+  const x = randomArray(8, 4 * T * E);
+  const dh = randomArray(9, 4 * T * 2 * H);
+  const { layer, buf } = await setup(gpu, shape, p);
+  const grads = {
+    dhOut: buf.dhOut,
+    dX: buf.dX,
+    dWIh: buf.dWIh,
+    dWHh: buf.dWHh,
+    dBIh: buf.dBIh,
+    dBHh: buf.dBHh,
+  };
+  const backward = await layer.backward(grads);
+  writeBuffer(gpu, buf.x, x);
+  writeBuffer(gpu, buf.lengths, new Int32Array(lengths));
+  writeBuffer(gpu, buf.dhOut, dh);
+  submitDispatches(gpu, [...layer.forward, ...backward]);
+  const hBatch = await readFloat32(gpu, buf.hOut, 4 * T * 2 * H);
+  const dxBatch = await readFloat32(gpu, buf.dX, 4 * T * E);
+  const wBatch = await readFloat32(gpu, buf.dWHh, 8 * H * H);
+  writeBuffer(gpu, buf.dWHh, new Float32Array(8 * H * H));
+  for (let b = 0; b < 4; b++) {
+    const n = lengths[b];
+    layer.resize(1, n);
+    writeBuffer(gpu, buf.x, x.slice(b * T * E, (b * T + n) * E));
+    writeBuffer(gpu, buf.lengths, new Int32Array([n]));
+    writeBuffer(gpu, buf.dhOut, dh.slice(b * T * 2 * H, (b * T + n) * 2 * H));
+    submitDispatches(gpu, [...layer.forward, ...backward]);
+    assertClose(
+      await readFloat32(gpu, buf.hOut, n * 2 * H),
+      hBatch.slice(b * T * 2 * H, (b * T + n) * 2 * H),
+      { atol: 1e-6, name: `h_out of sentence ${b}` },
+    );
+    assertClose(
+      await readFloat32(gpu, buf.dX, n * E),
+      dxBatch.slice(b * T * E, (b * T + n) * E),
+      { atol: 1e-6, name: `dX of sentence ${b}` },
+    );
+  }
+  // dW_hh accumulated over the four single-sentence runs equals the batch's.
+  assertClose(await readFloat32(gpu, buf.dWHh, 8 * H * H), wBatch, {
+    atol: 1e-5,
+    name: "dW_hh summed over sentences",
+  });
+  // Padding rows of the batch run were zero.
+  assert.ok(hBatch.slice((1 * T + 2) * 2 * H, 2 * T * 2 * H).every((v) => v === 0));
+  layer.destroy();
+  for (const b of Object.values(buf)) b.destroy();
+});
+
+Deno.test("lstm rejects shapes it cannot run", async () => {
+  const gpu = await acquireGpu();
+  const b = createBuffer(gpu, "any", 64);
+  await assert.rejects(
+    () =>
+      createBiLstm(gpu, { x: b, lengths: b, wIh: b, wHh: b, bIh: b, bHh: b, hOut: b }, {
+        maxBatch: 4,
+        maxTime: 4,
+        inputSize: 3,
+        hiddenSize: 2,
+      }),
+    /buffer x to hold at least 192 bytes, got 64/,
+  );
+  const buffers = { x: b, lengths: b, wIh: b, wHh: b, bIh: b, bHh: b, hOut: b };
+  await assert.rejects(
+    () => createBiLstm(gpu, buffers, { maxBatch: 1, maxTime: 1, inputSize: 1, hiddenSize: 300 }),
+    /hiddenSize/,
+  );
+  const layer = await createBiLstm(gpu, { ...buffers, hOut: createBuffer(gpu, "h", 64) }, {
+    maxBatch: 2,
+    maxTime: 2,
+    inputSize: 1,
+    hiddenSize: 1,
+  });
+  assert.throws(() => layer.resize(3, 1), /batch of 0…2/);
+  layer.resize(0, 0); // an empty batch must not crash
+  submitDispatches(gpu, layer.forward);
+  await readFloat32(gpu, layer.saved.gates, 1);
+  layer.destroy();
+});
