@@ -1,0 +1,176 @@
+/**
+ * BiLSTM layer benchmark: validates the GPU layer against the float64
+ * reference (on the first sentences of the batch: sentences are
+ * independent), then times the fused recurrence forward and backward and
+ * the full layer forward and backward. Run alone with
+ * `deno run -A bench/lstm_bench.ts`.
+ *
+ * FLOP counts (multiply-add = 2), per real token and direction:
+ * recurrence forward 2·4H·H (W_hh·h), recurrence backward 2·4H·H
+ * (W_hhᵀ·dz); the full forward adds the input projection 2·4H·E, the full
+ * backward adds dX, dW_ih (2·4H·E each) and dW_hh (2·4H·H). Nonlinearities
+ * are not counted.
+ *
+ * @module
+ */
+
+import {
+  acquireGpu,
+  createBuffer,
+  describeAdapter,
+  type Gpu,
+  readFloat32,
+  submitDispatches,
+} from "../src/gpu/mod.ts";
+import { createBiLstm } from "../src/ops/lstm.ts";
+import { biLstmBackwardRef, biLstmRef } from "../src/ops/lstm_ref.ts";
+import { type KernelBenchResult, kernelTable, timeDispatches } from "./report.ts";
+
+function random(n: number, seed: number, scale: number): Float32Array {
+  const out = new Float32Array(n);
+  let s = seed;
+  for (let i = 0; i < n; i++) {
+    s = (s * 1664525 + 1013904223) >>> 0;
+    out[i] = (s / 2 ** 32 - 0.5) * 2 * scale;
+  }
+  return out;
+}
+
+function maxError(got: ArrayLike<number>, want: ArrayLike<number>): number {
+  let worst = 0;
+  for (let i = 0; i < want.length; i++) worst = Math.max(worst, Math.abs(got[i] - want[i]));
+  return worst;
+}
+
+/** One benchmark configuration. */
+export interface LstmBenchConfig {
+  /** B. */
+  batch: number;
+  /** T (every sentence has this length unless `variable`). */
+  time: number;
+  /** E. */
+  inputSize: number;
+  /** H. */
+  hiddenSize: number;
+  /** Sentence lengths uniform in [T/4, T] instead of all T. */
+  variable?: boolean;
+}
+
+/** The default configurations: E = 100, H = 100 and 256, B = 32 and 256, T = 40. */
+export const LSTM_BENCH_CONFIGS: LstmBenchConfig[] = [
+  { batch: 32, time: 40, inputSize: 100, hiddenSize: 100 },
+  { batch: 32, time: 40, inputSize: 100, hiddenSize: 100, variable: true },
+  { batch: 256, time: 40, inputSize: 100, hiddenSize: 100 },
+  { batch: 32, time: 40, inputSize: 100, hiddenSize: 256 },
+  { batch: 256, time: 40, inputSize: 100, hiddenSize: 256 },
+];
+
+/**
+ * Benchmarks one BiLSTM layer: the recurrence kernels alone and the whole
+ * forward and backward dispatch lists.
+ *
+ * @param gpu the device
+ * @param configs shapes to run (default {@linkcode LSTM_BENCH_CONFIGS})
+ * @returns four results per configuration
+ */
+export async function benchLstm(
+  gpu: Gpu,
+  configs: LstmBenchConfig[] = LSTM_BENCH_CONFIGS,
+): Promise<KernelBenchResult[]> {
+  const results: KernelBenchResult[] = [];
+  for (const config of configs) {
+    const { batch: B, time: T, inputSize: E, hiddenSize: H } = config;
+    // Variable lengths: spread over [T/4, T] in a scrambled order (not sorted).
+    const shortest = Math.ceil(T / 4);
+    const lengths = new Int32Array(B).map((_, b) =>
+      config.variable ? shortest + (b * 7919) % (T - shortest + 1) : T
+    );
+    const tokens = lengths.reduce((a, b) => a + b, 0);
+    const scale = 1 / Math.sqrt(H);
+    const p = {
+      wIh: random(8 * H * E, 1, scale),
+      wHh: random(8 * H * H, 2, scale),
+      bIh: random(8 * H, 3, scale),
+      bHh: random(8 * H, 4, scale),
+    };
+    const x = random(B * T * E, 5, 1);
+    const dh = random(B * T * 2 * H, 6, 1);
+    const buf = {
+      x: createBuffer(gpu, "x", x),
+      lengths: createBuffer(gpu, "lengths", lengths),
+      wIh: createBuffer(gpu, "wIh", p.wIh),
+      wHh: createBuffer(gpu, "wHh", p.wHh),
+      bIh: createBuffer(gpu, "bIh", p.bIh),
+      bHh: createBuffer(gpu, "bHh", p.bHh),
+      hOut: createBuffer(gpu, "hOut", B * T * 2 * H * 4),
+      dhOut: createBuffer(gpu, "dhOut", dh),
+      dX: createBuffer(gpu, "dX", B * T * E * 4),
+      dWIh: createBuffer(gpu, "dWIh", 8 * H * E * 4),
+      dWHh: createBuffer(gpu, "dWHh", 8 * H * H * 4),
+      dBIh: createBuffer(gpu, "dBIh", 8 * H * 4),
+      dBHh: createBuffer(gpu, "dBHh", 8 * H * 4),
+    };
+    const layer = await createBiLstm(gpu, buf, {
+      maxBatch: B,
+      maxTime: T,
+      inputSize: E,
+      hiddenSize: H,
+    });
+    const backward = await layer.backward(buf);
+    submitDispatches(gpu, [...layer.forward, ...backward]);
+
+    // Validate the first two sentences (independent of the rest) against float64.
+    const n = 2;
+    const shape = { batch: n, time: T, inputSize: E, hiddenSize: H };
+    const sub = Array.from(lengths.slice(0, n));
+    const xs = x.slice(0, n * T * E);
+    const hErr = maxError(
+      await readFloat32(gpu, buf.hOut, n * T * 2 * H),
+      biLstmRef(xs, sub, p, shape),
+    );
+    const dxErr = maxError(
+      await readFloat32(gpu, buf.dX, n * T * E),
+      biLstmBackwardRef(xs, sub, p, shape, dh.slice(0, n * T * 2 * H)).dX,
+    );
+    const name = `B=${B} T=${T} E=${E} H=${H}${config.variable ? " var. lengths" : ""}`;
+    if (!(hErr < 1e-4 && dxErr < 1e-3)) {
+      throw new Error(`lstm ${name} is wrong: h_out error ${hErr}, dX error ${dxErr}`);
+    }
+
+    // Recurrences count real tokens; the matmuls run over all B·T rows, padding included.
+    const recurrence = 2 * tokens * 8 * H * H;
+    const rows = B * T;
+    const flops = {
+      recurrence,
+      backwardRecurrence: recurrence,
+      forward: recurrence + 2 * rows * 8 * H * E,
+      backward: recurrence + 2 * 2 * rows * 8 * H * E + 2 * rows * 8 * H * H,
+    };
+    const reps = Math.max(1, Math.round(4e8 / flops.backward));
+    const cases: [string, typeof layer.forward, number][] = [
+      ["recurrence forward", [layer.forward[2]], flops.recurrence],
+      ["recurrence backward", [backward[1]], flops.backwardRecurrence],
+      [`layer forward (${layer.forward.length} dispatches)`, layer.forward, flops.forward],
+      [`layer backward (${backward.length} dispatches)`, backward, flops.backward],
+    ];
+    for (const [what, dispatches, count] of cases) {
+      const ms = await timeDispatches(gpu, dispatches, buf.hOut, reps);
+      results.push({
+        op: "lstm",
+        config: `${name}: ${what}`,
+        ms,
+        gflops: count / ms / 1e6,
+        validated: true,
+      });
+    }
+    layer.destroy();
+    for (const b of Object.values(buf)) b.destroy();
+  }
+  return results;
+}
+
+if (import.meta.main) {
+  const gpu = await acquireGpu();
+  console.log(`adapter: ${describeAdapter(gpu.adapter)}`);
+  console.log(kernelTable(await benchLstm(gpu)));
+}
