@@ -53,6 +53,97 @@ function check(name: string, worst: number, tol: number): void {
   if (!(worst <= tol)) throw new Error(`${name} is wrong: max error ${worst}`);
 }
 
+/** Character CNN shapes: the original measurement's and the default model's. */
+const CHAR_CONFIGS = [
+  { chars: 12, charDim: 30, filters: 50, charVocab: 90 },
+  { chars: 16, charDim: 32, filters: 48, charVocab: 90 },
+] as const;
+
+/** Validates then times the character CNN forward and backward (words of 1..Lc characters). */
+async function charCnnCase(
+  gpu: Gpu,
+  B: number,
+  T: number,
+  lengths: Int32Array,
+  c: (typeof CHAR_CONFIGS)[number],
+): Promise<KernelBenchResult[]> {
+  const results: KernelBenchResult[] = [];
+  const rows = B * T;
+  const Lc = c.chars, Dc = c.charDim, F = c.filters, C = c.charVocab;
+  let ms: number;
+  const cdims = { batch: B, time: T, chars: Lc, charDim: Dc, filters: F, charVocab: C };
+  const charLengths = Int32Array.from(random(rows, 5, 1, Lc + 1), Math.floor);
+  const charIds = Int32Array.from(
+    random(rows * Lc, 6, 1, C),
+    (v, p) => p % Lc < charLengths[Math.floor(p / Lc)] ? Math.floor(v) : 0,
+  );
+  const x = {
+    table: random(C * Dc, 7),
+    weight: random(F * Dc * 3, 8),
+    bias: random(F, 9),
+    charIds,
+    charLengths,
+    lengths,
+  };
+  const cg = groupCharIds(charIds, charLengths, lengths, cdims);
+  const dOut = random(rows * F, 10);
+  const cb = {
+    charIds: createBuffer(gpu, "char ids", charIds),
+    charLengths: createBuffer(gpu, "char lengths", charLengths),
+    lengths: createBuffer(gpu, "lengths", lengths),
+    table: createBuffer(gpu, "char table", x.table),
+    weight: createBuffer(gpu, "conv weight", x.weight),
+    bias: createBuffer(gpu, "conv bias", x.bias),
+    out: createBuffer(gpu, "features", rows * F * 4),
+    argmax: createBuffer(gpu, "argmax", rows * F * 4),
+    dOut: createBuffer(gpu, "dfeatures", dOut),
+    uniqueIds: createBuffer(gpu, "cu", cg.uniqueIds),
+    offsets: createBuffer(gpu, "co", cg.offsets),
+    positions: createBuffer(gpu, "cp", cg.positions),
+    dTable: createBuffer(gpu, "dchar table", C * Dc * 4),
+    dWeight: createBuffer(gpu, "dconv weight", F * Dc * 12),
+    dBias: createBuffer(gpu, "dconv bias", F * 4),
+  };
+  const fwd = await charCnnForward(gpu, cb, cb, cdims);
+  const bwd = await charCnnBackward(gpu, cb, cb, { ...cdims, uniqueCount: cg.uniqueIds.length });
+  submitDispatches(gpu, [fwd, ...bwd]);
+  const ref = charCnnForwardRef(x, cdims);
+  check("char cnn forward", worstError(await readFloat32(gpu, cb.out, rows * F), ref.out), 1e-4);
+  const argmax = await readInt32(gpu, cb.argmax, rows * F);
+  const g = charCnnBackwardRef(x, dOut, cdims);
+  check("char cnn argmax", worstError(argmax, ref.argmax), 0);
+  check("char cnn dweight", worstError(await readFloat32(gpu, cb.dWeight), g.dWeight), 1e-4);
+  check("char cnn dbias", worstError(await readFloat32(gpu, cb.dBias), g.dBias), 1e-4);
+  check("char cnn dtable", worstError(await readFloat32(gpu, cb.dTable), g.dTable), 1e-4);
+  const flops = 2 * rows * F * Dc * 3 * (Lc + 1) / 2; // mean word length ≈ (Lc + 1) / 2
+  ms = await timeDispatches(gpu, [fwd], cb.out, 5);
+  results.push({
+    op: "char_cnn",
+    config: `forward B=${B} T=${T} Lc=${Lc} Dc=${Dc} F=${F}`,
+    ms,
+    gflops: flops / ms / 1e6,
+    validated: true,
+  });
+  ms = await timeDispatches(gpu, bwd, cb.dBias, 5);
+  results.push({
+    op: "char_cnn",
+    config: `backward B=${B} T=${T} Lc=${Lc} Dc=${Dc} F=${F}`,
+    ms,
+    validated: true,
+  });
+  for (const [i, d] of bwd.entries()) {
+    ms = await timeDispatches(gpu, [d], cb.dBias, 5);
+    results.push({
+      op: "char_cnn",
+      config: `  ${i + 1}. ${d.label} B=${B}`,
+      ms,
+      validated: true,
+    });
+  }
+  for (const b of Object.values(cb)) b.destroy();
+  return results;
+}
+
 /**
  * Benchmarks embedding gather/scatter (V = 20k, E = 100, T = 40), the
  * character CNN (Dc = 30, F = 50, Lc = 12) and dropout/fill, at each batch size.
@@ -64,7 +155,6 @@ function check(name: string, worst: number, tol: number): void {
 export async function benchEmbedding(gpu: Gpu, batches = [32, 256]): Promise<KernelBenchResult[]> {
   const results: KernelBenchResult[] = [];
   const T = 40, E = 100, V = 20000;
-  const Lc = 12, Dc = 30, F = 50, C = 90;
   const table = random(V * E, 1);
   const tableBuf = createBuffer(gpu, "word table", table);
   const dTableBuf = createBuffer(gpu, "word dtable", V * E * 4);
@@ -152,85 +242,38 @@ export async function benchEmbedding(gpu: Gpu, batches = [32, 256]): Promise<Ker
       validated: true,
     });
 
-    // Character CNN: words of 1..Lc characters.
-    const cdims = { batch: B, time: T, chars: Lc, charDim: Dc, filters: F, charVocab: C };
-    const charLengths = Int32Array.from(random(rows, 5, 1, Lc + 1), Math.floor);
-    const charIds = Int32Array.from(
-      random(rows * Lc, 6, 1, C),
-      (v, p) => p % Lc < charLengths[Math.floor(p / Lc)] ? Math.floor(v) : 0,
-    );
-    const x = {
-      table: random(C * Dc, 7),
-      weight: random(F * Dc * 3, 8),
-      bias: random(F, 9),
-      charIds,
-      charLengths,
-      lengths,
-    };
-    const cg = groupCharIds(charIds, charLengths, lengths, cdims);
-    const dOut = random(rows * F, 10);
-    const cb = {
-      charIds: createBuffer(gpu, "char ids", charIds),
-      charLengths: createBuffer(gpu, "char lengths", charLengths),
-      lengths: buf.lengths,
-      table: createBuffer(gpu, "char table", x.table),
-      weight: createBuffer(gpu, "conv weight", x.weight),
-      bias: createBuffer(gpu, "conv bias", x.bias),
-      out: createBuffer(gpu, "features", rows * F * 4),
-      argmax: createBuffer(gpu, "argmax", rows * F * 4),
-      dOut: createBuffer(gpu, "dfeatures", dOut),
-      uniqueIds: createBuffer(gpu, "cu", cg.uniqueIds),
-      offsets: createBuffer(gpu, "co", cg.offsets),
-      positions: createBuffer(gpu, "cp", cg.positions),
-      dTable: createBuffer(gpu, "dchar table", C * Dc * 4),
-      dWeight: createBuffer(gpu, "dconv weight", F * Dc * 12),
-      dBias: createBuffer(gpu, "dconv bias", F * 4),
-    };
-    const fwd = await charCnnForward(gpu, cb, cb, cdims);
-    const bwd = await charCnnBackward(gpu, cb, cb, { ...cdims, uniqueCount: cg.uniqueIds.length });
-    submitDispatches(gpu, [fwd, ...bwd]);
-    const ref = charCnnForwardRef(x, cdims);
-    check("char cnn forward", worstError(await readFloat32(gpu, cb.out, rows * F), ref.out), 1e-4);
-    const argmax = await readInt32(gpu, cb.argmax, rows * F);
-    const g = charCnnBackwardRef(x, dOut, cdims);
-    check("char cnn argmax", worstError(argmax, ref.argmax), 0);
-    check("char cnn dweight", worstError(await readFloat32(gpu, cb.dWeight), g.dWeight), 1e-4);
-    check("char cnn dbias", worstError(await readFloat32(gpu, cb.dBias), g.dBias), 1e-4);
-    check("char cnn dtable", worstError(await readFloat32(gpu, cb.dTable), g.dTable), 1e-4);
-    const flops = 2 * rows * F * Dc * 3 * (Lc + 1) / 2; // mean word length ≈ (Lc + 1) / 2
-    ms = await timeDispatches(gpu, [fwd], cb.out, 5);
-    results.push({
-      op: "char_cnn",
-      config: `forward B=${B} T=${T} Lc=${Lc} Dc=${Dc} F=${F}`,
-      ms,
-      gflops: flops / ms / 1e6,
-      validated: true,
-    });
-    ms = await timeDispatches(gpu, bwd, cb.dBias, 5);
-    results.push({
-      op: "char_cnn",
-      config: `backward B=${B} T=${T} Lc=${Lc} Dc=${Dc} F=${F}`,
-      ms,
-      validated: true,
-    });
-    for (const [i, d] of bwd.entries()) {
-      ms = await timeDispatches(gpu, [d], cb.dBias, 5);
-      results.push({
-        op: "char_cnn",
-        config: `  ${i + 1}. ${d.label} B=${B}`,
-        ms,
-        validated: true,
-      });
-    }
-    for (const b of [...Object.values(buf), ...Object.values(cb)]) if (b !== tableBuf) b.destroy();
+    for (const c of CHAR_CONFIGS) results.push(...await charCnnCase(gpu, B, T, lengths, c));
+    for (const b of Object.values(buf)) if (b !== tableBuf) b.destroy();
   }
   tableBuf.destroy();
   dTableBuf.destroy();
   return results;
 }
 
+/**
+ * Benchmarks only the character CNN (both shapes of `CHAR_CONFIGS`, T = 40,
+ * full sentences) at each batch size.
+ *
+ * @param gpu the device
+ * @param batches batch sizes (default 32 and 256)
+ * @returns one result per direction (and backward dispatch), shape and batch size
+ */
+export async function benchCharCnn(gpu: Gpu, batches = [32, 256]): Promise<KernelBenchResult[]> {
+  const results: KernelBenchResult[] = [];
+  const T = 40;
+  for (const B of batches) {
+    const lengths = new Int32Array(B).fill(T);
+    for (const c of CHAR_CONFIGS) results.push(...await charCnnCase(gpu, B, T, lengths, c));
+  }
+  return results;
+}
+
 if (import.meta.main) {
   const gpu = await acquireGpu();
   console.log(`adapter: ${describeAdapter(gpu.adapter)}`);
-  console.log(kernelTable(await benchEmbedding(gpu)));
+  // `--char`: the character CNN only.
+  const results = Deno.args.includes("--char")
+    ? await benchCharCnn(gpu)
+    : await benchEmbedding(gpu);
+  console.log(kernelTable(results));
 }

@@ -11,23 +11,33 @@
 // in Ma & Hovy; the LSTM that follows supplies it. Padding rows (t ≥ lengths[b])
 // and empty words get out = 0 and argmax = −1 on all F filters.
 //
-// Backward (three entries, then the embedding scatter of embedding.wgsl):
-//   dpos[r, i, d]   = Σ_f Σ_k [argmax[r, f] = i − k + 1] · dout[r, f] · weight[f, d, k]
-//   dweight[f, d, k] += Σ_r dout[r, f] · e_{argmax[r, f] + k − 1}[d]
-//   dbias[f]         += Σ_r dout[r, f]          (rows with argmax = −1 skipped)
-// dweight and dbias are reduced deterministically: fixed token blocks write
-// partial sums, a second entry adds the blocks in order. dtable += is the
-// segmented sum of dpos over the CSR grouping of character positions r·Lc + i
-// by character id (src/ops/char_cnn.ts groupCharIds), with embedding.wgsl.
+// Why it is fast: the embedding is a lookup, so the convolution factors through
+// the vocabulary. With P[c, k, f] = Σ_d table[c, d] · weight[f, d, k] (C·3·F
+// numbers, cheap for a character vocabulary),
+//   conv[j, f] = bias[f] + P[c_{j−1}, 0, f] + P[c_j, 1, f] + P[c_{j+1}, 2, f]
+// (a missing or unknown neighbour adds 0): three vector loads per position
+// instead of 3·Dc multiply-adds. The backward factors the same way: with
+//   G[c, k, f] = Σ_{real positions p = (r, i) with id c} dout[r, f]·[argmax[r, f] = i − k + 1]
+// (the gradient reaching tap k of the filter's winning window through character c),
+//   dweight[f, d, k] += Σ_c G[c, k, f] · table[c, d]
+//   dtable[c, d]     += Σ_k Σ_f G[c, k, f] · weight[f, d, k]
+//   dbias[f]         += Σ_r [argmax[r, f] ≥ 0] · dout[r, f]
+// where c runs over the batch's distinct valid ids only (the CSR grouping of
+// character positions by id, src/ops/char_cnn.ts groupCharIds). Every sum has one
+// owner adding in a fixed order: deterministic, no atomics.
 //
-// Limits (checked by the host): Lc ≤ 64, Dc ≤ 128, F ≤ 256 (workgroup and
-// private arrays), which also bound every loop far below llvmpipe's 65,535.
+// Limits (checked by the host): Lc ≤ 64, Dc ≤ 128, F ≤ 256; `forward` takes C ≤ 1024
+// (each workgroup projects the whole vocabulary), `forward_direct` any C. Every
+// loop is bounded far below llvmpipe's 65,535 iterations: groups ≤ 65,000 positions
+// (groupCharIds), weight slices ≤ 4,096 ids, bias blocks ≤ max(256, B·T / 64) rows.
 //
-// Shared uniform, all entries:
+// Shared uniform, all entries (Q4 = ceil(F / 4), the filter quads):
 //   @binding(0) dims: (rows B·T, time T, chars Lc, char_dim Dc, filters F, vocab C,
-//                      row_stride, col_offset, block_rows, blocks, _, _) u32
+//                      row_stride, col_offset, quads Q4, unique U, block_rows, blocks,
+//                      slice, slices, per_invocation, _) u32
+//   (`forward` reads `blocks` as its token blocks; the backward as its bias blocks.)
 //
-// entry `forward`
+// entries `forward` and `forward_direct` (same bindings)
 //   @binding(1) char_ids:     (B·T, Lc) i32, 0 = pad
 //   @binding(2) char_lengths: (B·T) i32
 //   @binding(3) lengths:      (B) i32
@@ -36,37 +46,48 @@
 //   @binding(6) bias:         (F) f32
 //   @binding(7) out:          (B·T, row_stride) f32; columns [off, off + F) written with `=`
 //   @binding(8) argmax:       (B·T, F) i32, written with `=`
-//   dispatch: (ceil(B·T / 64), ceil(F / 8), 1); a workgroup owns 64 tokens × 8 filters
-//   (their weights staged in workgroup memory as vec4 over filters); one invocation
-//   owns one token and the 8 filters, streaming its characters once: each e_i
-//   feeds the three open outputs j = i + 1, i, i − 1.
+//   @binding(9) proj:         `forward` only: (Q4, blocks, C, 3) vec4f scratch, each
+//                             workgroup's own region written then read (storageBarrier)
+//   `forward` dispatch: (blocks, Q4, 1) workgroups of 256 (`blocks` token blocks, 2 unless
+//   B·T > 16,384); a workgroup owns 4 filters and a block of tokens: it builds P for
+//   the whole vocabulary and its 4 filters in its scratch region (one character per
+//   invocation), then each invocation owns per_invocation = ceil(B·T / (256·blocks))
+//   tokens (r = 256·per_invocation·block + 256·n + lid) for those 4 filters. Workgroup
+//   memory is avoided on purpose: on llvmpipe (GL) a workgroup array's per-workgroup cost
+//   grows with the square of its length (1,024 f32 ≈ 0.6 ms, 4,096 f32 ≈ 10 ms).
+//   `forward_direct` dispatch: (ceil(B·T / 64), ceil(F / 8), 1) workgroups of 64; one
+//   invocation owns one token and 8 filters and convolves directly (any C).
 //
-// entry `backward_input`
-//   @binding(1) argmax_in:  (B·T, F) i32
-//   @binding(2) dout:       (B·T, row_stride) f32, read at columns [off, off + F)
-//   @binding(3) weight_in:  (F, Dc, 3) f32
-//   @binding(4) clen_in:    (B·T) i32, char lengths
-//   @binding(5) lengths_in: (B) i32
-//   @binding(6) dpos:       (B·T·Lc, Dc) f32, written with `=` at real characters only
-//   dispatch: (ceil(B·T / 64), ceil(Dc / 4), 1); one invocation owns one token and 4 of
-//   the Dc columns (the workgroup's weight columns staged in workgroup memory).
+// entry `grad_project` — G and the bias partials
+//   @binding(1) unique_g:    (U) i32 distinct ids;  @binding(2) offsets_g: (U + 1) i32
+//   @binding(3) positions_g: (N) i32 character positions r·Lc + i
+//   @binding(4) argmax_g:    (B·T, F) i32;  @binding(5) dout_g: (B·T, row_stride) f32
+//   @binding(6) gproj:       (C, 3, Q4) vec4f; rows of the batch's valid ids written with `=`
+//   @binding(7) bias_part:   (blocks, Q4) vec4f, written with `=`
+//   dispatch: linear grid of 64 over U·Q4 + blocks·Q4 invocations: the first U·Q4 own
+//   (distinct id u, filter quad q) and loop over u's positions; the rest own
+//   (token block, filter quad) of the bias sums.
 //
-// entry `dweight_partial`
-//   @binding(1..4) char_ids, char_lengths, lengths, table as in `forward`
-//   @binding(5) argmax_w:  (B·T, F) i32
-//   @binding(6) dout_w:    (B·T, row_stride) f32
-//   @binding(7) partial_w: (blocks, F, Dc, 3) f32, written with `=`
-//   @binding(8) partial_b: (blocks, F) f32, written with `=`
-//   dispatch: (ceil(F · ceil(Dc / 4) / 64), blocks, 1); one invocation owns one filter ×
-//   4 input columns × 3 taps over the token block [y·block_rows, (y + 1)·block_rows).
+// entry `grad_weight` — dweight partials over slices of distinct ids; weight repack
+//   @binding(1) unique_w: (U) i32;  @binding(2) table_w: (C, Dc) f32
+//   @binding(3) gproj_w:  (C, 3, Q4) vec4f;  @binding(4) weight_w: (F, Dc, 3) f32
+//   @binding(5) wpart:    (slices, Dc, 3, Q4) vec4f, written with `=`
+//   @binding(6) wt:       (Dc, 3, Q4) vec4f = weight transposed (zero past F), written with `=`
+//   dispatch: linear grid of 64 over slices·Dc·Q4 + Dc·3·Q4 invocations: the first own
+//   (slice s, column d, quad q) and loop over the slice's ids; the rest own one wt vec4.
 //
-// entry `dweight_reduce`
-//   @binding(1) partial_w_in: (blocks, F, Dc, 3) f32
-//   @binding(2) partial_b_in: (blocks, F) f32
-//   @binding(3) dweight:      (F, Dc, 3) f32, accumulated with `+=`
-//   @binding(4) dbias:        (F) f32, accumulated with `+=`
-//   dispatch: linear grid (src/ops/fill.ts linearGrid) over F·Dc·3 + F invocations; one
-//   owns one output element and adds the blocks in order.
+// entry `grad_reduce`
+//   @binding(1) wpart_in: (slices, Dc, 3, Q4) vec4f;  @binding(2) bias_part_in: (blocks, Q4) vec4f
+//   @binding(3) dweight:  (F, Dc, 3) f32, accumulated with `+=`
+//   @binding(4) dbias:    (F) f32, accumulated with `+=`
+//   dispatch: linear grid of 64 over F·Dc·3 + F invocations; one owns one output
+//   element and adds the slices (or blocks) in order.
+//
+// entry `grad_table`
+//   @binding(1) unique_t: (U) i32;  @binding(2) gproj_t: (C, 3, Q4) vec4f
+//   @binding(3) wt_t:     (Dc, 3, Q4) vec4f
+//   @binding(4) dtable:   (C, Dc) f32, accumulated with `+=` at the batch's valid ids
+//   dispatch: linear grid of 64 over U·Dc invocations; one owns (distinct id, column).
 
 struct Dims {
   rows: u32,
@@ -77,13 +98,15 @@ struct Dims {
   vocab: u32,
   row_stride: u32,
   col_offset: u32,
+  quads: u32,
+  unique: u32,
   block_rows: u32,
   blocks: u32,
+  slice: u32,
+  slices: u32,
+  per_invocation: u32,
   pad0: u32,
-  pad1: u32,
 }
-
-const MAX_LC: u32 = 64u;
 
 @group(0) @binding(0) var<uniform> dims: Dims;
 
@@ -95,27 +118,35 @@ const MAX_LC: u32 = 64u;
 @group(0) @binding(6) var<storage, read> bias: array<f32>;
 @group(0) @binding(7) var<storage, read_write> out: array<f32>;
 @group(0) @binding(8) var<storage, read_write> argmax: array<i32>;
+@group(0) @binding(9) var<storage, read_write> proj: array<vec4f>;
 
-@group(0) @binding(1) var<storage, read> argmax_in: array<i32>;
-@group(0) @binding(2) var<storage, read> dout: array<f32>;
-@group(0) @binding(3) var<storage, read> weight_in: array<f32>;
-@group(0) @binding(4) var<storage, read> clen_in: array<i32>;
-@group(0) @binding(5) var<storage, read> lengths_in: array<i32>;
-@group(0) @binding(6) var<storage, read_write> dpos: array<f32>;
+@group(0) @binding(1) var<storage, read> unique_g: array<i32>;
+@group(0) @binding(2) var<storage, read> offsets_g: array<i32>;
+@group(0) @binding(3) var<storage, read> positions_g: array<i32>;
+@group(0) @binding(4) var<storage, read> argmax_g: array<i32>;
+@group(0) @binding(5) var<storage, read> dout_g: array<f32>;
+@group(0) @binding(6) var<storage, read_write> gproj: array<vec4f>;
+@group(0) @binding(7) var<storage, read_write> bias_part: array<vec4f>;
 
-@group(0) @binding(5) var<storage, read> argmax_w: array<i32>;
-@group(0) @binding(6) var<storage, read> dout_w: array<f32>;
-@group(0) @binding(7) var<storage, read_write> partial_w: array<f32>;
-@group(0) @binding(8) var<storage, read_write> partial_b: array<f32>;
+@group(0) @binding(1) var<storage, read> unique_w: array<i32>;
+@group(0) @binding(2) var<storage, read> table_w: array<f32>;
+@group(0) @binding(3) var<storage, read> gproj_w: array<vec4f>;
+@group(0) @binding(4) var<storage, read> weight_w: array<f32>;
+@group(0) @binding(5) var<storage, read_write> wpart: array<vec4f>;
+@group(0) @binding(6) var<storage, read_write> wt: array<vec4f>;
 
-@group(0) @binding(1) var<storage, read> partial_w_in: array<f32>;
-@group(0) @binding(2) var<storage, read> partial_b_in: array<f32>;
+@group(0) @binding(1) var<storage, read> wpart_in: array<vec4f>;
+@group(0) @binding(2) var<storage, read> bias_part_in: array<vec4f>;
 @group(0) @binding(3) var<storage, read_write> dweight: array<f32>;
 @group(0) @binding(4) var<storage, read_write> dbias: array<f32>;
 
-// forward: (d, k, half) → weights of the workgroup's filters 4·half .. 4·half + 3, Dc ≤ 128.
-// backward_input: (f, k) → weights of the workgroup's 4 input columns, F ≤ 256.
-// Both 768 vec4 = 12 KiB (under the portable 16 KiB).
+@group(0) @binding(1) var<storage, read> unique_t: array<i32>;
+@group(0) @binding(2) var<storage, read> gproj_t: array<vec4f>;
+@group(0) @binding(3) var<storage, read> wt_t: array<vec4f>;
+@group(0) @binding(4) var<storage, read_write> dtable: array<f32>;
+
+const WG: u32 = 256u;
+// `forward_direct`: (d, k, half) → weights of the workgroup's 8 filters, Dc ≤ 128: 12 KiB.
 var<workgroup> wcache: array<vec4f, 768>;
 
 fn char_count(r: u32) -> u32 {
@@ -126,8 +157,77 @@ fn bias_at(f: u32) -> f32 {
   return select(0.0, bias[min(f, dims.filters - 1u)], f < dims.filters);
 }
 
-@compute @workgroup_size(64)
+fn weight_at(f: u32, d: u32, k: u32) -> f32 {
+  return select(0.0, weight[(min(f, dims.filters - 1u) * dims.char_dim + d) * 3u + k], f < dims.filters);
+}
+
+// P[c, k] for the workgroup's filters; 0 for ids outside [0, C) (also the −1 "no neighbour").
+fn proj_row(base: u32, c: i32, k: u32) -> vec4f {
+  let ok = c >= 0 && u32(c) < dims.vocab;
+  return select(vec4f(0.0), proj[base + select(0u, u32(c), ok) * 3u + k], ok);
+}
+
+@compute @workgroup_size(256)
 fn forward(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let dc = dims.char_dim;
+  let f0 = wid.y * 4u;
+  // This workgroup's private region of the scratch (workgroup memory would be too
+  // slow here: llvmpipe's cost of a workgroup array grows with its square).
+  let base = (wid.y * dims.blocks + wid.x) * dims.vocab * 3u;
+  // P for the whole vocabulary, one character (all three taps) per invocation: the
+  // weight addresses are the same in every lane (uniform loads; only the table is gathered).
+  for (var c = lid; c < dims.vocab; c += WG) {
+    let row = c * dc;
+    var acc0 = vec4f(0.0);
+    var acc1 = vec4f(0.0);
+    var acc2 = vec4f(0.0);
+    for (var d = 0u; d < dc; d++) {
+      let x = table[row + d];
+      acc0 += x * vec4f(weight_at(f0, d, 0u), weight_at(f0 + 1u, d, 0u), weight_at(f0 + 2u, d, 0u), weight_at(f0 + 3u, d, 0u));
+      acc1 += x * vec4f(weight_at(f0, d, 1u), weight_at(f0 + 1u, d, 1u), weight_at(f0 + 2u, d, 1u), weight_at(f0 + 3u, d, 1u));
+      acc2 += x * vec4f(weight_at(f0, d, 2u), weight_at(f0 + 1u, d, 2u), weight_at(f0 + 2u, d, 2u), weight_at(f0 + 3u, d, 2u));
+    }
+    proj[base + c * 3u] = acc0;
+    proj[base + c * 3u + 1u] = acc1;
+    proj[base + c * 3u + 2u] = acc2;
+  }
+  storageBarrier();
+  let bias4 = vec4f(bias_at(f0), bias_at(f0 + 1u), bias_at(f0 + 2u), bias_at(f0 + 3u));
+  let r0 = wid.x * WG * dims.per_invocation + lid;
+  for (var n = 0u; n < dims.per_invocation; n++) {
+    let r = r0 + n * WG;
+    if (r >= dims.rows) { break; }
+    var len = 0u;
+    if (i32(r % dims.time) < lengths[r / dims.time]) { len = char_count(r); }
+    let ids = r * dims.chars;
+    var best = vec4f(0.0);
+    var arg = vec4i(-1);
+    var before = vec4f(0.0); // P[c_{i−1}, 0]: the left neighbour's tap
+    var cur = -1;
+    if (len > 0u) { cur = char_ids[ids]; }
+    for (var i = 0u; i < len; i++) {
+      var next = -1;
+      if (i + 1u < len) { next = char_ids[ids + i + 1u]; }
+      let v = bias4 + before + proj_row(base, cur, 1u) + proj_row(base, next, 2u);
+      let m = (v > best) | vec4<bool>(i == 0u);
+      best = select(best, v, m);
+      arg = select(arg, vec4i(i32(i)), m);
+      before = proj_row(base, cur, 0u);
+      cur = next;
+    }
+    let dst = r * dims.row_stride + dims.col_offset;
+    for (var q = 0u; q < 4u; q++) {
+      let f = f0 + q;
+      if (f < dims.filters) {
+        out[dst + f] = best[q];
+        argmax[r * dims.filters + f] = arg[q];
+      }
+    }
+  }
+}
+
+@compute @workgroup_size(64)
+fn forward_direct(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
   let dc = dims.char_dim;
   let nf = dims.filters;
   let f0 = wid.y * 8u;
@@ -135,10 +235,7 @@ fn forward(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) l
     let ff = e % 8u;
     let k = (e / 8u) % 3u;
     let d = e / 24u;
-    let f = f0 + ff;
-    var w = 0.0;
-    if (f < nf) { w = weight[(f * dc + d) * 3u + k]; }
-    wcache[(d * 3u + k) * 2u + ff / 4u][ff % 4u] = w;
+    wcache[(d * 3u + k) * 2u + ff / 4u][ff % 4u] = weight_at(f0 + ff, d, k);
   }
   workgroupBarrier();
   let r = wid.x * 64u + lid;
@@ -206,109 +303,169 @@ fn forward(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) l
   }
 }
 
-@compute @workgroup_size(64)
-fn backward_input(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let dc = dims.char_dim;
+fn flat_id(wid: vec3u, nwg: vec3u, lid: u32) -> u32 {
+  return (wid.y * nwg.x + wid.x) * 64u + lid;
+}
+
+// Token r's argmax (−5, matching no position, where negative or past F) and dout for quad q.
+struct QuadGrad {
+  a: vec4i,
+  g: vec4f,
+}
+
+fn quad_grad(r: u32, q: u32) -> QuadGrad {
   let nf = dims.filters;
-  let d0 = wid.y * 4u;
-  for (var e = lid; e < nf * 12u; e += 64u) {
-    let c = e % 4u;
-    let k = (e / 4u) % 3u;
-    let f = e / 12u;
-    let d = d0 + c;
-    var w = 0.0;
-    if (d < dc) { w = weight_in[(f * dc + d) * 3u + k]; }
-    wcache[f * 3u + k][c] = w;
-  }
-  workgroupBarrier();
-  let r = wid.x * 64u + lid;
-  if (r >= dims.rows) { return; }
-  if (i32(r % dims.time) >= lengths_in[r / dims.time]) { return; }
-  let len = u32(clamp(clen_in[r], 0, i32(dims.chars)));
-  // acc[i + 1] is the gradient of character i; acc[0] and acc[len + 1] are the zero pads.
-  var acc: array<vec4f, 66>;
-  for (var i = 0u; i < len + 2u; i++) { acc[i] = vec4f(0.0); }
-  for (var f = 0u; f < nf; f++) {
-    let a = argmax_in[r * nf + f];
-    if (a < 0) { continue; }
-    let g = dout[r * dims.row_stride + dims.col_offset + f];
-    let ua = u32(a);
-    acc[ua] += g * wcache[f * 3u];
-    acc[ua + 1u] += g * wcache[f * 3u + 1u];
-    acc[ua + 2u] += g * wcache[f * 3u + 2u];
-  }
-  for (var i = 0u; i < len; i++) {
-    let v = acc[i + 1u];
-    let base = (r * dims.chars + i) * dc + d0;
-    for (var c = 0u; c < 4u; c++) {
-      if (d0 + c < dc) { dpos[base + c] = v[c]; }
-    }
-  }
+  let f = vec4u(4u * q, 4u * q + 1u, 4u * q + 2u, 4u * q + 3u);
+  let fc = min(f, vec4u(nf - 1u));
+  let ab = r * nf;
+  let a = vec4i(argmax_g[ab + fc.x], argmax_g[ab + fc.y], argmax_g[ab + fc.z], argmax_g[ab + fc.w]);
+  let gb = r * dims.row_stride + dims.col_offset;
+  let g = vec4f(dout_g[gb + fc.x], dout_g[gb + fc.y], dout_g[gb + fc.z], dout_g[gb + fc.w]);
+  return QuadGrad(select(vec4i(-5), a, (f < vec4u(nf)) & (a >= vec4i(0))), g);
 }
 
-fn table_row4(c: i32, cols: vec4u) -> vec4f {
-  if (c < 0 || u32(c) >= dims.vocab) { return vec4f(0.0); }
-  let base = u32(c) * dims.char_dim;
-  return vec4f(table[base + cols.x], table[base + cols.y], table[base + cols.z], table[base + cols.w]);
+fn valid_id(id: i32) -> bool {
+  return id >= 0 && u32(id) < dims.vocab;
 }
 
 @compute @workgroup_size(64)
-fn dweight_partial(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let dc = dims.char_dim;
-  let nf = dims.filters;
-  let quads = (dc + 3u) / 4u;
-  let k = wid.x * 64u + lid;
-  let f = k / quads;
-  if (f >= nf) { return; }
-  let d0 = (k % quads) * 4u;
-  // Columns past Dc read column Dc − 1 and are not stored.
-  let cols = min(vec4u(d0, d0 + 1u, d0 + 2u, d0 + 3u), vec4u(dc - 1u));
-  let r0 = wid.y * dims.block_rows;
-  let r1 = min(dims.rows, r0 + dims.block_rows);
-  var acc0 = vec4f(0.0);
-  var acc1 = vec4f(0.0);
-  var acc2 = vec4f(0.0);
-  var accb = 0.0;
-  for (var r = r0; r < r1; r++) {
-    if (i32(r % dims.time) >= lengths[r / dims.time]) { continue; }
-    // −1 marks empty words (and padding rows, written by `forward`).
-    let a = argmax_w[r * nf + f];
-    if (a < 0) { continue; }
-    let g = dout_w[r * dims.row_stride + dims.col_offset + f];
-    accb += g;
-    let row = i32(r * dims.chars);
-    if (a >= 1) { acc0 += g * table_row4(char_ids[row + a - 1], cols); }
-    acc1 += g * table_row4(char_ids[row + a], cols);
-    if (u32(a) + 1u < char_count(r)) { acc2 += g * table_row4(char_ids[row + a + 1], cols); }
-  }
-  for (var c = 0u; c < 4u; c++) {
-    let d = d0 + c;
-    if (d < dc) {
-      let base = ((wid.y * nf + f) * dc + d) * 3u;
-      partial_w[base] = acc0[c];
-      partial_w[base + 1u] = acc1[c];
-      partial_w[base + 2u] = acc2[c];
-    }
-  }
-  if (d0 == 0u) { partial_b[wid.y * nf + f] = accb; }
-}
-
-@compute @workgroup_size(64)
-fn dweight_reduce(
+fn grad_project(
   @builtin(workgroup_id) wid: vec3u,
   @builtin(num_workgroups) nwg: vec3u,
   @builtin(local_invocation_index) lid: u32,
 ) {
-  let k = (wid.y * nwg.x + wid.x) * 64u + lid;
-  let nw = dims.filters * dims.char_dim * 3u;
+  let nq = dims.quads;
+  let k = flat_id(wid, nwg, lid);
+  let n1 = dims.unique * nq;
+  if (k < n1) {
+    let u = k / nq;
+    let q = k % nq;
+    let id = unique_g[u];
+    if (!valid_id(id)) { return; }
+    var g0 = vec4f(0.0);
+    var g1 = vec4f(0.0);
+    var g2 = vec4f(0.0);
+    let end = offsets_g[u + 1u];
+    for (var p = offsets_g[u]; p < end; p++) {
+      let pos = u32(positions_g[p]);
+      let i = i32(pos % dims.chars);
+      let x = quad_grad(pos / dims.chars, q);
+      // Position i is tap k of the window centred at i − k + 1.
+      g0 += select(vec4f(0.0), x.g, x.a == vec4i(i + 1));
+      g1 += select(vec4f(0.0), x.g, x.a == vec4i(i));
+      g2 += select(vec4f(0.0), x.g, x.a == vec4i(i - 1));
+    }
+    let base = u32(id) * 3u * nq + q;
+    gproj[base] = g0;
+    gproj[base + nq] = g1;
+    gproj[base + 2u * nq] = g2;
+  } else if (k < n1 + dims.blocks * nq) {
+    let blk = (k - n1) / nq;
+    let q = (k - n1) % nq;
+    let r0 = blk * dims.block_rows;
+    let r1 = min(dims.rows, r0 + dims.block_rows);
+    var acc = vec4f(0.0);
+    for (var r = r0; r < r1; r++) {
+      // −1 marks padding rows and empty words (written by the forward).
+      let x = quad_grad(r, q);
+      acc += select(vec4f(0.0), x.g, x.a >= vec4i(0));
+    }
+    bias_part[blk * nq + q] = acc;
+  }
+}
+
+@compute @workgroup_size(64)
+fn grad_weight(
+  @builtin(workgroup_id) wid: vec3u,
+  @builtin(num_workgroups) nwg: vec3u,
+  @builtin(local_invocation_index) lid: u32,
+) {
+  let nq = dims.quads;
+  let dc = dims.char_dim;
+  let k = flat_id(wid, nwg, lid);
+  let n1 = dims.slices * dc * nq;
+  if (k < n1) {
+    let q = k % nq;
+    let d = (k / nq) % dc;
+    let s = k / (nq * dc);
+    var acc0 = vec4f(0.0);
+    var acc1 = vec4f(0.0);
+    var acc2 = vec4f(0.0);
+    let u1 = min(dims.unique, (s + 1u) * dims.slice);
+    for (var u = s * dims.slice; u < u1; u++) {
+      let id = unique_w[u];
+      if (!valid_id(id)) { continue; }
+      let x = table_w[u32(id) * dc + d];
+      let base = u32(id) * 3u * nq + q;
+      acc0 += x * gproj_w[base];
+      acc1 += x * gproj_w[base + nq];
+      acc2 += x * gproj_w[base + 2u * nq];
+    }
+    let dst = (s * dc + d) * 3u * nq + q;
+    wpart[dst] = acc0;
+    wpart[dst + nq] = acc1;
+    wpart[dst + 2u * nq] = acc2;
+  } else if (k < n1 + dc * 3u * nq) {
+    let e = k - n1;
+    let q = e % nq;
+    let dk = e / nq;
+    let d = dk / 3u;
+    let kk = dk % 3u;
+    let nf = dims.filters;
+    let f = vec4u(4u * q, 4u * q + 1u, 4u * q + 2u, 4u * q + 3u);
+    let src = (min(f, vec4u(nf - 1u)) * dc + d) * 3u + kk;
+    let w = vec4f(weight_w[src.x], weight_w[src.y], weight_w[src.z], weight_w[src.w]);
+    wt[e] = select(vec4f(0.0), w, f < vec4u(nf));
+  }
+}
+
+@compute @workgroup_size(64)
+fn grad_reduce(
+  @builtin(workgroup_id) wid: vec3u,
+  @builtin(num_workgroups) nwg: vec3u,
+  @builtin(local_invocation_index) lid: u32,
+) {
+  let nq = dims.quads;
+  let k = flat_id(wid, nwg, lid);
+  let per_filter = dims.char_dim * 3u;
+  let nw = dims.filters * per_filter;
   if (k < nw) {
+    let f = k / per_filter;
+    let dk = k % per_filter;
     var s = 0.0;
-    for (var blk = 0u; blk < dims.blocks; blk++) { s += partial_w_in[blk * nw + k]; }
+    for (var sl = 0u; sl < dims.slices; sl++) {
+      s += wpart_in[(sl * per_filter + dk) * nq + f / 4u][f % 4u];
+    }
     dweight[k] += s;
   } else if (k < nw + dims.filters) {
     let f = k - nw;
     var s = 0.0;
-    for (var blk = 0u; blk < dims.blocks; blk++) { s += partial_b_in[blk * dims.filters + f]; }
+    for (var blk = 0u; blk < dims.blocks; blk++) { s += bias_part_in[blk * nq + f / 4u][f % 4u]; }
     dbias[f] += s;
   }
+}
+
+@compute @workgroup_size(64)
+fn grad_table(
+  @builtin(workgroup_id) wid: vec3u,
+  @builtin(num_workgroups) nwg: vec3u,
+  @builtin(local_invocation_index) lid: u32,
+) {
+  let nq = dims.quads;
+  let dc = dims.char_dim;
+  let k = flat_id(wid, nwg, lid);
+  let u = k / dc;
+  if (u >= dims.unique) { return; }
+  let id = unique_t[u];
+  if (!valid_id(id)) { return; }
+  let d = k % dc;
+  let g = u32(id) * 3u * nq;
+  let w = d * 3u * nq;
+  var acc = vec4f(0.0);
+  for (var q = 0u; q < nq; q++) {
+    acc += gproj_t[g + q] * wt_t[w + q];
+    acc += gproj_t[g + nq + q] * wt_t[w + nq + q];
+    acc += gproj_t[g + 2u * nq + q] * wt_t[w + 2u * nq + q];
+  }
+  dtable[u32(id) * dc + d] += acc.x + acc.y + acc.z + acc.w;
 }

@@ -81,15 +81,31 @@ Deno.test("char CNN forward and backward on the GPU equal the reference", async 
     },
     { batch: 3, time: 4, chars: 20, charDim: 30, filters: 50, charVocab: 40, lengths: [4, 2, 3] },
     // Long sentences (llvmpipe's loop trap) and the longest words the kernels allow.
-    { batch: 2, time: 150, chars: 64, charDim: 7, filters: 3, charVocab: 9, lengths: [150, 97] },
+    // (B·T = 750 > 512: several tokens per invocation in the projected forward.)
+    {
+      batch: 5,
+      time: 150,
+      chars: 64,
+      charDim: 7,
+      filters: 3,
+      charVocab: 9,
+      lengths: [150, 97, 150, 3, 120],
+    },
+    // The default model's shape (multiples of 4).
+    { batch: 3, time: 5, chars: 16, charDim: 32, filters: 48, charVocab: 30, lengths: [5, 1, 4] },
+    // A vocabulary past the projected forward's limit: the default picks the direct one.
+    { batch: 2, time: 3, chars: 5, charDim: 3, filters: 6, charVocab: 1100, lengths: [3, 2] },
   ];
   let seed = 20;
-  for (const c of cases) {
+  const variants = [undefined, "direct"] as const;
+  for (const [c, variant] of cases.flatMap((c) => variants.map((v) => [c, v] as const))) {
     const dims: CharCnnRefDims = c;
     const rows = c.batch * c.time;
     const stride = c.stride ?? c.filters + 5;
     const offset = stride - c.filters - (c.stride ? 0 : 2);
-    const tag = `B=${c.batch} T=${c.time} Lc=${c.chars} Dc=${c.charDim} F=${c.filters}`;
+    const tag = `B=${c.batch} T=${c.time} Lc=${c.chars} Dc=${c.charDim} F=${c.filters} ${
+      variant ?? "default"
+    }`;
     const x = randomBatch(seed, dims, c.lengths);
     seed += 10;
     // An unknown id past the vocabulary embeds as a zero vector.
@@ -120,7 +136,7 @@ Deno.test("char CNN forward and backward on the GPU equal the reference", async 
     };
     const gpuDims = { ...dims, rowStride: stride, columnOffset: offset };
     submitDispatches(gpu, [
-      await charCnnForward(gpu, buf, buf, gpuDims),
+      await charCnnForward(gpu, buf, buf, gpuDims, { variant }),
       ...await charCnnBackward(gpu, buf, buf, {
         ...gpuDims,
         uniqueCount: groups.uniqueIds.length,
@@ -221,4 +237,10 @@ Deno.test("char CNN resize: a built graph serves a smaller batch; limits are enf
   assert.throws(() => bwd.resize({ ...big, chars: 9, uniqueCount: 1 }), /capacity/);
   assert.throws(() => fwd.resize({ ...big, chars: 65 }), /chars/);
   await assert.rejects(() => charCnnForward(gpu, buf, buf, { ...big, filters: 300 }), /filters/);
+  await assert.rejects(
+    () => charCnnForward(gpu, buf, buf, { ...big, charVocab: 1025 }, { variant: "projected" }),
+    /charVocab/,
+  );
+  // The scratch is sized for the build's distinct ids (≤ its positions, in slices of 4,096).
+  assert.throws(() => bwd.resize({ ...big, uniqueCount: 4097 }), /uniqueCount/);
 });

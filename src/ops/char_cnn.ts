@@ -13,7 +13,7 @@ import { charCnn as charCnnWgsl } from "../../shaders/mod.ts";
 import type { Gpu } from "../gpu/device.ts";
 import { createBuffer } from "../gpu/buffers.ts";
 import { type Dispatch, makeDispatch, ParamBlock } from "../gpu/kernel.ts";
-import { embeddingBackward, groupIds, type IdGroups } from "./embedding.ts";
+import { groupIds, type IdGroups } from "./embedding.ts";
 import { linearGrid } from "./fill.ts";
 
 /** Shape of the character CNN over a (B, T) batch. */
@@ -46,8 +46,26 @@ export interface CharCnnShape {
   chars: number;
 }
 
-/** Limits of the kernels' workgroup and private arrays. */
-export const CHAR_CNN_LIMITS = { chars: 64, charDim: 128, filters: 256 } as const;
+/**
+ * Limits of the kernels' workgroup and private arrays; `projectedVocab` is
+ * the largest C the fast forward (the vocabulary-projected one) takes.
+ */
+export const CHAR_CNN_LIMITS = {
+  chars: 64,
+  charDim: 128,
+  filters: 256,
+  projectedVocab: 1024,
+} as const;
+
+/**
+ * The forward kernels: `"projected"` builds P = table · weight per tap in
+ * scratch memory and sums three rows of it per position (C ≤ 1024, fast);
+ * `"direct"` convolves the embedded characters (any C).
+ */
+export type CharCnnVariant = "projected" | "direct";
+
+/** Distinct ids one weight-gradient slice loops over (llvmpipe's loop trap). */
+const SLICE = 4096;
 
 function validate(label: string, dims: CharCnnDims): { rowStride: number; offset: number } {
   const rowStride = dims.rowStride ?? dims.filters;
@@ -76,14 +94,18 @@ function dimsWords(
   dims: CharCnnDims,
   shape: CharCnnShape,
   layout: { rowStride: number; offset: number },
+  extra: { unique?: number; perInvocation?: number } = {},
 ) {
   const rows = shape.batch * shape.time;
-  // Token blocks for the weight gradient: ≤ 128 blocks, so the partials have a fixed size.
-  const blockRows = Math.max(16, Math.ceil(rows / 128));
+  const unique = extra.unique ?? 0;
+  // Bias sums over ≤ 64 token blocks, so the partials have a fixed size.
+  const blockRows = Math.max(256, Math.ceil(rows / 64));
   const blocks = Math.ceil(rows / blockRows);
+  const slices = Math.max(1, Math.ceil(unique / SLICE));
   return {
     rows,
     blocks,
+    slices,
     words: [
       rows,
       Math.max(1, shape.time),
@@ -93,9 +115,13 @@ function dimsWords(
       dims.charVocab,
       layout.rowStride,
       layout.offset,
+      Math.ceil(dims.filters / 4),
+      unique,
       blockRows,
       blocks,
-      0,
+      SLICE,
+      slices,
+      extra.perInvocation ?? 1,
       0,
     ],
   };
@@ -167,34 +193,73 @@ export async function charCnnForward(
   outputs: { out: GPUBuffer; argmax: GPUBuffer },
   inputs: CharCnnInputs,
   dims: CharCnnDims,
-  options: { label?: string } = {},
+  options: { label?: string; variant?: CharCnnVariant } = {},
 ): Promise<CharCnnForwardDispatch> {
   const label = options.label ?? "char cnn";
   const layout = validate(label, dims);
-  const params = new ParamBlock(gpu, `${label} dims`, new Array(12).fill(0));
+  const variant = options.variant ??
+    (dims.charVocab <= CHAR_CNN_LIMITS.projectedVocab ? "projected" : "direct");
+  if (variant === "projected" && dims.charVocab > CHAR_CNN_LIMITS.projectedVocab) {
+    throw new RangeError(
+      `${label}: expected charVocab ≤ ${CHAR_CNN_LIMITS.projectedVocab} for the projected ` +
+        `variant, found ${dims.charVocab}`,
+    );
+  }
+  const quads = Math.ceil(dims.filters / 4);
+  // Token blocks per filter quad: each block's workgroup projects the vocabulary once
+  // for 256 × perInvocation tokens, so few blocks (≥ 2 for two CPU threads).
+  const blockCap = tokenBlocks(dims.batch * dims.time);
+  const params = new ParamBlock(gpu, `${label} dims`, new Array(16).fill(0));
+  const bindings = [
+    params.buffer,
+    inputs.charIds,
+    inputs.charLengths,
+    inputs.lengths,
+    inputs.table,
+    inputs.weight,
+    inputs.bias,
+    outputs.out,
+    outputs.argmax,
+  ];
+  if (variant === "projected") {
+    bindings.push(createBuffer(gpu, `${label} P`, blockCap * quads * dims.charVocab * 3 * 16));
+  }
   const dispatch = await makeDispatch(
     gpu,
-    { label, code: charCnnWgsl, entryPoint: "forward" },
-    [
-      params.buffer,
-      inputs.charIds,
-      inputs.charLengths,
-      inputs.lengths,
-      inputs.table,
-      inputs.weight,
-      inputs.bias,
-      outputs.out,
-      outputs.argmax,
-    ],
+    {
+      label,
+      code: charCnnWgsl,
+      entryPoint: variant === "projected" ? "forward" : "forward_direct",
+    },
+    bindings,
     [0],
   );
   const resize = (shape: CharCnnShape) => {
-    const { rows, words } = dimsWords(dims, validateShape(label, dims, shape), layout);
+    validateShape(label, dims, shape);
+    const rows = shape.batch * shape.time;
+    const blocks = Math.min(blockCap, tokenBlocks(rows));
+    const perInvocation = Math.max(1, Math.ceil(rows / (256 * blocks)));
+    if (variant === "projected" && perInvocation > 512) {
+      throw new RangeError(
+        `${label}: expected B·T ≤ ${
+          256 * blocks * 512
+        } (the build shape's capacity), found ${rows}`,
+      );
+    }
+    const { words } = dimsWords(dims, shape, layout, { perInvocation });
+    words[11] = blocks;
     params.set(words);
-    dispatch.workgroups = [Math.ceil(rows / 64), Math.ceil(dims.filters / 8), 1];
+    dispatch.workgroups = variant === "projected"
+      ? [rows === 0 ? 0 : blocks, quads, 1]
+      : [Math.ceil(rows / 64), Math.ceil(dims.filters / 8), 1];
   };
   resize(dims);
   return Object.assign(dispatch, { resize });
+}
+
+/** Token blocks of the projected forward for B·T rows: 2, or more past 16k rows. */
+function tokenBlocks(rows: number): number {
+  return Math.max(2, Math.ceil(rows / (256 * 64)));
 }
 
 function validateShape(label: string, dims: CharCnnDims, shape: CharCnnShape): CharCnnShape {
@@ -326,65 +391,76 @@ export async function charCnnBackward(
   const layout = validate(label, dims);
   const capacity = options.capacity ?? { rows: dims.batch * dims.time, chars: dims.chars };
   const maxPositions = capacity.rows * capacity.chars;
-  const params = new ParamBlock(gpu, `${label} dims`, new Array(12).fill(0));
+  // Distinct ids never exceed the positions; graphs pass a generous bound at build.
+  const maxSlices = Math.max(1, Math.ceil(Math.min(dims.uniqueCount, maxPositions) / SLICE));
+  const quads = Math.ceil(dims.filters / 4);
+  const params = new ParamBlock(gpu, `${label} dims`, new Array(16).fill(0));
   const code = charCnnWgsl;
-  const dpos = createBuffer(gpu, `${label} dpos`, maxPositions * dims.charDim * 4);
-  const partialW = createBuffer(gpu, `${label} partial dW`, 128 * dims.filters * dims.charDim * 12);
-  const partialB = createBuffer(gpu, `${label} partial dbias`, 128 * dims.filters * 4);
-  const input = await makeDispatch(gpu, {
-    label: `${label} input`,
-    code,
-    entryPoint: "backward_input",
-  }, [
-    params.buffer,
-    inputs.argmax,
-    inputs.dOut,
-    inputs.weight,
-    inputs.charLengths,
-    inputs.lengths,
-    dpos,
-  ], [0]);
-  const scatter = await embeddingBackward(gpu, grads.dTable, { ...inputs, dOut: dpos }, {
-    uniqueCount: dims.uniqueCount,
-    dim: dims.charDim,
-    vocab: dims.charVocab,
-  }, { label: `${label} table` });
-  const partial = await makeDispatch(
+  const vec4s = (n: number) => Math.max(1, n) * 16;
+  const gproj = createBuffer(gpu, `${label} G`, vec4s(dims.charVocab * 3 * quads));
+  const biasPart = createBuffer(gpu, `${label} dbias partial`, vec4s(64 * quads));
+  const wpart = createBuffer(
     gpu,
-    { label: `${label} weight partial`, code, entryPoint: "dweight_partial" },
+    `${label} dW partial`,
+    vec4s(maxSlices * dims.charDim * 3 * quads),
+  );
+  const wt = createBuffer(gpu, `${label} W transposed`, vec4s(dims.charDim * 3 * quads));
+  const project = await makeDispatch(
+    gpu,
+    { label: `${label} project`, code, entryPoint: "grad_project" },
     [
       params.buffer,
-      inputs.charIds,
-      inputs.charLengths,
-      inputs.lengths,
-      inputs.table,
+      inputs.uniqueIds,
+      inputs.offsets,
+      inputs.positions,
       inputs.argmax,
       inputs.dOut,
-      partialW,
-      partialB,
+      gproj,
+      biasPart,
     ],
+    [0],
+  );
+  const weight = await makeDispatch(
+    gpu,
+    { label: `${label} weight partial`, code, entryPoint: "grad_weight" },
+    [params.buffer, inputs.uniqueIds, inputs.table, gproj, inputs.weight, wpart, wt],
     [0],
   );
   const reduce = await makeDispatch(
     gpu,
-    { label: `${label} weight reduce`, code, entryPoint: "dweight_reduce" },
-    [params.buffer, partialW, partialB, grads.dWeight, grads.dBias],
+    { label: `${label} weight reduce`, code, entryPoint: "grad_reduce" },
+    [params.buffer, wpart, biasPart, grads.dWeight, grads.dBias],
+    [0],
+  );
+  const table = await makeDispatch(
+    gpu,
+    { label: `${label} table`, code, entryPoint: "grad_table" },
+    [params.buffer, inputs.uniqueIds, gproj, wt, grads.dTable],
     [0],
   );
   const resize = (shape: CharCnnShape & { uniqueCount: number }) => {
     validateShape(label, dims, shape);
-    const { rows, blocks, words } = dimsWords(dims, shape, layout);
+    const unique = shape.uniqueCount;
+    const { rows, blocks, slices, words } = dimsWords(dims, shape, layout, { unique });
     if (rows * shape.chars > maxPositions) {
       throw new RangeError(
         `${label}: expected B·T·Lc ≤ ${maxPositions} (the capacity), found ${rows * shape.chars}`,
       );
     }
+    if (!Number.isInteger(unique) || unique < 0 || slices > maxSlices) {
+      throw new RangeError(
+        `${label}: expected uniqueCount to be an integer in [0, ${
+          maxSlices * SLICE
+        }] (the capacity), found ${unique}`,
+      );
+    }
     params.set(words);
-    input.workgroups = [Math.ceil(rows / 64), Math.ceil(dims.charDim / 4), 1];
-    scatter.resize({ uniqueCount: shape.uniqueCount });
-    partial.workgroups = [Math.ceil(dims.filters * Math.ceil(dims.charDim / 4) / 64), blocks, 1];
-    reduce.workgroups = rows === 0 ? [0, 1, 1] : linearGrid(dims.filters * (dims.charDim * 3 + 1));
+    const { charDim: dc, filters: nf } = dims;
+    project.workgroups = linearGrid((unique + blocks) * quads);
+    weight.workgroups = linearGrid((slices + 3) * dc * quads);
+    reduce.workgroups = linearGrid(nf * (dc * 3 + 1));
+    table.workgroups = linearGrid(unique * dc);
   };
   resize(dims);
-  return Object.assign([input, scatter, partial, reduce], { resize });
+  return Object.assign([project, weight, reduce, table], { resize });
 }
