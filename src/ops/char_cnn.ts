@@ -158,14 +158,19 @@ export interface CharCnnForwardDispatch extends Dispatch {
  * e_{j+k−1}[d])` over the word's L = min(charLengths[r], Lc) positions, with
  * zero vectors at −1 and L; argmax[r, f] = the first maximising j. No
  * nonlinearity (Ma & Hovy). Padding rows and empty words: 0 and −1. The
- * argmax is kept for the backward. One dispatch.
+ * argmax is kept for the backward. One dispatch: by default, when C ≤
+ * 1,024, the `"projected"` kernel (each workgroup first computes P[c, k] =
+ * table[c] · W[:, :, k] for its 4 filters into a scratch buffer allocated
+ * here, then each position costs three row lookups); otherwise `"direct"`.
+ * `resize` accepts up to 512 × 256 × max(2, ceil(B·T / 16,384)) tokens of
+ * the build shape (B·T).
  *
  * @param gpu the device
  * @param outputs out (B·T, rowStride) f32, its F columns written with `=`;
  *   argmax (B·T, F) i32, written with `=`
  * @param inputs character ids and lengths, sentence lengths, table, weight, bias
  * @param dims shape, row stride and column offset
- * @param options label
+ * @param options label; variant (default: by vocabulary size)
  * @returns the dispatch; `resize({ batch, time, chars })` for a new batch
  *
  * @example
@@ -338,14 +343,16 @@ export type CharCnnBackwardDispatches = Dispatch[] & {
 
 /**
  * Builds the backward, four dispatches in order:
- * 1. `backward_input`: dpos (B·T·Lc, Dc) = gradient of each character
- *    vector, routing dOut[r, f] through argmax[r, f] to the three taps;
- * 2. the embedding scatter: dTable += segmented sum of dpos by character id;
- * 3. `dweight_partial`: per block of ≤ ceil(B·T / 128) tokens, Σ dOut ·
- *    (embedded characters at argmax + k − 1) and Σ dOut;
- * 4. `dweight_reduce`: dWeight += and dBias += the blocks' sums, in order.
- * All deterministic, no atomics. Scratch (dpos, partials) is allocated
- * here for `capacity` (default: the build shape).
+ * 1. `grad_project`: G[c, k, f] = Σ over the positions of distinct valid id
+ *    c (the CSR grouping) of dOut[r, f] where the filter's winning window
+ *    uses that position as tap k; and the bias sums per token block;
+ * 2. `grad_weight`: dWeight partials Σ_c G[c, k, f] · table[c, d] per slice
+ *    of ≤ 4,096 distinct ids, and the weight transposed for step 4;
+ * 3. `grad_reduce`: dWeight += and dBias += the slices' and blocks' sums;
+ * 4. `grad_table`: dTable[c, d] += Σ_k Σ_f G[c, k, f] · W[f, d, k].
+ * All deterministic, no atomics. Scratch (G: C·3·F floats, partials) is
+ * allocated here; `capacity` (default: the build shape) bounds B·T·Lc and,
+ * with `uniqueCount`, the distinct ids a resize may bring.
  *
  * @param gpu the device
  * @param grads dTable, dWeight, dBias, accumulated with `+=`
