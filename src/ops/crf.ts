@@ -1,0 +1,468 @@
+/**
+ * The CRF family on the GPU: the negative log-likelihood of a padded batch
+ * and its gradient (emissions, transitions, start, end) by the
+ * forward-backward algorithm in log space, and the per-token marginals
+ * with log α / log β for inference. Kernel: `shaders/crf.wgsl`;
+ * reference: `crf_ref.ts`. Also the CPU helper the Tagger uses for span
+ * probabilities ({@linkcode spanProbability}) and the loss accumulator
+ * shared with the softmax head.
+ *
+ * @module
+ */
+
+import { crf as crfWgsl } from "../../shaders/mod.ts";
+import type { Gpu } from "../gpu/device.ts";
+import { createBuffer, writeBuffer } from "../gpu/buffers.ts";
+import { type Dispatch, makeBindGroup, makeDispatch, ParamBlock } from "../gpu/kernel.ts";
+import type { CrfShape } from "./crf_ref.ts";
+
+export type { CrfShape } from "./crf_ref.ts";
+
+/** The per-batch part of a shape: what changes from one batch to the next. */
+export interface SequenceShape {
+  /** Sentences B. */
+  batch: number;
+  /** Padded length T. */
+  time: number;
+}
+
+/** A fixed list of dispatches for one op, resizable for each batch's shape. */
+export interface SequenceOp {
+  /** The launches, in order; record them into the step's pass. */
+  readonly dispatches: Dispatch[];
+  /**
+   * Rewrites the shape uniform and workgroup counts (and grows internal
+   * scratch buffers if needed). The caller's buffers must be large enough.
+   *
+   * @param shape the new B and T (K is fixed)
+   */
+  resize(shape: SequenceShape): void;
+}
+
+/** An op that adds a scaled loss into a loss accumulator. */
+export interface LossOp extends SequenceOp {
+  /**
+   * Sets the factor applied to the loss and every gradient (e.g. 1/B or
+   * 1/tokens for this batch).
+   *
+   * @param scale the factor
+   */
+  setLossScale(scale: number): void;
+}
+
+/** Buffers of {@linkcode crfLoss}. Shapes use B, T, K; all f32 unless noted. */
+export interface CrfLossBuffers {
+  /** (B, T, K) input scores, row b·T + t. */
+  emissions: GPUBuffer;
+  /** (B, T) i32 gold tags, in [0, K) where t < length. */
+  tags: GPUBuffer;
+  /** (B) i32 sentence lengths (0 ≤ length; clamped to T). */
+  lengths: GPUBuffer;
+  /** (K, K) [from, to]. */
+  transitions: GPUBuffer;
+  /** (K). */
+  start: GPUBuffer;
+  /** (K). */
+  end: GPUBuffer;
+  /** Output (B): NLL of each sentence, unscaled, written with `=`. */
+  nll: GPUBuffer;
+  /** Output (B, T, K): lossScale·dNLL/demissions, written with `=`, 0 at padding. */
+  dEmissions: GPUBuffer;
+  /** Output (K, K): accumulated with `+=`. */
+  dTransitions: GPUBuffer;
+  /** Output (K): accumulated with `+=`. */
+  dStart: GPUBuffer;
+  /** Output (K): accumulated with `+=`. */
+  dEnd: GPUBuffer;
+  /** Output (1): the loss accumulator, `+=` lossScale·Σ_b NLL_b (see {@linkcode resetLoss}). */
+  loss: GPUBuffer;
+}
+
+/** Buffers of {@linkcode crfMarginals}. */
+export interface CrfMarginalBuffers {
+  /** (B, T, K) input scores. */
+  emissions: GPUBuffer;
+  /** (B) i32 lengths. */
+  lengths: GPUBuffer;
+  /** (K, K) [from, to]. */
+  transitions: GPUBuffer;
+  /** (K). */
+  start: GPUBuffer;
+  /** (K). */
+  end: GPUBuffer;
+  /** Output (B): log Z, `=` (0 for an empty sentence). */
+  logZ: GPUBuffer;
+  /** Output (B, T, K): p(yₜ = k | x), `=`, 0 at padding. */
+  marginals: GPUBuffer;
+  /** Output (B, T, K): log α (emission at t included), `=`, 0 at padding. */
+  logAlpha: GPUBuffer;
+  /** Output (B, T, K): log β (end score included), `=`, 0 at padding. */
+  logBeta: GPUBuffer;
+}
+
+/** Options of the CRF builders. */
+export interface CrfOptions {
+  /** Factor on the loss and gradients (default 1); change it with `setLossScale`. */
+  lossScale?: number;
+  /** Sentences per workgroup (default ⌊64 / K⌋, at most B). */
+  sentencesPerGroup?: number;
+  /** Label for errors and profiles (default "crf"). */
+  label?: string;
+}
+
+/** Largest K the kernels take (workgroup arrays are sized for it). */
+export const MAX_TAGS = 32;
+
+/** Loop iterations one invocation of the CRF kernels runs for this shape (llvmpipe stops at 65,535). */
+function loopBudget(k: number, time: number): number {
+  return time * (4 * k + 2) + k * k + 8 * k + 200;
+}
+
+/**
+ * Checks a shape at the public boundary and returns the workgroup layout
+ * shared by the CRF and Viterbi kernels: S sentences per workgroup, one
+ * invocation per (sentence, tag), at most 64 invocations.
+ *
+ * @param label the op, for messages
+ * @param dims the shape
+ * @param perGroup sentences per workgroup requested (default ⌊64 / K⌋, at most B)
+ * @returns S (sentences per workgroup) and WG = S·K (invocations)
+ * @throws {RangeError} when K is outside 1..32 or B, T are not non-negative integers
+ *
+ * @example
+ * ```ts
+ * import { sequenceLayout } from "./crf.ts";
+ * const { s, wg } = sequenceLayout("crf", { batch: 32, time: 40, tags: 9 });
+ * if (s !== 7 || wg !== 63) throw new Error(`${s} ${wg}`);
+ * ```
+ */
+export function sequenceLayout(
+  label: string,
+  dims: CrfShape,
+  perGroup?: number,
+): { s: number; wg: number } {
+  const { batch, time, tags } = dims;
+  if (!Number.isInteger(tags) || tags < 1 || tags > MAX_TAGS) {
+    throw new RangeError(`${label}: expected 1 to ${MAX_TAGS} tags, got ${tags}`);
+  }
+  for (const [name, v] of [["batch", batch], ["time", time]] as const) {
+    if (!Number.isInteger(v) || v < 0) {
+      throw new RangeError(`${label}: expected a non-negative integer ${name}, got ${v}`);
+    }
+  }
+  const most = Math.floor(64 / tags);
+  const s = Math.max(1, Math.min(most, perGroup ?? Math.max(1, Math.min(most, batch))));
+  return { s, wg: s * tags };
+}
+
+function checkTime(label: string, tags: number, time: number): void {
+  if (loopBudget(tags, time) > 65535) {
+    throw new RangeError(
+      `${label}: sentences of ${time} steps with ${tags} tags exceed the 65,535 loop iterations ` +
+        `an invocation may run on some adapters; split sentences longer than ` +
+        `${Math.floor((65535 - tags * tags - 8 * tags - 200) / (4 * tags + 2))} tokens`,
+    );
+  }
+}
+
+/** A storage scratch buffer that grows on demand. */
+class Scratch {
+  buffer: GPUBuffer;
+  constructor(readonly gpu: Gpu, readonly label: string, floats: number) {
+    this.buffer = createBuffer(gpu, label, Math.max(1, floats) * 4);
+  }
+  /** Ensures room for `floats` values; true when the buffer was replaced. */
+  ensure(floats: number): boolean {
+    if (floats * 4 <= this.buffer.size) return false;
+    this.buffer.destroy();
+    this.buffer = createBuffer(this.gpu, this.label, floats * 4);
+    return true;
+  }
+}
+
+/**
+ * Builds the dispatches for the CRF loss of a padded batch: per-sentence
+ * NLL_b = log Z_b − score_b(gold), and the gradient of
+ * L = lossScale·Σ_b NLL_b. Two dispatches: the forward-backward kernel
+ * (one workgroup per S sentences, time loop inside) writing per-sentence
+ * partial sums, then a reduction that adds them, in a fixed order, into
+ * dTransitions, dStart, dEnd and the loss accumulator (deterministic: no
+ * float atomics). dEmissions and nll are written with `=`.
+ *
+ * @param gpu the device
+ * @param buffers inputs and outputs, see {@linkcode CrfLossBuffers}
+ * @param dims B, T, K (K ≤ {@linkcode MAX_TAGS})
+ * @param options loss scale, sentences per workgroup, label
+ * @returns the op: `dispatches`, `resize`, `setLossScale`
+ *
+ * @example
+ * ```ts
+ * import { acquireGpu, createBuffer, readFloat32, submitDispatches } from "../gpu/mod.ts";
+ * import { crfLoss } from "./crf.ts";
+ * const gpu = await acquireGpu();
+ * const f32 = (n: number) => createBuffer(gpu, "f32", n * 4);
+ * const b = {
+ *   emissions: createBuffer(gpu, "em", new Float32Array([0, 0])), // B=1, T=1, K=2
+ *   tags: createBuffer(gpu, "tags", new Int32Array([0])),
+ *   lengths: createBuffer(gpu, "len", new Int32Array([1])),
+ *   transitions: f32(4), start: f32(2), end: f32(2),
+ *   nll: f32(1), dEmissions: f32(2), dTransitions: f32(4), dStart: f32(2), dEnd: f32(2), loss: f32(1),
+ * };
+ * const op = await crfLoss(gpu, b, { batch: 1, time: 1, tags: 2 });
+ * submitDispatches(gpu, op.dispatches);
+ * const nll = await readFloat32(gpu, b.nll, 1);
+ * if (Math.abs(nll[0] - Math.log(2)) > 1e-6) throw new Error(String(nll[0]));
+ * ```
+ */
+export async function crfLoss(
+  gpu: Gpu,
+  buffers: CrfLossBuffers,
+  dims: CrfShape,
+  options: CrfOptions = {},
+): Promise<LossOp> {
+  const label = options.label ?? "crf";
+  const K = dims.tags;
+  const { s: S, wg } = sequenceLayout(label, dims, options.sentencesPerGroup);
+  checkTime(label, K, dims.time);
+  const width = K * K + 2 * K + 1;
+  const groupsOf = (batch: number) => Math.ceil(batch / S);
+  let scale = options.lossScale ?? 1;
+  const params = new ParamBlock(gpu, `${label} params`, [
+    dims.batch,
+    dims.time,
+    groupsOf(dims.batch),
+  ]);
+  params.setFloat(3, scale);
+  const alpha = new Scratch(gpu, `${label} log alpha`, dims.batch * dims.time * K);
+  const partials = new Scratch(gpu, `${label} partials`, dims.batch * width);
+  const constants = { K, S, WG: wg };
+  const mainBindings = () => [
+    params.buffer,
+    buffers.emissions,
+    buffers.lengths,
+    buffers.transitions,
+    buffers.start,
+    buffers.end,
+    alpha.buffer,
+    buffers.nll,
+    buffers.dEmissions,
+    partials.buffer,
+    buffers.tags,
+  ];
+  const reduceBindings = () => [
+    params.buffer,
+    partials.buffer,
+    buffers.dTransitions,
+    buffers.dStart,
+    buffers.dEnd,
+    buffers.loss,
+  ];
+  const main = await makeDispatch(
+    gpu,
+    { label: `${label} forward-backward`, code: crfWgsl, entryPoint: "train", constants },
+    mainBindings(),
+    [groupsOf(dims.batch)],
+  );
+  const reduce = await makeDispatch(
+    gpu,
+    { label: `${label} reduce`, code: crfWgsl, entryPoint: "reduce", constants },
+    reduceBindings(),
+    [Math.ceil(width / 64)],
+  );
+  return {
+    dispatches: [main, reduce],
+    resize(next: SequenceShape) {
+      sequenceLayout(label, { ...next, tags: K });
+      checkTime(label, K, next.time);
+      const groups = groupsOf(next.batch);
+      params.set([next.batch, next.time, groups]);
+      params.setFloat(3, scale);
+      const grewA = alpha.ensure(next.batch * next.time * K);
+      const grewP = partials.ensure(next.batch * width);
+      if (grewA || grewP) {
+        main.bindGroup = makeBindGroup(gpu, main.label, main.pipeline, mainBindings());
+        reduce.bindGroup = makeBindGroup(gpu, reduce.label, reduce.pipeline, reduceBindings());
+      }
+      main.workgroups = [groups, 1, 1];
+    },
+    setLossScale(next: number) {
+      scale = next;
+      params.setFloat(3, scale);
+    },
+  };
+}
+
+/**
+ * Builds the dispatch for inference-time forward-backward: log Z, the
+ * per-token marginals p(yₜ = k | x) (the Tagger's confidences), and log α /
+ * log β, from which {@linkcode spanProbability} computes on the CPU the
+ * probability that a span carries exactly one label. One dispatch.
+ *
+ * @param gpu the device
+ * @param buffers inputs and outputs, see {@linkcode CrfMarginalBuffers}
+ * @param dims B, T, K
+ * @param options sentences per workgroup, label
+ * @returns the op: `dispatches`, `resize`
+ *
+ * @example
+ * ```ts
+ * import { acquireGpu, createBuffer, readFloat32, submitDispatches } from "../gpu/mod.ts";
+ * import { crfMarginals } from "./crf.ts";
+ * const gpu = await acquireGpu();
+ * const f32 = (n: number) => createBuffer(gpu, "f32", n * 4);
+ * const b = {
+ *   emissions: createBuffer(gpu, "em", new Float32Array([0, Math.log(3)])), // B=1, T=1, K=2
+ *   lengths: createBuffer(gpu, "len", new Int32Array([1])),
+ *   transitions: f32(4), start: f32(2), end: f32(2),
+ *   logZ: f32(1), marginals: f32(2), logAlpha: f32(2), logBeta: f32(2),
+ * };
+ * submitDispatches(gpu, (await crfMarginals(gpu, b, { batch: 1, time: 1, tags: 2 })).dispatches);
+ * const p = await readFloat32(gpu, b.marginals, 2);
+ * if (Math.abs(p[1] - 0.75) > 1e-6) throw new Error(p.join());
+ * ```
+ */
+export async function crfMarginals(
+  gpu: Gpu,
+  buffers: CrfMarginalBuffers,
+  dims: CrfShape,
+  options: Omit<CrfOptions, "lossScale"> = {},
+): Promise<SequenceOp> {
+  const label = options.label ?? "crf marginals";
+  const K = dims.tags;
+  const { s: S, wg } = sequenceLayout(label, dims, options.sentencesPerGroup);
+  checkTime(label, K, dims.time);
+  const groupsOf = (batch: number) => Math.ceil(batch / S);
+  const params = new ParamBlock(gpu, `${label} params`, [
+    dims.batch,
+    dims.time,
+    groupsOf(dims.batch),
+    0,
+  ]);
+  const main = await makeDispatch(
+    gpu,
+    { label, code: crfWgsl, entryPoint: "forward_backward", constants: { K, S, WG: wg } },
+    [
+      params.buffer,
+      buffers.emissions,
+      buffers.lengths,
+      buffers.transitions,
+      buffers.start,
+      buffers.end,
+      buffers.logAlpha,
+      buffers.logZ,
+      buffers.marginals,
+      buffers.logBeta,
+    ],
+    [groupsOf(dims.batch)],
+  );
+  return {
+    dispatches: [main],
+    resize(next: SequenceShape) {
+      sequenceLayout(label, { ...next, tags: K });
+      checkTime(label, K, next.time);
+      params.set([next.batch, next.time, groupsOf(next.batch), 0]);
+      main.workgroups = [groupsOf(next.batch), 1, 1];
+    },
+  };
+}
+
+/**
+ * Zeroes a loss accumulator (queued before the next submit, so the host
+ * reads the summed loss only every N steps and then resets it).
+ *
+ * @param gpu the device
+ * @param loss the (1) f32 accumulator
+ *
+ * @example
+ * ```ts
+ * import { acquireGpu, createBuffer, readFloat32 } from "../gpu/mod.ts";
+ * import { resetLoss } from "./crf.ts";
+ * const gpu = await acquireGpu();
+ * const loss = createBuffer(gpu, "loss", new Float32Array([3]));
+ * resetLoss(gpu, loss);
+ * if ((await readFloat32(gpu, loss, 1))[0] !== 0) throw new Error("not reset");
+ * ```
+ */
+export function resetLoss(gpu: Gpu, loss: GPUBuffer): void {
+  writeBuffer(gpu, loss, new Float32Array(1));
+}
+
+/** One sentence's forward-backward results, read back from {@linkcode crfMarginals}. */
+export interface SentenceLattice {
+  /** K. */
+  tags: number;
+  /** n, the sentence's length. */
+  length: number;
+  /** (≥ n, K) the sentence's emissions, row t. */
+  emissions: ArrayLike<number>;
+  /** (≥ n, K) log α. */
+  logAlpha: ArrayLike<number>;
+  /** (≥ n, K) log β. */
+  logBeta: ArrayLike<number>;
+  /** log Z. */
+  logZ: number;
+  /** (K, K) [from, to]. */
+  transitions: ArrayLike<number>;
+}
+
+/**
+ * The probability that tokens first … first + m − 1 carry exactly the tags
+ * `tags` (length m) and token first + m (if any) does not carry a tag in
+ * `excludeNext`:
+ * exp(log α[first, y₀] + Σᵣ (trans[yᵣ₋₁, yᵣ] + em[first + r, yᵣ]) + tail − log Z),
+ * where tail = log β at the span's last token, or, with an exclusion,
+ * log Σ_{y ∉ excludeNext} exp(trans[last, y] + em[next, y] + log β[next, y]).
+ * For a BIO entity "LOC" over tokens 3–4 use tags [B-LOC, I-LOC] and
+ * excludeNext [I-LOC]: the confidence that exactly that span is a LOC.
+ *
+ * @param lattice one sentence's emissions, log α, log β, log Z and transitions
+ * @param span first token, tag ids, and tags the following token must not have
+ * @returns the probability in [0, 1]
+ *
+ * @example
+ * ```ts
+ * import { spanProbability } from "./crf.ts";
+ * // One token, two tags, scores 0 and log 3: p(tag 1) = 3/4.
+ * const p = spanProbability({
+ *   tags: 2, length: 1, emissions: [0, Math.log(3)], logAlpha: [0, Math.log(3)],
+ *   logBeta: [0, 0], logZ: Math.log(4), transitions: [0, 0, 0, 0],
+ * }, { first: 0, tags: [1] });
+ * if (Math.abs(p - 0.75) > 1e-12) throw new Error(String(p));
+ * ```
+ */
+export function spanProbability(
+  lattice: SentenceLattice,
+  span: { first: number; tags: readonly number[]; excludeNext?: readonly number[] },
+): number {
+  const { tags: K, length: n, emissions, logAlpha, logBeta, transitions } = lattice;
+  const { first, tags } = span;
+  const m = tags.length;
+  if (!Number.isInteger(first) || first < 0 || m === 0 || first + m > n) {
+    throw new RangeError(
+      `spanProbability: expected a non-empty span inside 0..${n}, got first ${first} and ${m} tags`,
+    );
+  }
+  let score = logAlpha[first * K + tags[0]];
+  for (let r = 1; r < m; r++) {
+    score += transitions[tags[r - 1] * K + tags[r]] + emissions[(first + r) * K + tags[r]];
+  }
+  const last = first + m - 1;
+  const y = tags[m - 1];
+  const excluded = new Set(span.excludeNext ?? []);
+  if (last + 1 >= n || excluded.size === 0) {
+    score += logBeta[last * K + y];
+  } else {
+    let most = -Infinity;
+    const terms: number[] = [];
+    for (let j = 0; j < K; j++) {
+      if (excluded.has(j)) continue;
+      const v = transitions[y * K + j] + emissions[(last + 1) * K + j] +
+        logBeta[(last + 1) * K + j];
+      terms.push(v);
+      most = Math.max(most, v);
+    }
+    if (most === -Infinity) return 0;
+    score += most + Math.log(terms.reduce((s, v) => s + Math.exp(v - most), 0));
+  }
+  return Math.min(1, Math.exp(score - lattice.logZ));
+}
