@@ -1,0 +1,199 @@
+/**
+ * Viterbi decoding on the GPU: the best tag path and its score per
+ * sentence, honouring a mask of allowed transitions (e.g. no O → I-PER in
+ * IOB2). Kernel: `shaders/viterbi.wgsl`; reference: `viterbi_ref.ts`
+ * (which also has the k-best list Viterbi, `nBestRef`, that the Tagger runs
+ * on the CPU).
+ *
+ * @module
+ */
+
+import { viterbi as viterbiWgsl } from "../../shaders/mod.ts";
+import type { Gpu } from "../gpu/device.ts";
+import { createBuffer } from "../gpu/buffers.ts";
+import { makeBindGroup, makeDispatch, ParamBlock } from "../gpu/kernel.ts";
+import { type CrfShape, sequenceLayout, type SequenceOp, type SequenceShape } from "./crf.ts";
+import type { TransitionMask } from "./viterbi_ref.ts";
+
+export type { TransitionMask } from "./viterbi_ref.ts";
+
+/** Buffers of {@linkcode viterbiDecode}. */
+export interface ViterbiBuffers {
+  /** (B, T, K) f32 scores, row b·T + t. */
+  emissions: GPUBuffer;
+  /** (B) i32 lengths. */
+  lengths: GPUBuffer;
+  /** (K, K) f32 [from, to]. */
+  transitions: GPUBuffer;
+  /** (K) f32. */
+  start: GPUBuffer;
+  /** (K) f32. */
+  end: GPUBuffer;
+  /** (K·K + 2K) u32 packed mask from {@linkcode createTransitionMask}; omit to allow everything. */
+  allowed?: GPUBuffer;
+  /** Output (B, T) i32: the best path, written with `=`; −1 at padding. */
+  path: GPUBuffer;
+  /** Output (B) f32: its score, `=`; 0 for an empty sentence, ≤ −1e29 when every path is forbidden. */
+  score: GPUBuffer;
+}
+
+/**
+ * Packs a transition mask as the kernel reads it: (K·K + 2K) u32,
+ * [transitions (K, K) [from, to], start (K), end (K)], 1 allowed, 0 forbidden.
+ *
+ * @param mask the mask (any non-zero value allows)
+ * @param tags K
+ * @returns the packed words
+ *
+ * @example
+ * ```ts
+ * import { packTransitionMask } from "./viterbi.ts";
+ * const words = packTransitionMask({ transitions: [1, 0, 1, 1], start: [1, 0], end: [1, 1] }, 2);
+ * if (words.join() !== "1,0,1,1,1,0,1,1") throw new Error(words.join());
+ * ```
+ */
+export function packTransitionMask(mask: TransitionMask, tags: number): Uint32Array {
+  const k = tags;
+  for (
+    const [name, part, size] of [
+      ["transitions", mask.transitions, k * k],
+      ["start", mask.start, k],
+      ["end", mask.end, k],
+    ] as const
+  ) {
+    if (part.length !== size) {
+      throw new RangeError(
+        `packTransitionMask: expected ${size} ${name} entries, got ${part.length}`,
+      );
+    }
+  }
+  const out = new Uint32Array(k * k + 2 * k);
+  for (let i = 0; i < k * k; i++) out[i] = mask.transitions[i] ? 1 : 0;
+  for (let i = 0; i < k; i++) {
+    out[k * k + i] = mask.start[i] ? 1 : 0;
+    out[k * k + k + i] = mask.end[i] ? 1 : 0;
+  }
+  return out;
+}
+
+/**
+ * Uploads a transition mask for {@linkcode viterbiDecode}.
+ *
+ * @param gpu the device
+ * @param mask the mask, or undefined to allow every transition
+ * @param tags K
+ * @returns a (K·K + 2K) u32 storage buffer
+ *
+ * @example
+ * ```ts
+ * import { acquireGpu, readInt32 } from "../gpu/mod.ts";
+ * import { createTransitionMask } from "./viterbi.ts";
+ * const gpu = await acquireGpu();
+ * const buffer = createTransitionMask(gpu, undefined, 2);
+ * if ((await readInt32(gpu, buffer, 8)).join() !== "1,1,1,1,1,1,1,1") throw new Error("wrong");
+ * ```
+ */
+export function createTransitionMask(
+  gpu: Gpu,
+  mask: TransitionMask | undefined,
+  tags: number,
+): GPUBuffer {
+  const ones = (n: number) => new Array<number>(n).fill(1);
+  const words = packTransitionMask(
+    mask ?? { transitions: ones(tags * tags), start: ones(tags), end: ones(tags) },
+    tags,
+  );
+  return createBuffer(gpu, "transition mask", words);
+}
+
+/**
+ * Builds the dispatch for Viterbi decoding of a padded batch: one
+ * dispatch, one workgroup per S sentences, time loop inside, backpointers
+ * in an internal (B, T, K) i32 scratch buffer that grows on resize.
+ *
+ * @param gpu the device
+ * @param buffers inputs and outputs, see {@linkcode ViterbiBuffers}
+ * @param dims B, T, K (K ≤ 32)
+ * @param options sentences per workgroup (default ⌊64 / K⌋, at most B), label
+ * @returns the op: `dispatches` (one), `resize`
+ *
+ * @example
+ * ```ts
+ * import { acquireGpu, createBuffer, readInt32, submitDispatches } from "../gpu/mod.ts";
+ * import { viterbiDecode } from "./viterbi.ts";
+ * const gpu = await acquireGpu();
+ * const f32 = (n: number) => createBuffer(gpu, "f32", n * 4);
+ * const b = {
+ *   emissions: createBuffer(gpu, "em", new Float32Array([0, 1, 5, 0])), // B=1, T=2, K=2
+ *   lengths: createBuffer(gpu, "len", new Int32Array([2])),
+ *   transitions: f32(4), start: f32(2), end: f32(2), path: f32(2), score: f32(1),
+ * };
+ * submitDispatches(gpu, (await viterbiDecode(gpu, b, { batch: 1, time: 2, tags: 2 })).dispatches);
+ * if ((await readInt32(gpu, b.path, 2)).join() !== "1,0") throw new Error("wrong path");
+ * ```
+ */
+export async function viterbiDecode(
+  gpu: Gpu,
+  buffers: ViterbiBuffers,
+  dims: CrfShape,
+  options: { sentencesPerGroup?: number; label?: string } = {},
+): Promise<SequenceOp> {
+  const label = options.label ?? "viterbi";
+  const K = dims.tags;
+  const { s: S, wg } = sequenceLayout(label, dims, options.sentencesPerGroup);
+  const checkTime = (time: number) => {
+    if (time * (K + 3) + K * K + 100 > 65535) {
+      throw new RangeError(
+        `${label}: sentences of ${time} steps with ${K} tags exceed the 65,535 loop iterations ` +
+          "an invocation may run on some adapters; split longer sentences",
+      );
+    }
+  };
+  checkTime(dims.time);
+  const groupsOf = (batch: number) => Math.ceil(batch / S);
+  const params = new ParamBlock(gpu, `${label} params`, [
+    dims.batch,
+    dims.time,
+    groupsOf(dims.batch),
+    0,
+  ]);
+  const allowed = buffers.allowed ?? createTransitionMask(gpu, undefined, K);
+  let backpointers = createBuffer(
+    gpu,
+    `${label} backpointers`,
+    Math.max(4, dims.batch * dims.time * K * 4),
+  );
+  const bindings = () => [
+    params.buffer,
+    buffers.emissions,
+    buffers.lengths,
+    buffers.transitions,
+    buffers.start,
+    buffers.end,
+    allowed,
+    buffers.path,
+    buffers.score,
+    backpointers,
+  ];
+  const main = await makeDispatch(
+    gpu,
+    { label, code: viterbiWgsl, constants: { K, S, WG: wg } },
+    bindings(),
+    [groupsOf(dims.batch)],
+  );
+  return {
+    dispatches: [main],
+    resize(next: SequenceShape) {
+      sequenceLayout(label, { ...next, tags: K });
+      checkTime(next.time);
+      params.set([next.batch, next.time, groupsOf(next.batch), 0]);
+      const bytes = next.batch * next.time * K * 4;
+      if (bytes > backpointers.size) {
+        backpointers.destroy();
+        backpointers = createBuffer(gpu, `${label} backpointers`, bytes);
+        main.bindGroup = makeBindGroup(gpu, label, main.pipeline, bindings());
+      }
+      main.workgroups = [groupsOf(next.batch), 1, 1];
+    },
+  };
+}
