@@ -42,6 +42,11 @@
 override H: u32 = 1u;
 override UB: u32 = 1u;
 override QY: u32 = 1u;
+// Read W_hh from the eight uniform bindings (H ≤ 128) instead of the storage buffer.
+override USE_UNIFORM: bool = false;
+// vec4s between consecutive (direction, gate) blocks of the packed W_hh: 4096 (64 KiB, one
+// uniform binding each) with USE_UNIFORM, else UB·UB·4.
+override WSTRIDE: u32 = 4u;
 
 struct Params { batch: u32, time: u32, groups: u32, pad: u32 }
 
@@ -54,8 +59,18 @@ struct Params { batch: u32, time: u32, groups: u32, pad: u32 }
 @group(0) @binding(6) var<storage, read_write> gates: array<f32>;
 @group(0) @binding(7) var<storage, read_write> cell: array<f32>;
 @group(0) @binding(8) var<storage, read_write> h_prev: array<vec4f>;
+// The same packed W_hh, one (direction, gate) block per binding, when USE_UNIFORM: on CPU
+// adapters a uniform load costs about a third of a storage load.
+@group(0) @binding(9) var<uniform> u_i0: array<vec4f, 4096>;
+@group(0) @binding(10) var<uniform> u_f0: array<vec4f, 4096>;
+@group(0) @binding(11) var<uniform> u_g0: array<vec4f, 4096>;
+@group(0) @binding(12) var<uniform> u_o0: array<vec4f, 4096>;
+@group(0) @binding(13) var<uniform> u_i1: array<vec4f, 4096>;
+@group(0) @binding(14) var<uniform> u_f1: array<vec4f, 4096>;
+@group(0) @binding(15) var<uniform> u_g1: array<vec4f, 4096>;
+@group(0) @binding(16) var<uniform> u_o1: array<vec4f, 4096>;
 
-// h of the workgroup's 4·QY sentences, (4·QY, UB) vec4; 16 KiB, the portable limit.
+// h of the workgroup's 8·QY sentences, double-buffered: (2, 8·QY, UB) vec4 (≤ 16 KiB).
 var<workgroup> hs: array<vec4f, 1024>;
 var<workgroup> group_max: u32;
 
@@ -68,39 +83,44 @@ fn tanh4(v: vec4f) -> vec4f {
   return tanh(clamp(v, vec4f(-15.0), vec4f(15.0)));
 }
 
-// Four consecutive floats of `pre` for units j0 … j0+3 (zero beyond H).
+// Which of units j0 … j0+3 exist. The small loops are written out: llvmpipe counts every
+// loop iteration against its limit.
+fn unit_mask(j0: u32) -> vec4f {
+  return select(vec4f(0.0), vec4f(1.0), vec4u(j0, j0 + 1u, j0 + 2u, j0 + 3u) < vec4u(H));
+}
+
+// pre[base + j0 … j0+3], zero beyond H (indices clamped so every read is in bounds).
 fn load_pre(base: u32, j0: u32) -> vec4f {
-  var v = vec4f(0.0);
-  for (var u = 0u; u < 4u; u++) {
-    if (j0 + u < H) { v[u] = pre[base + j0 + u]; }
-  }
-  return v;
+  let last = H - 1u;
+  return vec4f(pre[base + min(j0, last)], pre[base + min(j0 + 1u, last)],
+    pre[base + min(j0 + 2u, last)], pre[base + min(j0 + 3u, last)]) * unit_mask(j0);
 }
 
 fn load_bias(base: u32, j0: u32) -> vec4f {
-  var v = vec4f(0.0);
-  for (var u = 0u; u < 4u; u++) {
-    if (j0 + u < H) { v[u] = bhh[base + j0 + u]; }
-  }
-  return v;
+  let last = H - 1u;
+  return vec4f(bhh[base + min(j0, last)], bhh[base + min(j0 + 1u, last)],
+    bhh[base + min(j0 + 2u, last)], bhh[base + min(j0 + 3u, last)]) * unit_mask(j0);
 }
 
 fn store_gates(base: u32, j0: u32, v: vec4f) {
-  for (var u = 0u; u < 4u; u++) {
-    if (j0 + u < H) { gates[base + j0 + u] = v[u]; }
-  }
+  gates[base + j0] = v.x;
+  if (j0 + 1u < H) { gates[base + j0 + 1u] = v.y; }
+  if (j0 + 2u < H) { gates[base + j0 + 2u] = v.z; }
+  if (j0 + 3u < H) { gates[base + j0 + 3u] = v.w; }
 }
 
 fn store_cell(base: u32, j0: u32, v: vec4f) {
-  for (var u = 0u; u < 4u; u++) {
-    if (j0 + u < H) { cell[base + j0 + u] = v[u]; }
-  }
+  cell[base + j0] = v.x;
+  if (j0 + 1u < H) { cell[base + j0 + 1u] = v.y; }
+  if (j0 + 2u < H) { cell[base + j0 + 2u] = v.z; }
+  if (j0 + 3u < H) { cell[base + j0 + 3u] = v.w; }
 }
 
 fn store_h(base: u32, j0: u32, v: vec4f) {
-  for (var u = 0u; u < 4u; u++) {
-    if (j0 + u < H) { h_out[base + j0 + u] = v[u]; }
-  }
+  h_out[base + j0] = v.x;
+  if (j0 + 1u < H) { h_out[base + j0 + 1u] = v.y; }
+  if (j0 + 2u < H) { h_out[base + j0 + 2u] = v.z; }
+  if (j0 + 3u < H) { h_out[base + j0 + 3u] = v.w; }
 }
 
 fn sentence_group(x: u32, groups: u32) -> u32 {
@@ -108,8 +128,86 @@ fn sentence_group(x: u32, groups: u32) -> u32 {
   return groups - 1u - x / 2u;
 }
 
-fn weights(index: u32) -> mat4x4f {
-  return mat4x4f(whh[index], whh[index + 1u], whh[index + 2u], whh[index + 3u]);
+// W_hh·h for 4 units × 8 sentences, per gate: column s of i0 is sentence s, of i1 sentence 4+s.
+struct Z {
+  i0: mat4x4f, f0: mat4x4f, g0: mat4x4f, o0: mat4x4f,
+  i1: mat4x4f, f1: mat4x4f, g1: mat4x4f, o1: mat4x4f,
+}
+
+fn h_quads(hb: u32, k4: u32) -> array<mat4x4f, 2> {
+  return array<mat4x4f, 2>(
+    mat4x4f(hs[hb + k4], hs[hb + UB + k4], hs[hb + 2u * UB + k4], hs[hb + 3u * UB + k4]),
+    mat4x4f(hs[hb + 4u * UB + k4], hs[hb + 5u * UB + k4], hs[hb + 6u * UB + k4],
+      hs[hb + 7u * UB + k4]),
+  );
+}
+
+fn ws(i: u32) -> mat4x4f {
+  return mat4x4f(whh[i], whh[i + 1u], whh[i + 2u], whh[i + 3u]);
+}
+
+// wb: first vec4 of this direction's gate-i block plus this invocation's units; hb: h base.
+fn zrec_storage(wb: u32, hb: u32) -> Z {
+  var z: Z;
+  for (var k4 = 0u; k4 < UB; k4++) {
+    let hq = h_quads(hb, k4);
+    let w = wb + 4u * k4;
+    let wi = ws(w);
+    let wf = ws(w + WSTRIDE);
+    let wg = ws(w + 2u * WSTRIDE);
+    let wo = ws(w + 3u * WSTRIDE);
+    z.i0 += wi * hq[0];
+    z.f0 += wf * hq[0];
+    z.g0 += wg * hq[0];
+    z.o0 += wo * hq[0];
+    z.i1 += wi * hq[1];
+    z.f1 += wf * hq[1];
+    z.g1 += wg * hq[1];
+    z.o1 += wo * hq[1];
+  }
+  return z;
+}
+
+fn zrec_uniform0(wb: u32, hb: u32) -> Z {
+  var z: Z;
+  for (var k4 = 0u; k4 < UB; k4++) {
+    let hq = h_quads(hb, k4);
+    let w = wb + 4u * k4;
+    let wi = mat4x4f(u_i0[w], u_i0[w + 1u], u_i0[w + 2u], u_i0[w + 3u]);
+    let wf = mat4x4f(u_f0[w], u_f0[w + 1u], u_f0[w + 2u], u_f0[w + 3u]);
+    let wg = mat4x4f(u_g0[w], u_g0[w + 1u], u_g0[w + 2u], u_g0[w + 3u]);
+    let wo = mat4x4f(u_o0[w], u_o0[w + 1u], u_o0[w + 2u], u_o0[w + 3u]);
+    z.i0 += wi * hq[0];
+    z.f0 += wf * hq[0];
+    z.g0 += wg * hq[0];
+    z.o0 += wo * hq[0];
+    z.i1 += wi * hq[1];
+    z.f1 += wf * hq[1];
+    z.g1 += wg * hq[1];
+    z.o1 += wo * hq[1];
+  }
+  return z;
+}
+
+fn zrec_uniform1(wb: u32, hb: u32) -> Z {
+  var z: Z;
+  for (var k4 = 0u; k4 < UB; k4++) {
+    let hq = h_quads(hb, k4);
+    let w = wb + 4u * k4;
+    let wi = mat4x4f(u_i1[w], u_i1[w + 1u], u_i1[w + 2u], u_i1[w + 3u]);
+    let wf = mat4x4f(u_f1[w], u_f1[w + 1u], u_f1[w + 2u], u_f1[w + 3u]);
+    let wg = mat4x4f(u_g1[w], u_g1[w + 1u], u_g1[w + 2u], u_g1[w + 3u]);
+    let wo = mat4x4f(u_o1[w], u_o1[w + 1u], u_o1[w + 2u], u_o1[w + 3u]);
+    z.i0 += wi * hq[0];
+    z.f0 += wf * hq[0];
+    z.g0 += wg * hq[0];
+    z.o0 += wo * hq[0];
+    z.i1 += wi * hq[1];
+    z.f1 += wf * hq[1];
+    z.g1 += wg * hq[1];
+    z.o1 += wo * hq[1];
+  }
+  return z;
 }
 
 @compute @workgroup_size(UB, QY, 1)
@@ -120,18 +218,21 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec
   let ub = lid.x;
   let q = lid.y;
   let j0 = 4u * ub;
-  let b0 = (sentence_group(wg.x, params.groups) * QY + q) * 4u;
+  let first = sentence_group(wg.x, params.groups) * QY * 8u; // the workgroup's first sentence
+  let b0 = first + 8u * q; // this invocation's first sentence
+  let S = 8u * QY; // sentences per workgroup
 
-  var len = vec4u(0u);
-  for (var s = 0u; s < 4u; s++) {
+  var len: array<u32, 8>;
+  for (var s = 0u; s < 8u; s++) {
+    len[s] = 0u;
     if (b0 + s < B) { len[s] = u32(clamp(lengths[b0 + s], 0, i32(T))); }
+    hs[(8u * q + s) * UB + ub] = vec4f(0.0);
+    hs[(S + 8u * q + s) * UB + ub] = vec4f(0.0);
   }
-  for (var s = 0u; s < 4u; s++) { hs[(4u * q + s) * UB + ub] = vec4f(0.0); }
   if (ub == 0u && q == 0u) {
     // The longest sentence of the workgroup sets the step count (uniform for the barriers).
     var longest = 0u;
-    let first = sentence_group(wg.x, params.groups) * QY * 4u;
-    for (var s = first; s < min(first + 4u * QY, B); s++) {
+    for (var s = first; s < min(first + S, B); s++) {
       longest = max(longest, u32(clamp(lengths[s], 0, i32(T))));
     }
     group_max = longest;
@@ -143,60 +244,65 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec
   let b_f = load_bias(gate_col + H, j0);
   let b_g = load_bias(gate_col + 2u * H, j0);
   let b_o = load_bias(gate_col + 3u * H, j0);
-  let w_base = dir * 4u * UB * UB * 4u + ub * UB * 4u;
-  let w_gate = UB * UB * 4u;
-  var c = mat4x4f(); // column s: c of units j0…j0+3 for sentence b0+s
+  let w_own = ub * UB * 4u; // this invocation's units within a (direction, gate) block
+  var c: array<mat4x4f, 2>; // column s of c[qq]: c of units j0…j0+3 for sentence b0+4qq+s
 
   for (var step = 0u; step < steps; step++) {
-    // z for 4 units × 4 sentences per gate: column s of acc = units of sentence s.
-    var acc_i = mat4x4f();
-    var acc_f = mat4x4f();
-    var acc_g = mat4x4f();
-    var acc_o = mat4x4f();
-    let h_base = 4u * q * UB;
-    for (var k4 = 0u; k4 < UB; k4++) {
-      let hm = mat4x4f(hs[h_base + k4], hs[h_base + UB + k4], hs[h_base + 2u * UB + k4],
-        hs[h_base + 3u * UB + k4]);
-      let w = w_base + k4 * 4u;
-      acc_i += weights(w) * hm;
-      acc_f += weights(w + w_gate) * hm;
-      acc_g += weights(w + 2u * w_gate) * hm;
-      acc_o += weights(w + 3u * w_gate) * hm;
+    let parity = step & 1u;
+    let hb = (parity * S + 8u * q) * UB; // read h_{t−1} here
+    let hw = ((1u - parity) * S + 8u * q) * UB; // write h_t there
+    var z: Z;
+    if (USE_UNIFORM) {
+      if (dir == 0u) { z = zrec_uniform0(w_own, hb); } else { z = zrec_uniform1(w_own, hb); }
+    } else {
+      z = zrec_storage(dir * 4u * WSTRIDE + w_own, hb);
     }
-    var h_new = array<vec4f, 4>();
-    for (var s = 0u; s < 4u; s++) {
-      if (step < len[s]) {
-        let b = b0 + s;
-        var t = step;
-        if (dir == 1u) { t = len[s] - 1u - step; }
-        let row = b * T + t;
-        h_prev[(row * 2u + dir) * UB + ub] = hs[(4u * q + s) * UB + ub];
-        let z = row * 8u * H + gate_col;
-        let i = sigmoid4(acc_i[s] + load_pre(z, j0) + b_i);
-        let f = sigmoid4(acc_f[s] + load_pre(z + H, j0) + b_f);
-        let g = tanh4(acc_g[s] + load_pre(z + 2u * H, j0) + b_g);
-        let o = sigmoid4(acc_o[s] + load_pre(z + 3u * H, j0) + b_o);
-        let c_new = f * c[s] + i * g;
-        c[s] = c_new;
-        h_new[s] = o * tanh4(c_new);
-        store_gates(z, j0, i);
-        store_gates(z + H, j0, f);
-        store_gates(z + 2u * H, j0, g);
-        store_gates(z + 3u * H, j0, o);
-        store_cell(row * 2u * H + dir * H, j0, c_new);
-        store_h(row * 2u * H + dir * H, j0, h_new[s]);
+    for (var qq = 0u; qq < 2u; qq++) {
+      var zi = z.i0;
+      var zf = z.f0;
+      var zg = z.g0;
+      var zo = z.o0;
+      if (qq == 1u) {
+        zi = z.i1;
+        zf = z.f1;
+        zg = z.g1;
+        zo = z.o1;
       }
+      var cq = c[qq];
+      for (var s4 = 0u; s4 < 4u; s4++) {
+        let s = 4u * qq + s4;
+        if (step < len[s]) {
+          var t = step;
+          if (dir == 1u) { t = len[s] - 1u - step; }
+          let row = (b0 + s) * T + t;
+          h_prev[(row * 2u + dir) * UB + ub] = hs[hb + s * UB + ub];
+          let zb = row * 8u * H + gate_col;
+          let i = sigmoid4(zi[s4] + load_pre(zb, j0) + b_i);
+          let f = sigmoid4(zf[s4] + load_pre(zb + H, j0) + b_f);
+          let g = tanh4(zg[s4] + load_pre(zb + 2u * H, j0) + b_g);
+          let o = sigmoid4(zo[s4] + load_pre(zb + 3u * H, j0) + b_o);
+          // Units beyond H stay zero: their weights, pre and bias are zero, so g = 0 and c = 0.
+          let c_new = f * cq[s4] + i * g;
+          cq[s4] = c_new;
+          let h_new = o * tanh4(c_new);
+          hs[hw + s * UB + ub] = h_new;
+          store_gates(zb, j0, i);
+          store_gates(zb + H, j0, f);
+          store_gates(zb + 2u * H, j0, g);
+          store_gates(zb + 3u * H, j0, o);
+          store_cell(row * 2u * H + dir * H, j0, c_new);
+          store_h(row * 2u * H + dir * H, j0, h_new);
+        }
+      }
+      c[qq] = cq;
     }
-    workgroupBarrier(); // everyone has read h_{t−1}
-    for (var s = 0u; s < 4u; s++) {
-      // Units beyond H stay zero: their weights, pre and bias are zero, so g = 0 and c = 0.
-      if (step < len[s]) { hs[(4u * q + s) * UB + ub] = h_new[s]; }
-    }
-    workgroupBarrier(); // h_t is complete
+    // One barrier per step: h_t is complete, and nobody reads the h_{t−1} buffer any more
+    // (it is overwritten with h_{t+1} only after this barrier).
+    workgroupBarrier();
   }
 
   // Padding rows: h_out (read by the next layer) and h_prev (a matmul operand) are zero.
-  for (var s = 0u; s < 4u; s++) {
+  for (var s = 0u; s < 8u; s++) {
     let b = b0 + s;
     if (b >= B) { break; }
     for (var t = len[s]; t < T; t++) {
@@ -219,11 +325,12 @@ fn pack(@builtin(global_invocation_id) gid: vec3u) {
   let ub = (n / (4u * UB)) % UB;
   let gate = (n / (4u * UB * UB)) % 4u;
   let d = n / (16u * UB * UB);
+  let at = (d * 4u + gate) * WSTRIDE + (ub * UB + k4) * 4u + kk;
   let k = 4u * k4 + kk;
   var v = vec4f(0.0);
   for (var u = 0u; u < 4u; u++) {
     let j = 4u * ub + u;
     if (j < H && k < H) { v[u] = src[((d * 4u + gate) * H + j) * H + k]; }
   }
-  dst[n] = v;
+  dst[at] = v;
 }

@@ -7,7 +7,7 @@ import {
   submitDispatches,
   writeBuffer,
 } from "../src/gpu/mod.ts";
-import { type BiLstm, createBiLstm } from "../src/ops/lstm.ts";
+import { type BiLstm, type BiLstmOptions, createBiLstm } from "../src/ops/lstm.ts";
 import {
   biLstmBackwardRef,
   type BiLstmGrads,
@@ -60,7 +60,12 @@ interface Setup {
   buf: Record<string, GPUBuffer>;
 }
 
-async function setup(gpu: Gpu, shape: BiLstmShape, p: BiLstmParams): Promise<Setup> {
+async function setup(
+  gpu: Gpu,
+  shape: BiLstmShape,
+  p: BiLstmParams,
+  options: BiLstmOptions = {},
+): Promise<Setup> {
   const { batch: B, time: T, inputSize: E, hiddenSize: H } = shape;
   // Bindings read as vec4 must be at least 16 bytes.
   const zeros = (label: string, n: number) => createBuffer(gpu, label, Math.max(16, n * 4));
@@ -84,7 +89,7 @@ async function setup(gpu: Gpu, shape: BiLstmShape, p: BiLstmParams): Promise<Set
     maxTime: T,
     inputSize: E,
     hiddenSize: H,
-  });
+  }, options);
   return { layer, buf };
 }
 
@@ -95,12 +100,13 @@ async function checkAgainstReference(
   lengths: number[],
   seed: number,
   tol = { atol: 2e-5, rtol: 1e-4 },
+  options: BiLstmOptions = {},
 ): Promise<void> {
   const { batch: B, time: T, inputSize: E, hiddenSize: H } = shape;
   const p = randomParams(seed, E, H, Math.min(0.6, 1.5 / Math.sqrt(H)));
   const x = randomArray(seed + 10, B * T * E);
   const dh = randomArray(seed + 11, B * T * 2 * H);
-  const { layer, buf } = await setup(gpu, shape, p);
+  const { layer, buf } = await setup(gpu, shape, p, options);
   writeBuffer(gpu, buf.x, x);
   writeBuffer(gpu, buf.lengths, new Int32Array(lengths));
   writeBuffer(gpu, buf.dhOut, dh);
@@ -122,7 +128,7 @@ async function checkAgainstReference(
     dBHh: buf.dBHh,
   });
   submitDispatches(gpu, [...layer.forward, ...backward]);
-  const tag = `B=${B} T=${T} E=${E} H=${H} lengths=${lengths}`;
+  const tag = `B=${B} T=${T} E=${E} H=${H} lengths=${lengths} uniform W=${layer.uniformWeights}`;
   assertClose(await readFloat32(gpu, buf.hOut, B * T * 2 * H), biLstmRef(x, lengths, p, shape), {
     ...tol,
     name: `h_out ${tag}`,
@@ -147,20 +153,36 @@ async function checkAgainstReference(
 
 Deno.test("lstm forward and backward on the GPU equal the float64 reference", async () => {
   const gpu = await acquireGpu();
-  await checkAgainstReference(gpu, { batch: 1, time: 1, inputSize: 3, hiddenSize: 5 }, [1], 100);
-  await checkAgainstReference(
-    gpu,
-    { batch: 5, time: 7, inputSize: 3, hiddenSize: 7 },
-    [7, 3, 1, 0, 5],
-    200,
-  );
-  // More sentences than one workgroup holds (8), H a multiple of 4, E aligned (vec4 matmul).
-  await checkAgainstReference(
-    gpu,
-    { batch: 11, time: 6, inputSize: 4, hiddenSize: 8 },
-    [6, 1, 2, 6, 5, 0, 3, 4, 6, 1, 2],
-    300,
-  );
+  // W_hh from uniform bindings (the default for H ≤ 128) and from storage.
+  for (const uniformWeights of [true, false]) {
+    const options = { uniformWeights };
+    const tol = { atol: 2e-5, rtol: 1e-4 };
+    await checkAgainstReference(
+      gpu,
+      { batch: 1, time: 1, inputSize: 3, hiddenSize: 5 },
+      [1],
+      100,
+      tol,
+      options,
+    );
+    await checkAgainstReference(
+      gpu,
+      { batch: 5, time: 7, inputSize: 3, hiddenSize: 7 },
+      [7, 3, 1, 0, 5],
+      200,
+      tol,
+      options,
+    );
+    // More sentences than one workgroup holds (8), H a multiple of 4, E aligned (vec4 matmul).
+    await checkAgainstReference(
+      gpu,
+      { batch: 19, time: 6, inputSize: 4, hiddenSize: 8 },
+      [6, 1, 2, 6, 5, 0, 3, 4, 6, 1, 2, 5, 5, 1, 6, 2, 3, 4, 1],
+      300,
+      tol,
+      options,
+    );
+  }
 });
 
 Deno.test("lstm on a long sentence (T = 150, H = 256) stays under the loop limit", async () => {

@@ -105,8 +105,13 @@ export interface BiLstm {
   readonly forward: Dispatch[];
   /** Internal buffers (saved activations, packed weights). */
   readonly saved: BiLstmSaved;
-  /** Workgroup rows (4 sentences each) of the forward and backward recurrence kernels. */
+  /**
+   * Workgroup rows of the recurrence kernels: forward rows hold 8 sentences,
+   * backward rows 4.
+   */
   readonly sentenceQuads: { forward: number; backward: number };
+  /** Whether the forward kernel reads W_hh from uniform bindings. */
+  readonly uniformWeights: boolean;
   /**
    * Resizes every dispatch built from this layer (forward and all backward
    * lists) for a new batch shape.
@@ -133,8 +138,13 @@ export interface BiLstm {
 export interface BiLstmOptions {
   /** Label prefix for errors and profiles (default "lstm"). */
   label?: string;
-  /** Sentence quads per workgroup of the forward kernel (default: 2 where it fits). */
+  /** Sentence octets per workgroup of the forward kernel (default 1). */
   forwardQuads?: number;
+  /**
+   * Read W_hh from uniform bindings in the forward kernel when H ≤ 128 and the device
+   * allows (default true; false forces the storage path).
+   */
+  uniformWeights?: boolean;
   /** Sentence quads per workgroup of the backward kernel (default: 2 where it fits). */
   backwardQuads?: number;
 }
@@ -143,6 +153,8 @@ export interface BiLstmOptions {
 const LOOP_LIMIT = 65_535;
 /** Workgroup memory the kernels declare: 1024 vec4f (16 KiB). */
 const SHARED_VEC4 = 1024;
+/** Bytes of one uniform W_hh block (the WebGPU default binding limit). */
+const UNIFORM_BLOCK = 65_536;
 
 function positiveInteger(name: string, value: number, max = Infinity): void {
   if (!Number.isInteger(value) || value < 1 || value > max) {
@@ -206,12 +218,18 @@ export async function createBiLstm(
   });
   const UB = Math.ceil(H / 4);
   const Hp = 4 * UB;
-  // Forward: 4·QY·UB vec4 of h in workgroup memory and UB·QY ≤ 256 invocations;
-  // backward: 16·QY·UB vec4 of dz.
-  const fitF = Math.min(Math.floor(SHARED_VEC4 / (4 * UB)), Math.floor(256 / UB));
+  // Forward: 2·8·QY·UB vec4 of h in workgroup memory; backward: 16·QY·UB vec4 of dz;
+  // UB·QY ≤ 256 invocations either way.
+  const fitF = Math.min(Math.floor(SHARED_VEC4 / (16 * UB)), Math.floor(256 / UB));
   const fitB = Math.min(Math.floor(SHARED_VEC4 / (16 * UB)), Math.floor(256 / UB));
-  const qf = Math.min(options.forwardQuads ?? 2, fitF);
+  const qf = Math.min(options.forwardQuads ?? 1, fitF);
   const qb = Math.min(options.backwardQuads ?? 2, fitB);
+  // W_hh from uniform bindings: one 64 KiB (direction, gate) block each, nine uniforms in all.
+  const limits = gpu.device.limits;
+  const useUniform = (options.uniformWeights ?? true) && UB <= 32 &&
+    limits.maxUniformBufferBindingSize >= UNIFORM_BLOCK &&
+    limits.maxUniformBuffersPerShaderStage >= 9;
+  const wStride = useUniform ? UNIFORM_BLOCK / 16 : UB * UB * 4;
   if (qf < 1 || qb < 1) {
     throw new RangeError(`createBiLstm: hiddenSize ${H} needs more workgroup memory than 16 KiB`);
   }
@@ -220,22 +238,39 @@ export async function createBiLstm(
     gates: createBuffer(gpu, `${label} gates`, rows * 8 * H * 4),
     cell: createBuffer(gpu, `${label} cell`, rows * 2 * H * 4),
     hPrev: createBuffer(gpu, `${label} h_prev`, rows * 2 * Hp * 4),
-    whhPacked: createBuffer(gpu, `${label} W_hh packed`, 2 * 4 * UB * UB * 16 * 4),
+    whhPacked: createBuffer(
+      gpu,
+      `${label} W_hh packed`,
+      8 * wStride * 16,
+      GPUBufferUsage.STORAGE | GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_SRC,
+    ),
     whhPackedT: createBuffer(gpu, `${label} W_hh packed T`, 2 * UB * 4 * UB * 16 * 4),
   };
-  const groupsF = (b: number) => Math.ceil(b / (4 * qf));
+  const groupsF = (b: number) => Math.ceil(b / (8 * qf));
   const groupsB = (b: number) => Math.ceil(b / (4 * qb));
   const paramsF = new ParamBlock(gpu, `${label} recurrence shape`, [0, 0, 0, 0]);
   const paramsB = new ParamBlock(gpu, `${label} backward shape`, [0, 0, 0, 0]);
   const packLength = 2 * 4 * UB * UB * 4;
 
+  // Bindings 9…16: the packed W_hh's (direction, gate) blocks, or an unused 64 KiB stand-in.
+  const standIn = useUniform ? null : createBuffer(
+    gpu,
+    `${label} unused uniform`,
+    UNIFORM_BLOCK,
+    GPUBufferUsage.UNIFORM,
+  );
+  const uniformBlocks = Array.from(
+    { length: 8 },
+    (_, i) =>
+      standIn ?? { buffer: saved.whhPacked, offset: i * UNIFORM_BLOCK, size: UNIFORM_BLOCK },
+  );
   const pack = await makeDispatch(
     gpu,
     {
       label: `${label} pack W_hh`,
       code: lstmWgsl,
       entryPoint: "pack",
-      constants: { H, UB },
+      constants: { H, UB, WSTRIDE: wStride },
     },
     [buffers.wHh, saved.whhPacked],
     [Math.ceil(packLength / 64)],
@@ -249,7 +284,7 @@ export async function createBiLstm(
   const recurrence = await makeDispatch(gpu, {
     label: `${label} recurrence`,
     code: lstmWgsl,
-    constants: { H, UB, QY: qf },
+    constants: { H, UB, QY: qf, USE_UNIFORM: useUniform, WSTRIDE: wStride },
   }, [
     paramsF.buffer,
     saved.pre,
@@ -260,6 +295,7 @@ export async function createBiLstm(
     saved.gates,
     saved.cell,
     saved.hPrev,
+    ...uniformBlocks,
   ], [1, 2]);
 
   const resizers: ((batch: number, time: number) => void)[] = [];
@@ -275,6 +311,7 @@ export async function createBiLstm(
     forward: [pack, projection, recurrence],
     saved,
     sentenceQuads: { forward: qf, backward: qb },
+    uniformWeights: useUniform,
     resize(batch: number, time: number) {
       if (!Number.isInteger(batch) || batch < 0 || batch > maxBatch) {
         throw new RangeError(`${label}: expected a batch of 0…${maxBatch} sentences, got ${batch}`);
@@ -362,6 +399,7 @@ export async function createBiLstm(
     },
     destroy() {
       for (const buffer of Object.values(saved)) buffer.destroy();
+      standIn?.destroy();
       for (const p of [paramsF, paramsB]) p.buffer.destroy();
     },
   };
