@@ -1,0 +1,162 @@
+/**
+ * CRF-head benchmark: the CRF loss (NLL + gradient, forward-backward),
+ * Viterbi decoding and the softmax cross-entropy head, at B = 32 and 256,
+ * T = 40, K = 9 and 17. Each configuration is first validated against the
+ * float64 reference, then timed. Run alone with
+ * `deno run -A bench/crf_bench.ts`.
+ *
+ * @module
+ */
+
+import {
+  acquireGpu,
+  createBuffer,
+  describeAdapter,
+  type Gpu,
+  readFloat32,
+  readInt32,
+  submitDispatches,
+} from "../src/gpu/mod.ts";
+import { crfLoss } from "../src/ops/crf.ts";
+import { crfNllRef } from "../src/ops/crf_ref.ts";
+import { softmaxXentLoss } from "../src/ops/softmax_xent.ts";
+import { softmaxXentRef } from "../src/ops/softmax_xent_ref.ts";
+import { viterbiDecode } from "../src/ops/viterbi.ts";
+import { viterbiRef } from "../src/ops/viterbi_ref.ts";
+import { type KernelBenchResult, markdownTable, timeDispatches } from "./report.ts";
+
+/** A kernel result with the throughput that matters for a sequence head. */
+export interface SequenceBenchResult extends KernelBenchResult {
+  /** Real (unpadded) tokens per second. */
+  tokensPerSecond: number;
+}
+
+function random(n: number, seed: number, scale = 2): Float32Array {
+  const out = new Float32Array(n);
+  let s = seed;
+  for (let i = 0; i < n; i++) {
+    s = (s * 1664525 + 1013904223) >>> 0;
+    out[i] = (s / 2 ** 32 - 0.5) * scale;
+  }
+  return out;
+}
+
+function maxError(got: ArrayLike<number>, want: ArrayLike<number>): number {
+  let worst = 0;
+  for (let i = 0; i < want.length; i++) worst = Math.max(worst, Math.abs(got[i] - want[i]));
+  return worst;
+}
+
+/**
+ * Benchmarks the CRF loss, Viterbi and the softmax head.
+ *
+ * @param gpu the device
+ * @param options batch sizes (default 32, 256), tag counts (default 9, 17), padded length (default 40)
+ * @returns one result per op and configuration
+ *
+ * @example
+ * ```ts
+ * import { acquireGpu } from "../src/gpu/mod.ts";
+ * import { benchCrf } from "./crf_bench.ts";
+ * const results = await benchCrf(await acquireGpu(), { batches: [2], tags: [3], time: 4 });
+ * if (results.length !== 3 || !results.every((r) => r.validated)) throw new Error("bench failed");
+ * ```
+ */
+export async function benchCrf(
+  gpu: Gpu,
+  options: { batches?: number[]; tags?: number[]; time?: number } = {},
+): Promise<SequenceBenchResult[]> {
+  const T = options.time ?? 40;
+  const results: SequenceBenchResult[] = [];
+  for (const K of options.tags ?? [9, 17]) {
+    for (const B of options.batches ?? [32, 256]) {
+      const shape = { batch: B, time: T, tags: K };
+      // Lengths between T/2 and T, as in a length-bucketed batch.
+      const lengths = Int32Array.from(random(B, 5, 1), (v) => Math.round(T * (0.75 + v / 2)));
+      lengths[0] = T;
+      const tokens = lengths.reduce((a, v) => a + v, 0);
+      const tagIds = Int32Array.from(random(B * T, 6, 1), (v) => Math.floor((v + 0.5) * K) % K);
+      const host = {
+        emissions: random(B * T * K, 1, 6),
+        tags: tagIds,
+        lengths,
+        transitions: random(K * K, 2),
+        start: random(K, 3),
+        end: random(K, 4),
+      };
+      const f32 = (label: string, n: number) => createBuffer(gpu, label, n * 4);
+      const buf = {
+        emissions: createBuffer(gpu, "emissions", host.emissions),
+        tags: createBuffer(gpu, "tags", host.tags),
+        lengths: createBuffer(gpu, "lengths", host.lengths),
+        transitions: createBuffer(gpu, "transitions", host.transitions),
+        start: createBuffer(gpu, "start", host.start),
+        end: createBuffer(gpu, "end", host.end),
+        nll: f32("nll", B),
+        dEmissions: f32("dEmissions", B * T * K),
+        dTransitions: f32("dTransitions", K * K),
+        dStart: f32("dStart", K),
+        dEnd: f32("dEnd", K),
+        loss: f32("loss", 1),
+        path: f32("path", B * T),
+        score: f32("score", B),
+      };
+      const config = `B=${B} T=${T} K=${K}`;
+      const reps = Math.max(3, Math.round(4e6 / (B * T * K * K)));
+      const record = (op: string, ms: number) =>
+        results.push({ op, config, ms, validated: true, tokensPerSecond: tokens / ms * 1000 });
+
+      const crf = await crfLoss(gpu, buf, shape, { lossScale: 1 / B });
+      submitDispatches(gpu, crf.dispatches);
+      const nllError = maxError(await readFloat32(gpu, buf.nll, B), crfNllRef(host, shape));
+      if (nllError > 1e-3 * T) throw new Error(`crf ${config} is wrong: NLL error ${nllError}`);
+      record("crf loss+grad", await timeDispatches(gpu, crf.dispatches, buf.loss, reps));
+
+      const vit = await viterbiDecode(gpu, buf, shape);
+      submitDispatches(gpu, vit.dispatches);
+      const ref = viterbiRef(host, shape);
+      const path = await readInt32(gpu, buf.path, B * T);
+      // Near-ties may legitimately differ in f32; demand the same score and nearly all tags.
+      const differ = path.reduce((a, v, i) => a + (v !== ref.paths[i] ? 1 : 0), 0);
+      const scoreError = maxError(await readFloat32(gpu, buf.score, B), ref.scores);
+      if (differ > B * T * 1e-3 || scoreError > 1e-3 * T) {
+        throw new Error(
+          `viterbi ${config} is wrong: ${differ} tags differ, score error ${scoreError}`,
+        );
+      }
+      record("viterbi", await timeDispatches(gpu, vit.dispatches, buf.score, reps));
+
+      const xent = await softmaxXentLoss(gpu, buf, shape, { lossScale: 1 });
+      submitDispatches(gpu, xent.dispatches);
+      const before = (await readFloat32(gpu, buf.loss, 1))[0];
+      submitDispatches(gpu, xent.dispatches);
+      const added = (await readFloat32(gpu, buf.loss, 1))[0] - before;
+      const want = softmaxXentRef(host, shape).reduce((a, v) => a + v, 0);
+      if (Math.abs(added - want) > 1e-4 * Math.abs(want) + 1e-2) {
+        throw new Error(`softmax xent ${config} is wrong: loss ${added}, expected ${want}`);
+      }
+      record("softmax xent loss+grad", await timeDispatches(gpu, xent.dispatches, buf.loss, reps));
+      for (const b of Object.values(buf)) b.destroy();
+    }
+  }
+  return results;
+}
+
+if (import.meta.main) {
+  const gpu = await acquireGpu();
+  console.log(`adapter: ${describeAdapter(gpu.adapter)}`);
+  const results = await benchCrf(gpu);
+  console.log(
+    markdownTable(
+      ["op", "config", "ms", "tokens/s", "validated"],
+      results.map((r) => [
+        r.op,
+        r.config,
+        r.ms.toFixed(3),
+        Math.round(r.tokensPerSecond).toLocaleString("en-US"),
+        r.validated ? "yes" : "NO",
+      ]),
+    ),
+  );
+  console.log(JSON.stringify(results));
+}
