@@ -137,6 +137,9 @@ fn at(b: u32, t: u32, k: u32) -> u32 {
 fn forward_sweep(q: Slot, tmax: u32) -> f32 {
   let row = q.s * K;
   let half = S * K;
+  // This invocation's column of transitions, in registers for the whole loop.
+  var column: array<f32, MAX_K>;
+  for (var i = 0u; i < K; i++) { column[i] = trans(i, q.k); }
   for (var t = 0u; t < tmax; t++) {
     let cur = (t & 1u) * half + row;
     let prev = half - (t & 1u) * half + row;
@@ -146,9 +149,9 @@ fn forward_sweep(q: Slot, tmax: u32) -> f32 {
       if (t > 0u) {
         // log Σi exp(α[t−1, i] + trans[i, k]), shifted by the max.
         var m = NEG_BIG;
-        for (var i = 0u; i < K; i++) { m = max(m, step_get(prev + i) + trans(i, q.k)); }
+        for (var i = 0u; i < K; i++) { m = max(m, step_get(prev + i) + column[i]); }
         var sum = 0.0;
-        for (var i = 0u; i < K; i++) { sum += exp(step_get(prev + i) + trans(i, q.k) - m); }
+        for (var i = 0u; i < K; i++) { sum += exp(step_get(prev + i) + column[i] - m); }
         alpha = e + m + log(sum);
       }
       log_alpha[at(q.b, t, q.k)] = alpha;
@@ -201,6 +204,9 @@ fn train(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: 
   let scale = params.loss_scale;
   let i = q.k;
   var pair: array<f32, MAX_K>;
+  // Row i of the transitions, in registers for the whole loop.
+  var from_i: array<f32, MAX_K>;
+  for (var j = 0u; j < K; j++) { from_i[j] = trans(i, j); }
   var d_first = 0.0;
   var d_last = 0.0;
   for (var step = 0u; step < tmax; step++) {
@@ -213,12 +219,12 @@ fn train(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: 
       var beta = end_scores[i];
       if (t + 1u < q.n) {
         var m = NEG_BIG;
-        for (var j = 0u; j < K; j++) { m = max(m, trans(i, j) + step_get(prev + j)); }
+        for (var j = 0u; j < K; j++) { m = max(m, from_i[j] + step_get(prev + j)); }
         // pair(i, j) = exp(α[t, i] + x_j − log Z) = exp(x_j − m)·exp(α[t, i] + m − log Z)
         let c = exp(alpha + m - lz);
         var sum = 0.0;
         for (var j = 0u; j < K; j++) {
-          let e = exp(trans(i, j) + step_get(prev + j) - m);
+          let e = exp(from_i[j] + step_get(prev + j) - m);
           sum += e;
           pair[j] += e * c;
         }
