@@ -44,6 +44,12 @@
 override H: u32 = 1u;
 override UB: u32 = 1u;
 override QY: u32 = 1u;
+// Read W_hh from the eight uniform bindings (H ≤ 128) instead of the storage buffer.
+override USE_UNIFORM: bool = false;
+// vec4s between consecutive (direction, gate) blocks of the packed W_hhᵀ (see `pack_t`).
+override WSTRIDE: u32 = 4u;
+// vec4s of workgroup memory for dz: 32·QY·UB.
+override SHARED: u32 = 32u;
 
 struct Params { batch: u32, time: u32, groups: u32, pad: u32 }
 
@@ -54,42 +60,50 @@ struct Params { batch: u32, time: u32, groups: u32, pad: u32 }
 @group(0) @binding(4) var<storage, read> whh_t: array<vec4f>;
 @group(0) @binding(5) var<storage, read> lengths: array<i32>;
 @group(0) @binding(6) var<storage, read_write> dgates: array<f32>;
+@group(0) @binding(7) var<uniform> u_i0: array<vec4f, 4096>;
+@group(0) @binding(8) var<uniform> u_f0: array<vec4f, 4096>;
+@group(0) @binding(9) var<uniform> u_g0: array<vec4f, 4096>;
+@group(0) @binding(10) var<uniform> u_o0: array<vec4f, 4096>;
+@group(0) @binding(11) var<uniform> u_i1: array<vec4f, 4096>;
+@group(0) @binding(12) var<uniform> u_f1: array<vec4f, 4096>;
+@group(0) @binding(13) var<uniform> u_g1: array<vec4f, 4096>;
+@group(0) @binding(14) var<uniform> u_o1: array<vec4f, 4096>;
 
-var<workgroup> dzs: array<vec4f, 1024>;
-var<workgroup> group_max: u32;
+// dz of the workgroup's 8·QY sentences: (8·QY, 4, UB) vec4.
+var<workgroup> dzs: array<vec4f, SHARED>;
 
 fn tanh4(v: vec4f) -> vec4f {
   return tanh(clamp(v, vec4f(-15.0), vec4f(15.0)));
 }
 
+// Small loops written out: llvmpipe counts every loop iteration against its limit.
+fn unit_mask(j0: u32) -> vec4f {
+  return select(vec4f(0.0), vec4f(1.0), vec4u(j0, j0 + 1u, j0 + 2u, j0 + 3u) < vec4u(H));
+}
+
 fn load_gates(base: u32, j0: u32) -> vec4f {
-  var v = vec4f(0.0);
-  for (var u = 0u; u < 4u; u++) {
-    if (j0 + u < H) { v[u] = gates[base + j0 + u]; }
-  }
-  return v;
+  let last = H - 1u;
+  return vec4f(gates[base + min(j0, last)], gates[base + min(j0 + 1u, last)],
+    gates[base + min(j0 + 2u, last)], gates[base + min(j0 + 3u, last)]) * unit_mask(j0);
 }
 
 fn load_cell(base: u32, j0: u32) -> vec4f {
-  var v = vec4f(0.0);
-  for (var u = 0u; u < 4u; u++) {
-    if (j0 + u < H) { v[u] = cell[base + j0 + u]; }
-  }
-  return v;
+  let last = H - 1u;
+  return vec4f(cell[base + min(j0, last)], cell[base + min(j0 + 1u, last)],
+    cell[base + min(j0 + 2u, last)], cell[base + min(j0 + 3u, last)]) * unit_mask(j0);
 }
 
 fn load_dh(base: u32, j0: u32) -> vec4f {
-  var v = vec4f(0.0);
-  for (var u = 0u; u < 4u; u++) {
-    if (j0 + u < H) { v[u] = dh_out[base + j0 + u]; }
-  }
-  return v;
+  let last = H - 1u;
+  return vec4f(dh_out[base + min(j0, last)], dh_out[base + min(j0 + 1u, last)],
+    dh_out[base + min(j0 + 2u, last)], dh_out[base + min(j0 + 3u, last)]) * unit_mask(j0);
 }
 
 fn store_dz(base: u32, j0: u32, v: vec4f) {
-  for (var u = 0u; u < 4u; u++) {
-    if (j0 + u < H) { dgates[base + j0 + u] = v[u]; }
-  }
+  dgates[base + j0] = v.x;
+  if (j0 + 1u < H) { dgates[base + j0 + 1u] = v.y; }
+  if (j0 + 2u < H) { dgates[base + j0 + 2u] = v.z; }
+  if (j0 + 3u < H) { dgates[base + j0 + 3u] = v.w; }
 }
 
 fn sentence_group(x: u32, groups: u32) -> u32 {
@@ -97,8 +111,97 @@ fn sentence_group(x: u32, groups: u32) -> u32 {
   return groups - 1u - x / 2u;
 }
 
-fn weights(index: u32) -> mat4x4f {
-  return mat4x4f(whh_t[index], whh_t[index + 1u], whh_t[index + 2u], whh_t[index + 3u]);
+// W_hhᵀ·dz_next for 4 units × 8 sentences: column s of q0 is sentence s, of q1 sentence 4+s.
+struct DH { q0: mat4x4f, q1: mat4x4f }
+
+// dz of gate `gate`, rows 4·r4 … 4·r4+3 of that gate, for the two sentence quads at db.
+fn dz_quads(db: u32, gate: u32, r4: u32) -> array<mat4x4f, 2> {
+  let a = db + gate * UB + r4;
+  let S = 4u * UB; // vec4s per sentence
+  return array<mat4x4f, 2>(
+    mat4x4f(dzs[a], dzs[a + S], dzs[a + 2u * S], dzs[a + 3u * S]),
+    mat4x4f(dzs[a + 4u * S], dzs[a + 5u * S], dzs[a + 6u * S], dzs[a + 7u * S]),
+  );
+}
+
+fn dh_storage(wb: u32, db: u32) -> DH {
+  var dh: DH;
+  for (var gate = 0u; gate < 4u; gate++) {
+    for (var r4 = 0u; r4 < UB; r4++) {
+      let dq = dz_quads(db, gate, r4);
+      let w = wb + gate * WSTRIDE + 4u * r4;
+      let m = mat4x4f(whh_t[w], whh_t[w + 1u], whh_t[w + 2u], whh_t[w + 3u]);
+      dh.q0 += m * dq[0];
+      dh.q1 += m * dq[1];
+    }
+  }
+  return dh;
+}
+
+fn dh_uniform0(wb: u32, db: u32) -> DH {
+  var dh: DH;
+  for (var r4 = 0u; r4 < UB; r4++) {
+    let dq = dz_quads(db, 0u, r4);
+    let w = wb + 4u * r4;
+    let m = mat4x4f(u_i0[w], u_i0[w + 1u], u_i0[w + 2u], u_i0[w + 3u]);
+    dh.q0 += m * dq[0];
+    dh.q1 += m * dq[1];
+  }
+  for (var r4 = 0u; r4 < UB; r4++) {
+    let dq = dz_quads(db, 1u, r4);
+    let w = wb + 4u * r4;
+    let m = mat4x4f(u_f0[w], u_f0[w + 1u], u_f0[w + 2u], u_f0[w + 3u]);
+    dh.q0 += m * dq[0];
+    dh.q1 += m * dq[1];
+  }
+  for (var r4 = 0u; r4 < UB; r4++) {
+    let dq = dz_quads(db, 2u, r4);
+    let w = wb + 4u * r4;
+    let m = mat4x4f(u_g0[w], u_g0[w + 1u], u_g0[w + 2u], u_g0[w + 3u]);
+    dh.q0 += m * dq[0];
+    dh.q1 += m * dq[1];
+  }
+  for (var r4 = 0u; r4 < UB; r4++) {
+    let dq = dz_quads(db, 3u, r4);
+    let w = wb + 4u * r4;
+    let m = mat4x4f(u_o0[w], u_o0[w + 1u], u_o0[w + 2u], u_o0[w + 3u]);
+    dh.q0 += m * dq[0];
+    dh.q1 += m * dq[1];
+  }
+  return dh;
+}
+
+fn dh_uniform1(wb: u32, db: u32) -> DH {
+  var dh: DH;
+  for (var r4 = 0u; r4 < UB; r4++) {
+    let dq = dz_quads(db, 0u, r4);
+    let w = wb + 4u * r4;
+    let m = mat4x4f(u_i1[w], u_i1[w + 1u], u_i1[w + 2u], u_i1[w + 3u]);
+    dh.q0 += m * dq[0];
+    dh.q1 += m * dq[1];
+  }
+  for (var r4 = 0u; r4 < UB; r4++) {
+    let dq = dz_quads(db, 1u, r4);
+    let w = wb + 4u * r4;
+    let m = mat4x4f(u_f1[w], u_f1[w + 1u], u_f1[w + 2u], u_f1[w + 3u]);
+    dh.q0 += m * dq[0];
+    dh.q1 += m * dq[1];
+  }
+  for (var r4 = 0u; r4 < UB; r4++) {
+    let dq = dz_quads(db, 2u, r4);
+    let w = wb + 4u * r4;
+    let m = mat4x4f(u_g1[w], u_g1[w + 1u], u_g1[w + 2u], u_g1[w + 3u]);
+    dh.q0 += m * dq[0];
+    dh.q1 += m * dq[1];
+  }
+  for (var r4 = 0u; r4 < UB; r4++) {
+    let dq = dz_quads(db, 3u, r4);
+    let w = wb + 4u * r4;
+    let m = mat4x4f(u_o1[w], u_o1[w + 1u], u_o1[w + 2u], u_o1[w + 3u]);
+    dh.q0 += m * dq[0];
+    dh.q1 += m * dq[1];
+  }
+  return dh;
 }
 
 @compute @workgroup_size(UB, QY, 1)
@@ -109,86 +212,100 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec
   let ub = lid.x;
   let q = lid.y;
   let j0 = 4u * ub;
-  let b0 = (sentence_group(wg.x, params.groups) * QY + q) * 4u;
+  let first = sentence_group(wg.x, params.groups) * QY * 8u;
+  let b0 = first + 8u * q;
   let R4 = 4u * UB; // vec4s of dz per sentence
 
-  var len = vec4u(0u);
-  for (var s = 0u; s < 4u; s++) {
+  var len: array<u32, 8>;
+  for (var s = 0u; s < 8u; s++) {
+    len[s] = 0u;
     if (b0 + s < B) { len[s] = u32(clamp(lengths[b0 + s], 0, i32(T))); }
+    let at = (8u * q + s) * R4 + ub;
+    dzs[at] = vec4f(0.0);
+    dzs[at + UB] = vec4f(0.0);
+    dzs[at + 2u * UB] = vec4f(0.0);
+    dzs[at + 3u * UB] = vec4f(0.0);
   }
-  for (var s = 0u; s < 4u; s++) {
-    for (var gate = 0u; gate < 4u; gate++) { dzs[(4u * q + s) * R4 + gate * UB + ub] = vec4f(0.0); }
+  // The loop runs over T (uniform, for the barriers) but skips the work above the
+  // workgroup's longest sentence; no workgroup variable for it, so that dz alone may fill
+  // 32 KiB (H = 256).
+  var longest = 0u;
+  for (var s = first; s < min(first + 8u * QY, B); s++) {
+    longest = max(longest, u32(clamp(lengths[s], 0, i32(T))));
   }
-  if (ub == 0u && q == 0u) {
-    var longest = 0u;
-    let first = sentence_group(wg.x, params.groups) * QY * 4u;
-    for (var s = first; s < min(first + 4u * QY, B); s++) {
-      longest = max(longest, u32(clamp(lengths[s], 0, i32(T))));
-    }
-    group_max = longest;
-  }
-  let steps = workgroupUniformLoad(&group_max);
+  workgroupBarrier();
 
-  let w_base = (dir * UB + ub) * R4 * 4u;
-  let d_base = 4u * q * R4;
-  var dc = mat4x4f(); // column s: dc_next of units j0…j0+3 for sentence b0+s
+  let w_own = ub * UB * 4u; // this invocation's units within a (direction, gate) block
+  let db = 8u * q * R4;
+  var dc: array<mat4x4f, 2>; // column s of dc[qq]: dc_next of units j0…j0+3, sentence b0+4qq+s
 
-  for (var n = 0u; n < steps; n++) {
-    let step = steps - 1u - n;
-    // dh from the recurrence: column s = W_hhᵀ·dz_next for my units of sentence s.
-    var dh = mat4x4f();
-    for (var r4 = 0u; r4 < R4; r4++) {
-      let dm = mat4x4f(dzs[d_base + r4], dzs[d_base + R4 + r4], dzs[d_base + 2u * R4 + r4],
-        dzs[d_base + 3u * R4 + r4]);
-      dh += weights(w_base + 4u * r4) * dm;
+  for (var n = 0u; n < T; n++) {
+    let step = T - 1u - n;
+    var dh: DH;
+    if (step < longest) {
+      if (USE_UNIFORM) {
+        if (dir == 0u) { dh = dh_uniform0(w_own, db); } else { dh = dh_uniform1(w_own, db); }
+      } else {
+        dh = dh_storage(dir * 4u * WSTRIDE + w_own, db);
+      }
     }
     workgroupBarrier(); // everyone has read dz_next
-    for (var s = 0u; s < 4u; s++) {
-      if (step < len[s]) {
-        var t = step;
-        var t_prev = step - 1u; // the step visited before this one (unused at step 0)
-        if (dir == 1u) {
-          t = len[s] - 1u - step;
-          t_prev = t + 1u;
+    for (var qq = 0u; qq < 2u; qq++) {
+      var dhq = dh.q0;
+      if (qq == 1u) { dhq = dh.q1; }
+      var dcq = dc[qq];
+      for (var s4 = 0u; s4 < 4u; s4++) {
+        let s = 4u * qq + s4;
+        if (step < len[s]) {
+          var t = step;
+          var t_prev = step - 1u; // the step visited before this one (unused at step 0)
+          if (dir == 1u) {
+            t = len[s] - 1u - step;
+            t_prev = t + 1u;
+          }
+          let row = (b0 + s) * T + t;
+          let z = row * 8u * H + dir * 4u * H;
+          let i = load_gates(z, j0);
+          let f = load_gates(z + H, j0);
+          let g = load_gates(z + 2u * H, j0);
+          let o = load_gates(z + 3u * H, j0);
+          let c_t = load_cell(row * 2u * H + dir * H, j0);
+          var c_prev = vec4f(0.0);
+          if (step > 0u) { c_prev = load_cell(((b0 + s) * T + t_prev) * 2u * H + dir * H, j0); }
+          let dh_t = load_dh(row * 2u * H + dir * H, j0) + dhq[s4];
+          let tc = tanh4(c_t);
+          let dct = dcq[s4] + dh_t * o * (1.0 - tc * tc);
+          let dz_i = dct * g * i * (1.0 - i);
+          let dz_f = dct * c_prev * f * (1.0 - f);
+          let dz_g = dct * i * (1.0 - g * g);
+          let dz_o = dh_t * tc * o * (1.0 - o);
+          dcq[s4] = dct * f;
+          store_dz(z, j0, dz_i);
+          store_dz(z + H, j0, dz_f);
+          store_dz(z + 2u * H, j0, dz_g);
+          store_dz(z + 3u * H, j0, dz_o);
+          let at = (8u * q + s) * R4 + ub;
+          dzs[at] = dz_i;
+          dzs[at + UB] = dz_f;
+          dzs[at + 2u * UB] = dz_g;
+          dzs[at + 3u * UB] = dz_o;
         }
-        let row = (b0 + s) * T + t;
-        let z = row * 8u * H + dir * 4u * H;
-        let i = load_gates(z, j0);
-        let f = load_gates(z + H, j0);
-        let g = load_gates(z + 2u * H, j0);
-        let o = load_gates(z + 3u * H, j0);
-        let c_t = load_cell(row * 2u * H + dir * H, j0);
-        var c_prev = vec4f(0.0);
-        if (step > 0u) { c_prev = load_cell(((b0 + s) * T + t_prev) * 2u * H + dir * H, j0); }
-        let dh_t = load_dh(row * 2u * H + dir * H, j0) + dh[s];
-        let tc = tanh4(c_t);
-        let dct = dc[s] + dh_t * o * (1.0 - tc * tc);
-        let dz_i = dct * g * i * (1.0 - i);
-        let dz_f = dct * c_prev * f * (1.0 - f);
-        let dz_g = dct * i * (1.0 - g * g);
-        let dz_o = dh_t * tc * o * (1.0 - o);
-        dc[s] = dct * f;
-        store_dz(z, j0, dz_i);
-        store_dz(z + H, j0, dz_f);
-        store_dz(z + 2u * H, j0, dz_g);
-        store_dz(z + 3u * H, j0, dz_o);
-        let at = (4u * q + s) * R4 + ub;
-        dzs[at] = dz_i;
-        dzs[at + UB] = dz_f;
-        dzs[at + 2u * UB] = dz_g;
-        dzs[at + 3u * UB] = dz_o;
       }
+      dc[qq] = dcq;
     }
     workgroupBarrier(); // dz of this step is complete
   }
 
   // Padding rows get dz = 0, so the matmuls over all B·T rows ignore them.
-  for (var s = 0u; s < 4u; s++) {
+  for (var s = 0u; s < 8u; s++) {
     let b = b0 + s;
     if (b >= B) { break; }
     for (var t = len[s]; t < T; t++) {
       let z = (b * T + t) * 8u * H + dir * 4u * H;
-      for (var gate = 0u; gate < 4u; gate++) { store_dz(z + gate * H, j0, vec4f(0.0)); }
+      store_dz(z, j0, vec4f(0.0));
+      store_dz(z + H, j0, vec4f(0.0));
+      store_dz(z + 2u * H, j0, vec4f(0.0));
+      store_dz(z + 3u * H, j0, vec4f(0.0));
     }
   }
 }
@@ -199,18 +316,19 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec
 @compute @workgroup_size(64)
 fn pack_t(@builtin(global_invocation_id) gid: vec3u) {
   let n = gid.x;
-  if (n >= 2u * UB * 4u * UB * 4u) { return; }
-  let r = n % (16u * UB); // 4·r4 + rr
-  let ub = (n / (16u * UB)) % UB;
+  if (n >= 2u * 4u * UB * UB * 4u) { return; }
+  let rr = n % 4u;
+  let r4 = (n / 4u) % UB;
+  let ub = (n / (4u * UB)) % UB;
+  let gate = (n / (4u * UB * UB)) % 4u;
   let d = n / (16u * UB * UB);
-  let gate = r / (4u * UB);
-  let j = r % (4u * UB);
+  let j = 4u * r4 + rr;
   var v = vec4f(0.0);
   for (var u = 0u; u < 4u; u++) {
     let k = 4u * ub + u;
     if (j < H && k < H) { v[u] = src[((d * 4u + gate) * H + j) * H + k]; }
   }
-  dst[n] = v;
+  dst[(d * 4u + gate) * WSTRIDE + (ub * UB + r4) * 4u + rr] = v;
 }
 
 @group(0) @binding(1) var<storage, read> dz4: array<vec4f>;

@@ -218,21 +218,25 @@ export async function createBiLstm(
   });
   const UB = Math.ceil(H / 4);
   const Hp = 4 * UB;
-  // Forward: 2·8·QY·UB vec4 of h in workgroup memory; backward: 16·QY·UB vec4 of dz;
-  // UB·QY ≤ 256 invocations either way.
+  // Forward: 2·8·QY·UB vec4 of h in workgroup memory (16 KiB declared); backward:
+  // 32·QY·UB vec4 of dz (sized per layer, 32 KiB at H = 256); UB·QY ≤ 256 invocations.
+  const sharedBytes = gpu.device.limits.maxComputeWorkgroupStorageSize;
   const fitF = Math.min(Math.floor(SHARED_VEC4 / (16 * UB)), Math.floor(256 / UB));
-  const fitB = Math.min(Math.floor(SHARED_VEC4 / (16 * UB)), Math.floor(256 / UB));
+  const fitB = Math.min(Math.floor(sharedBytes / (32 * UB * 16)), Math.floor(256 / UB));
   const qf = Math.min(options.forwardQuads ?? 1, fitF);
-  const qb = Math.min(options.backwardQuads ?? 2, fitB);
+  const qb = Math.min(options.backwardQuads ?? 1, fitB);
+  if (qf < 1 || qb < 1) {
+    throw new RangeError(
+      `createBiLstm: hiddenSize ${H} needs ${32 * UB * 16} bytes of workgroup memory ` +
+        `for the backward kernel, the device allows ${sharedBytes}`,
+    );
+  }
   // W_hh from uniform bindings: one 64 KiB (direction, gate) block each, nine uniforms in all.
   const limits = gpu.device.limits;
   const useUniform = (options.uniformWeights ?? true) && UB <= 32 &&
     limits.maxUniformBufferBindingSize >= UNIFORM_BLOCK &&
     limits.maxUniformBuffersPerShaderStage >= 9;
   const wStride = useUniform ? UNIFORM_BLOCK / 16 : UB * UB * 4;
-  if (qf < 1 || qb < 1) {
-    throw new RangeError(`createBiLstm: hiddenSize ${H} needs more workgroup memory than 16 KiB`);
-  }
   const saved: BiLstmSaved = {
     pre: createBuffer(gpu, `${label} pre/dz`, rows * 8 * H * 4),
     gates: createBuffer(gpu, `${label} gates`, rows * 8 * H * 4),
@@ -244,10 +248,15 @@ export async function createBiLstm(
       8 * wStride * 16,
       GPUBufferUsage.STORAGE | GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_SRC,
     ),
-    whhPackedT: createBuffer(gpu, `${label} W_hh packed T`, 2 * UB * 4 * UB * 16 * 4),
+    whhPackedT: createBuffer(
+      gpu,
+      `${label} W_hh packed T`,
+      8 * wStride * 16,
+      GPUBufferUsage.STORAGE | GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_SRC,
+    ),
   };
   const groupsF = (b: number) => Math.ceil(b / (8 * qf));
-  const groupsB = (b: number) => Math.ceil(b / (4 * qb));
+  const groupsB = (b: number) => Math.ceil(b / (8 * qb));
   const paramsF = new ParamBlock(gpu, `${label} recurrence shape`, [0, 0, 0, 0]);
   const paramsB = new ParamBlock(gpu, `${label} backward shape`, [0, 0, 0, 0]);
   const packLength = 2 * 4 * UB * UB * 4;
@@ -338,7 +347,7 @@ export async function createBiLstm(
           label: `${label} pack W_hh T`,
           code: lstmBackwardWgsl,
           entryPoint: "pack_t",
-          constants: { H, UB },
+          constants: { H, UB, WSTRIDE: wStride },
         },
         [buffers.wHh, saved.whhPackedT],
         [Math.ceil(packLength / 64)],
@@ -346,7 +355,14 @@ export async function createBiLstm(
       const reverse = await makeDispatch(gpu, {
         label: `${label} backward recurrence`,
         code: lstmBackwardWgsl,
-        constants: { H, UB, QY: qb },
+        constants: {
+          H,
+          UB,
+          QY: qb,
+          USE_UNIFORM: useUniform,
+          WSTRIDE: wStride,
+          SHARED: 32 * qb * UB,
+        },
       }, [
         paramsB.buffer,
         grads.dhOut,
@@ -355,6 +371,9 @@ export async function createBiLstm(
         saved.whhPackedT,
         buffers.lengths,
         saved.pre,
+        ...Array.from({ length: 8 }, (_, i) =>
+          standIn ??
+            { buffer: saved.whhPackedT, offset: i * UNIFORM_BLOCK, size: UNIFORM_BLOCK }),
       ], [1, 2]);
       const dims = { ...matmulShape(current[0], current[1]), transB: true };
       const inputs = { a: buffers.x, b: buffers.wIh, dC: saved.pre };
