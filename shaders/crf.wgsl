@@ -20,7 +20,8 @@
 // Workgroup memory is kept small and in vec4 arrays: llvmpipe's shader
 // compile time grows steeply with workgroup array size (2048 f32: ~25 s).
 //
-// Overrides: K tags (≤ 32), S sentences per workgroup, WG = S·K (≤ 64).
+// Overrides: K tags (≤ 32), S sentences per workgroup, WG = S·K (≤ 64),
+// K4 = ceil(K / 4): the inner loops run over vec4s of tags.
 //
 // entry `train` (NLL and gradient)
 //   @binding(0)  params: uniform (B, T, G, lossScale) u32, u32, u32, f32
@@ -57,9 +58,11 @@
 override K: u32 = 9u;
 override S: u32 = 7u;
 override WG: u32 = 63u;
+override K4: u32 = 3u; // ceil(K / 4): tags padded to whole vec4s in the inner loops
 
-const MAX_K: u32 = 32u;
+const MAX_K4: u32 = 8u;
 const NEG_BIG: f32 = -3.0e38;
+const PAD: f32 = -1.0e30; // score of the padding tags K..4·K4: exp(PAD − m) = 0
 
 struct Params { batch: u32, time: u32, groups: u32, loss_scale: f32 }
 
@@ -87,19 +90,38 @@ struct Params { batch: u32, time: u32, groups: u32, loss_scale: f32 }
 @group(0) @binding(5) var<storage, read_write> loss_acc: array<f32>;
 
 var<workgroup> w_trans: array<vec4f, 256>;  // (K, K) transitions, flat
-var<workgroup> w_step: array<vec4f, 32>;    // 2 × (S, K): the previous step, double buffered
+var<workgroup> w_step: array<vec4f, 128>;   // 2 × (S, K4) vec4: the previous step, double buffered
 
 fn trans(i: u32, j: u32) -> f32 {
   let e = i * K + j;
   return w_trans[e >> 2u][e & 3u];
 }
 
-fn step_get(e: u32) -> f32 {
-  return w_step[e >> 2u][e & 3u];
+// First vec4 of sentence s's row in buffer `buf` (0 or 1) of w_step.
+fn step_row(buf: u32, s: u32) -> u32 {
+  return (buf * S + s) * K4;
 }
 
-fn step_set(e: u32, v: f32) {
-  w_step[e >> 2u][e & 3u] = v;
+fn step_get(row: u32, k: u32) -> f32 {
+  return w_step[row + (k >> 2u)][k & 3u];
+}
+
+fn step_set(row: u32, k: u32, v: f32) {
+  w_step[row + (k >> 2u)][k & 3u] = v;
+}
+
+// Fills w_step with PAD (the padding tags keep it) and loads the transitions.
+fn init_workgroup(lid: u32) {
+  for (var e = lid; e < 2u * S * K4; e += WG) { w_step[e] = vec4f(PAD); }
+  for (var e = lid; e < K * K; e += WG) { w_trans[e >> 2u][e & 3u] = transitions[e]; }
+}
+
+fn hmax(v: vec4f) -> f32 {
+  return max(max(v.x, v.y), max(v.z, v.w));
+}
+
+fn hsum(v: vec4f) -> f32 {
+  return (v.x + v.y) + (v.z + v.w);
 }
 
 // Where one sentence of the workgroup sits.
@@ -124,10 +146,6 @@ fn group_steps(g: u32) -> u32 {
   return tmax;
 }
 
-fn load_transitions(lid: u32) {
-  for (var e = lid; e < K * K; e += WG) { w_trans[e >> 2u][e & 3u] = transitions[e]; }
-}
-
 fn at(b: u32, t: u32, k: u32) -> u32 {
   return (b * params.time + t) * K + k;
 }
@@ -135,38 +153,38 @@ fn at(b: u32, t: u32, k: u32) -> u32 {
 // Forward algorithm: log α for t < n into `log_alpha`; returns log Z (0 when n = 0).
 // Call in uniform control flow (it has barriers).
 fn forward_sweep(q: Slot, tmax: u32) -> f32 {
-  let row = q.s * K;
-  let half = S * K;
-  // This invocation's column of transitions, in registers for the whole loop.
-  var column: array<f32, MAX_K>;
-  for (var i = 0u; i < K; i++) { column[i] = trans(i, q.k); }
+  // This invocation's column of transitions, in registers for the whole loop
+  // (padding lanes 0; the PAD scores they meet keep them out of every sum).
+  var column: array<vec4f, MAX_K4>;
+  for (var i = 0u; i < K; i++) { column[i >> 2u][i & 3u] = trans(i, q.k); }
   for (var t = 0u; t < tmax; t++) {
-    let cur = (t & 1u) * half + row;
-    let prev = half - (t & 1u) * half + row;
+    let cur = step_row(t & 1u, q.s);
+    let prev = step_row(1u - (t & 1u), q.s);
     if (t < q.n) {
       let e = emissions[at(q.b, t, q.k)];
       var alpha = start_scores[q.k] + e;
       if (t > 0u) {
-        // log Σi exp(α[t−1, i] + trans[i, k]), shifted by the max.
-        var m = NEG_BIG;
-        for (var i = 0u; i < K; i++) { m = max(m, step_get(prev + i) + column[i]); }
-        var sum = 0.0;
-        for (var i = 0u; i < K; i++) { sum += exp(step_get(prev + i) + column[i] - m); }
-        alpha = e + m + log(sum);
+        // log Σi exp(α[t−1, i] + trans[i, k]), shifted by the max; four tags per load.
+        var mv = vec4f(NEG_BIG);
+        for (var c = 0u; c < K4; c++) { mv = max(mv, w_step[prev + c] + column[c]); }
+        let m = hmax(mv);
+        var sv = vec4f(0.0);
+        for (var c = 0u; c < K4; c++) { sv += exp(w_step[prev + c] + column[c] - m); }
+        alpha = e + m + log(hsum(sv));
       }
       log_alpha[at(q.b, t, q.k)] = alpha;
-      step_set(cur + q.k, alpha);
+      step_set(cur, q.k, alpha);
     }
     workgroupBarrier();
   }
   // Every invocation of the sentence computes the same log Z.
   var lz = 0.0;
   if (q.n > 0u) {
-    let last = ((q.n - 1u) & 1u) * half + row;
+    let last = step_row((q.n - 1u) & 1u, q.s);
     var m = NEG_BIG;
-    for (var j = 0u; j < K; j++) { m = max(m, step_get(last + j) + end_scores[j]); }
+    for (var j = 0u; j < K; j++) { m = max(m, step_get(last, j) + end_scores[j]); }
     var sum = 0.0;
-    for (var j = 0u; j < K; j++) { sum += exp(step_get(last + j) + end_scores[j] - m); }
+    for (var j = 0u; j < K; j++) { sum += exp(step_get(last, j) + end_scores[j] - m); }
     lz = m + log(sum);
   }
   // The caller's next loop overwrites w_step.
@@ -192,9 +210,7 @@ fn gold_score(q: Slot) -> f32 {
 fn train(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3u) {
   let q = slot(lid, wid.x);
   let tmax = group_steps(wid.x);
-  let row = q.s * K;
-  let half = S * K;
-  load_transitions(lid);
+  init_workgroup(lid);
   workgroupBarrier();
   let lz = forward_sweep(q, tmax);
 
@@ -203,40 +219,41 @@ fn train(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: 
   // em[t+1, j] + β[t+1, j].
   let scale = params.loss_scale;
   let i = q.k;
-  var pair: array<f32, MAX_K>;
+  var pair: array<vec4f, MAX_K4>;
   // Row i of the transitions, in registers for the whole loop.
-  var from_i: array<f32, MAX_K>;
-  for (var j = 0u; j < K; j++) { from_i[j] = trans(i, j); }
+  var from_i: array<vec4f, MAX_K4>;
+  for (var j = 0u; j < K; j++) { from_i[j >> 2u][j & 3u] = trans(i, j); }
   var d_first = 0.0;
   var d_last = 0.0;
   for (var step = 0u; step < tmax; step++) {
-    let cur = (step & 1u) * half + row;
-    let prev = half - (step & 1u) * half + row;
+    let cur = step_row(step & 1u, q.s);
+    let prev = step_row(1u - (step & 1u), q.s);
     let t = tmax - 1u - step;
     if (t < q.n) {
       let alpha = log_alpha[at(q.b, t, i)];
       let y = tags[q.b * params.time + t];
       var beta = end_scores[i];
       if (t + 1u < q.n) {
-        var m = NEG_BIG;
-        for (var j = 0u; j < K; j++) { m = max(m, from_i[j] + step_get(prev + j)); }
+        var mv = vec4f(NEG_BIG);
+        for (var c = 0u; c < K4; c++) { mv = max(mv, from_i[c] + w_step[prev + c]); }
+        let m = hmax(mv);
         // pair(i, j) = exp(α[t, i] + x_j − log Z) = exp(x_j − m)·exp(α[t, i] + m − log Z)
-        let c = exp(alpha + m - lz);
-        var sum = 0.0;
-        for (var j = 0u; j < K; j++) {
-          let e = exp(from_i[j] + step_get(prev + j) - m);
-          sum += e;
-          pair[j] += e * c;
+        let scale_pair = exp(alpha + m - lz);
+        var sv = vec4f(0.0);
+        for (var c = 0u; c < K4; c++) {
+          let e = exp(from_i[c] + w_step[prev + c] - m);
+          sv += e;
+          pair[c] += e * scale_pair;
         }
-        beta = m + log(sum);
+        beta = m + log(hsum(sv));
         let y1 = tags[q.b * params.time + t + 1u];
-        if (y == i32(i) && y1 >= 0 && y1 < i32(K)) { pair[y1] -= 1.0; }
+        if (y == i32(i) && y1 >= 0 && y1 < i32(K)) { pair[u32(y1) >> 2u][u32(y1) & 3u] -= 1.0; }
       }
       let p = exp(alpha + beta - lz) - select(0.0, 1.0, y == i32(i));
       d_emissions[at(q.b, t, i)] = scale * p;
       if (t == 0u) { d_first = p; }
       if (t + 1u == q.n) { d_last = p; }
-      step_set(cur + i, emissions[at(q.b, t, i)] + beta);
+      step_set(cur, i, emissions[at(q.b, t, i)] + beta);
     }
     workgroupBarrier();
   }
@@ -245,7 +262,7 @@ fn train(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: 
   // This sentence's unscaled contributions; `reduce` sums them over sentences in order.
   let width = K * K + 2u * K + 1u;
   let base = q.b * width;
-  for (var j = 0u; j < K; j++) { partials[base + i * K + j] = pair[j]; }
+  for (var j = 0u; j < K; j++) { partials[base + i * K + j] = pair[j >> 2u][j & 3u]; }
   partials[base + K * K + i] = d_first;
   partials[base + K * K + K + i] = d_last;
   if (i == 0u) {
@@ -260,28 +277,29 @@ fn train(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: 
 fn forward_backward(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3u) {
   let q = slot(lid, wid.x);
   let tmax = group_steps(wid.x);
-  let row = q.s * K;
-  let half = S * K;
-  load_transitions(lid);
+  init_workgroup(lid);
   workgroupBarrier();
   let lz = forward_sweep(q, tmax);
   let i = q.k;
+  var from_i: array<vec4f, MAX_K4>;
+  for (var j = 0u; j < K; j++) { from_i[j >> 2u][j & 3u] = trans(i, j); }
   for (var step = 0u; step < tmax; step++) {
-    let cur = (step & 1u) * half + row;
-    let prev = half - (step & 1u) * half + row;
+    let cur = step_row(step & 1u, q.s);
+    let prev = step_row(1u - (step & 1u), q.s);
     let t = tmax - 1u - step;
     if (t < q.n) {
       var beta = end_scores[i];
       if (t + 1u < q.n) {
-        var m = NEG_BIG;
-        for (var j = 0u; j < K; j++) { m = max(m, trans(i, j) + step_get(prev + j)); }
-        var sum = 0.0;
-        for (var j = 0u; j < K; j++) { sum += exp(trans(i, j) + step_get(prev + j) - m); }
-        beta = m + log(sum);
+        var mv = vec4f(NEG_BIG);
+        for (var c = 0u; c < K4; c++) { mv = max(mv, from_i[c] + w_step[prev + c]); }
+        let m = hmax(mv);
+        var sv = vec4f(0.0);
+        for (var c = 0u; c < K4; c++) { sv += exp(from_i[c] + w_step[prev + c] - m); }
+        beta = m + log(hsum(sv));
       }
       log_beta[at(q.b, t, i)] = beta;
       marginals[at(q.b, t, i)] = exp(log_alpha[at(q.b, t, i)] + beta - lz);
-      step_set(cur + i, emissions[at(q.b, t, i)] + beta);
+      step_set(cur, i, emissions[at(q.b, t, i)] + beta);
     }
     workgroupBarrier();
   }

@@ -235,7 +235,7 @@ export async function crfLoss(
   params.setFloat(3, scale);
   const alpha = new Scratch(gpu, `${label} log alpha`, dims.batch * dims.time * K);
   const partials = new Scratch(gpu, `${label} partials`, dims.batch * width);
-  const constants = { K, S, WG: wg };
+  const constants = { K, S, WG: wg, K4: Math.ceil(K / 4) };
   const mainBindings = () => [
     params.buffer,
     buffers.emissions,
@@ -340,7 +340,12 @@ export async function crfMarginals(
   ]);
   const main = await makeDispatch(
     gpu,
-    { label, code: crfWgsl, entryPoint: "forward_backward", constants: { K, S, WG: wg } },
+    {
+      label,
+      code: crfWgsl,
+      entryPoint: "forward_backward",
+      constants: { K, S, WG: wg, K4: Math.ceil(K / 4) },
+    },
     [
       params.buffer,
       buffers.emissions,
