@@ -14,7 +14,8 @@
 // step); the backtrack is done by the sentence's tag-0 invocation after a
 // storage barrier. Per invocation about T·(K + 2) loop iterations.
 //
-// Overrides: K tags (≤ 32), S sentences per workgroup, WG = S·K (≤ 64).
+// Overrides: K tags (≤ 32), S sentences per workgroup, WG = S·K (≤ 64),
+// K4 = ceil(K / 4).
 //
 // entry `main`
 //   @binding(0) params: uniform (B, T, G, _) u32
@@ -32,8 +33,11 @@
 override K: u32 = 9u;
 override S: u32 = 7u;
 override WG: u32 = 63u;
+override K4: u32 = 3u; // ceil(K / 4): the inner loop runs over vec4s of tags
 
+const MAX_K4: u32 = 8u;
 const FORBIDDEN: f32 = -1.0e30;
+const PAD: f32 = -3.0e38; // the padding tags K..4·K4: below any path, even a forbidden one
 
 struct Params { batch: u32, time: u32, groups: u32, pad: u32 }
 
@@ -50,15 +54,16 @@ struct Params { batch: u32, time: u32, groups: u32, pad: u32 }
 
 // Small vec4 arrays: llvmpipe's compile time grows steeply with workgroup array size.
 var<workgroup> w_trans: array<vec4f, 256>;  // (K, K) masked transitions, flat
-var<workgroup> w_step: array<vec4f, 32>;    // 2 × (S, K): δ[t−1], double buffered
+var<workgroup> w_step: array<vec4f, 128>;   // 2 × (S, K4) vec4: δ[t−1], double buffered
 
 fn trans(i: u32, j: u32) -> f32 {
   let e = i * K + j;
   return w_trans[e >> 2u][e & 3u];
 }
 
-fn step_get(e: u32) -> f32 {
-  return w_step[e >> 2u][e & 3u];
+// First vec4 of sentence s's row in buffer `buf` (0 or 1) of w_step.
+fn step_row(buf: u32, s: u32) -> u32 {
+  return (buf * S + s) * K4;
 }
 
 fn masked(v: f32, index: u32) -> f32 {
@@ -80,30 +85,42 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
     let bi = g + i * params.groups;
     if (bi < params.batch) { tmax = max(tmax, u32(clamp(lengths[bi], 0, i32(params.time)))); }
   }
+  for (var e = lid; e < 2u * S * K4; e += WG) { w_step[e] = vec4f(PAD); }
   for (var e = lid; e < K * K; e += WG) { w_trans[e >> 2u][e & 3u] = masked(transitions[e], e); }
   workgroupBarrier();
+  // This invocation's column of transitions, in registers (padding lanes 0).
+  var column: array<vec4f, MAX_K4>;
+  for (var i = 0u; i < K; i++) { column[i >> 2u][i & 3u] = trans(i, k); }
 
-  let row = s * K;
-  let half = S * K;
   let base = b * params.time;
   for (var t = 0u; t < tmax; t++) {
-    let cur = (t & 1u) * half + row;
-    let prev = half - (t & 1u) * half + row;
+    let cur = step_row(t & 1u, s);
+    let prev = step_row(1u - (t & 1u), s);
     if (t < n) {
       let e = emissions[(base + t) * K + k];
       var delta = masked(start_scores[k], K * K + k) + e;
       if (t > 0u) {
-        var best = step_get(prev) + trans(0u, k);
-        var arg = 0u;
-        for (var i = 1u; i < K; i++) {
-          let v = step_get(prev + i) + trans(i, k);
-          if (v > best) { best = v; arg = i; }
+        // Per lane l the best of tags l, l + 4, …, then the best lane (lowest tag on ties).
+        var best4 = w_step[prev] + column[0];
+        var arg4 = vec4u(0u, 1u, 2u, 3u);
+        for (var c = 1u; c < K4; c++) {
+          let v = w_step[prev + c] + column[c];
+          let better = v > best4;
+          best4 = select(best4, v, better);
+          arg4 = select(arg4, vec4u(4u * c) + vec4u(0u, 1u, 2u, 3u), better);
+        }
+        var best = best4.x;
+        var arg = arg4.x;
+        for (var l = 1u; l < 4u; l++) {
+          if (best4[l] > best || (best4[l] == best && arg4[l] < arg)) {
+            best = best4[l];
+            arg = arg4[l];
+          }
         }
         delta = best + e;
         backpointers[(base + t) * K + k] = i32(arg);
       }
-      let c = cur + k;
-      w_step[c >> 2u][c & 3u] = delta;
+      w_step[cur + (k >> 2u)][k & 3u] = delta;
     }
     workgroupBarrier();
   }
@@ -115,11 +132,11 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
     if (k == 0u) { score[b] = 0.0; }
     return;
   }
-  let last = ((n - 1u) & 1u) * half + row;
-  var best = step_get(last) + masked(end_scores[0], K * K + K);
+  let last = step_row((n - 1u) & 1u, s);
+  var best = w_step[last][0] + masked(end_scores[0], K * K + K);
   var tag = 0u;
   for (var j = 1u; j < K; j++) {
-    let v = step_get(last + j) + masked(end_scores[j], K * K + K + j);
+    let v = w_step[last + (j >> 2u)][j & 3u] + masked(end_scores[j], K * K + K + j);
     if (v > best) { best = v; tag = j; }
   }
   score[b] = best;

@@ -177,7 +177,7 @@ export async function viterbiDecode(
   ];
   const main = await makeDispatch(
     gpu,
-    { label, code: viterbiWgsl, constants: { K, S, WG: wg } },
+    { label, code: viterbiWgsl, constants: { K, S, WG: wg, K4: Math.ceil(K / 4) } },
     bindings(),
     [groupsOf(dims.batch)],
   );
