@@ -16,7 +16,8 @@
 // of a CPU adapter gets a mix of long and short sentences. The time loop
 // runs inside, with the previous step held in workgroup memory (double
 // buffered: one barrier per step). Per invocation about T·(4K + 2) loop
-// iterations (llvmpipe stops an invocation silently after 65,535).
+// iterations, fewer with the vec4 inner loops (llvmpipe stops an invocation
+// silently after 65,535; the builders reject T beyond that).
 // Workgroup memory is kept small and in vec4 arrays: llvmpipe's shader
 // compile time grows steeply with workgroup array size (2048 f32: ~25 s).
 //
@@ -45,10 +46,10 @@
 //   @binding(9)  log_beta:  (B, T, K) f32, `=`, 0 at padding
 //   dispatch: (G, 1, 1).
 //
-// entry `reduce` (deterministic sum of the workgroups' partials; no float atomics)
+// entry `reduce` (deterministic sum of the sentences' partials; no float atomics)
 //   @binding(0) params: as above
 //   @binding(1) partials_in:   (B, K·K + 2K + 1) f32
-//   @binding(2) d_transitions: (K, K) f32, accumulated with `+=` lossScale·Σg
+//   @binding(2) d_transitions: (K, K) f32, accumulated with `+=` lossScale·Σb
 //   @binding(3) d_start:       (K) f32, `+=`
 //   @binding(4) d_end:         (K) f32, `+=`
 //   @binding(5) loss_acc:      (1) f32, `+=` lossScale·Σb NLL_b
