@@ -70,14 +70,18 @@ function fail(message: string): never {
 function intFlag(name: string, value: string | undefined, fallback: number, min = 0): number {
   if (value === undefined) return fallback;
   const n = Number(value);
-  if (!Number.isInteger(n) || n < min) fail(`--${name}: expected an integer ≥ ${min}, got '${value}'`);
+  if (!Number.isInteger(n) || n < min) {
+    fail(`--${name}: expected an integer ≥ ${min}, got '${value}'`);
+  }
   return n;
 }
 
 function numFlag(name: string, value: string | undefined, fallback: number): number {
   if (value === undefined) return fallback;
   const n = Number(value);
-  if (!Number.isFinite(n) || n < 0) fail(`--${name}: expected a non-negative number, got '${value}'`);
+  if (!Number.isFinite(n) || n < 0) {
+    fail(`--${name}: expected a non-negative number, got '${value}'`);
+  }
   return n;
 }
 
@@ -129,20 +133,26 @@ export async function main(args: string[]): Promise<number> {
     console.log(USAGE);
     return 0;
   }
-  if (v.chars && v.chars !== "cnn" && v.chars !== "none") fail(`--chars: expected cnn or none, got '${v.chars}'`);
-  if (v.head && v.head !== "crf" && v.head !== "softmax") fail(`--head: expected crf or softmax, got '${v.head}'`);
+  if (v.chars && v.chars !== "cnn" && v.chars !== "none") {
+    fail(`--chars: expected cnn or none, got '${v.chars}'`);
+  }
+  if (v.head && v.head !== "crf" && v.head !== "softmax") {
+    fail(`--head: expected crf or softmax, got '${v.head}'`);
+  }
   if (v.format && !["conll", "csv", "jsonl"].includes(v.format)) {
     fail(`--format: expected conll, csv or jsonl, got '${v.format}'`);
   }
-  const scheme = v.scheme ? (() => {
-    try {
-      const s = parseScheme(v.scheme!);
-      if (s !== "IOB2" && s !== "IOBES") throw new Error();
-      return s;
-    } catch {
-      fail(`--scheme: expected iob2 or iobes, got '${v.scheme}'`);
-    }
-  })() : "IOB2";
+  const scheme = v.scheme
+    ? (() => {
+      try {
+        const s = parseScheme(v.scheme!);
+        if (s !== "IOB2" && s !== "IOBES") throw new Error();
+        return s;
+      } catch {
+        fail(`--scheme: expected iob2 or iobes, got '${v.scheme}'`);
+      }
+    })()
+    : "IOB2";
   if ((v.dev || v.test) && !v.train) fail("--dev and --test need --train");
   const out = v.out ?? "runs/latest";
   await Deno.mkdir(out, { recursive: true });
@@ -187,14 +197,22 @@ export async function main(args: string[]): Promise<number> {
     Deno.exit(1);
   });
   const adapter = describeAdapter(gpu.adapter);
-  const timeBudget = v["time-budget"] !== undefined ? numFlag("time-budget", v["time-budget"], 0) : undefined;
+  const timeBudget = v["time-budget"] !== undefined
+    ? numFlag("time-budget", v["time-budget"], 0)
+    : undefined;
   console.log(
     `adapter: ${adapter}\ndata: ${corpus}: ${data.train.length} train / ${data.dev.length} dev / ` +
       `${data.test?.length ?? 0} test sentences` +
-      (timeBudget !== undefined ? `\ntime budget: training stops after ${timeBudget} s, then evaluates` : ""),
+      (timeBudget !== undefined
+        ? `\ntime budget: training stops after ${timeBudget} s, then evaluates`
+        : ""),
   );
 
-  const log = await Deno.open(v.log ?? `${out}/train.jsonl`, { write: true, create: true, truncate: true });
+  const log = await Deno.open(v.log ?? `${out}/train.jsonl`, {
+    write: true,
+    create: true,
+    truncate: true,
+  });
   const encoder = new TextEncoder();
   const events: TrainEvent[] = [];
   const controller = new AbortController();
@@ -229,10 +247,13 @@ export async function main(args: string[]): Promise<number> {
       corpus,
       signal: controller.signal,
       progress: v.quiet ? undefined : stderrSink(),
-      save: (kind, bytes) => writeFileAtomic(`${out}/${kind === "best" ? "model" : "last"}.safetensors`, bytes),
+      save: (kind, bytes) =>
+        writeFileAtomic(`${out}/${kind === "best" ? "model" : "last"}.safetensors`, bytes),
       onEvent: (event) => {
         events.push(event);
-        log.writeSync(encoder.encode(JSON.stringify({ time: new Date().toISOString(), ...event }) + "\n"));
+        log.writeSync(
+          encoder.encode(JSON.stringify({ time: new Date().toISOString(), ...event }) + "\n"),
+        );
         if (event.type === "start") {
           console.log(
             `model: ${event.parameters.toLocaleString("en-US")} parameters, ` +
@@ -242,9 +263,13 @@ export async function main(args: string[]): Promise<number> {
         if (event.type === "epoch") {
           const pct = (x: number) => (100 * x).toFixed(2);
           console.log(
-            `epoch ${event.epoch}: loss ${event.loss.toFixed(4)}, dev P ${pct(event.dev.precision)} ` +
+            `epoch ${event.epoch}: loss ${event.loss.toFixed(4)}, dev P ${
+              pct(event.dev.precision)
+            } ` +
               `R ${pct(event.dev.recall)} F1 ${pct(event.dev.f1)}${event.best ? " (best)" : ""}, ` +
-              `${event.seconds.toFixed(1)} s, ${Math.round(event.tokensPerSecond).toLocaleString("en-US")} tokens/s`,
+              `${event.seconds.toFixed(1)} s, ${
+                Math.round(event.tokensPerSecond).toLocaleString("en-US")
+              } tokens/s`,
           );
         }
       },
@@ -268,20 +293,30 @@ export async function main(args: string[]): Promise<number> {
       title: "Training loss",
       xLabel: "epoch",
       yLabel: "loss",
-      curves: [{ name: "train loss", points: epochs.map((e) => [e.epoch, e.loss] as [number, number]) }],
+      curves: [{
+        name: "train loss",
+        points: epochs.map((e) => [e.epoch, e.loss] as [number, number]),
+      }],
     },
     {
       title: "Dev entity F1",
       xLabel: "epoch",
       yLabel: "F1 (%)",
-      curves: [{ name: "dev F1", points: epochs.map((e) => [e.epoch, 100 * e.dev.f1] as [number, number]) }],
+      curves: [{
+        name: "dev F1",
+        points: epochs.map((e) => [e.epoch, 100 * e.dev.f1] as [number, number]),
+      }],
     },
   ];
   if (result.test) {
     console.log(`\ntest set (conlleval):\n${formatReport(result.test, { details: true })}`);
     await Deno.writeTextFile(
       `${out}/report.json`,
-      JSON.stringify({ adapter, corpus, history: epochs, test: reportToJSON(result.test) }, null, 2),
+      JSON.stringify(
+        { adapter, corpus, history: epochs, test: reportToJSON(result.test) },
+        null,
+        2,
+      ),
     );
   }
   await Deno.writeTextFile(
@@ -295,12 +330,17 @@ export async function main(args: string[]): Promise<number> {
   );
   console.log(`reports: ${out}/report.json, ${out}/report.html, ${out}/train.jsonl`);
 
-  const example = v.example ?? "Apple Inc. was founded by Steve Jobs in California on April 1, 1976.";
+  const example = v.example ??
+    "Apple Inc. was founded by Steve Jobs in California on April 1, 1976.";
   const tagger = await Tagger.fromModel(gpu, result.model);
   const entities = await tagger.tag(example);
   console.log(`\n${example}`);
   for (const e of entities) {
-    console.log(`  ${e.label.padEnd(5)} ${JSON.stringify(e.text)} [${e.start}, ${e.end}) p=${e.score.toFixed(2)}`);
+    console.log(
+      `  ${e.label.padEnd(5)} ${JSON.stringify(e.text)} [${e.start}, ${e.end}) p=${
+        e.score.toFixed(2)
+      }`,
+    );
   }
   if (entities.length === 0) console.log("  (no entities)");
   return 0;

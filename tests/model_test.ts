@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { type Batch, encodeSentences, makeBatches } from "../src/data/batch.ts";
 import { CASING_CLASSES } from "../src/data/casing.ts";
-import type { Sentence } from "../src/data/sentence.ts";
+import { collectTags, type Sentence } from "../src/data/sentence.ts";
 import { buildCharVocabulary, buildTagVocabulary, buildWordVocabulary } from "../src/data/vocab.ts";
 import { acquireGpu } from "../src/gpu/mod.ts";
 import { type ModelConfig, resolveConfig } from "../src/model/config.ts";
@@ -11,12 +11,21 @@ import { assertClose } from "./assert_close.ts";
 
 /** Eight invented sentences with unequal lengths, one of length 1. */
 const corpus: Sentence[] = [
-  { tokens: ["Ada", "Lovelace", "lived", "in", "London", "."], tags: ["B-PER", "I-PER", "O", "O", "B-LOC", "O"] },
+  {
+    tokens: ["Ada", "Lovelace", "lived", "in", "London", "."],
+    tags: ["B-PER", "I-PER", "O", "O", "B-LOC", "O"],
+  },
   { tokens: ["Acme", "Corp", "hired", "Bob"], tags: ["B-ORG", "I-ORG", "O", "B-PER"] },
   { tokens: ["Paris"], tags: ["B-LOC"] },
-  { tokens: ["Bob", "visited", "Rome", "and", "Oslo"], tags: ["B-PER", "O", "B-LOC", "O", "B-LOC"] },
+  {
+    tokens: ["Bob", "visited", "Rome", "and", "Oslo"],
+    tags: ["B-PER", "O", "B-LOC", "O", "B-LOC"],
+  },
   { tokens: ["Nothing", "here", "."], tags: ["O", "O", "O"] },
-  { tokens: ["Zed", "Inc", "sued", "Acme", "Corp", "in", "1999"], tags: ["B-ORG", "I-ORG", "O", "B-ORG", "I-ORG", "O", "O"] },
+  {
+    tokens: ["Zed", "Inc", "sued", "Acme", "Corp", "in", "1999"],
+    tags: ["B-ORG", "I-ORG", "O", "B-ORG", "I-ORG", "O", "O"],
+  },
   { tokens: ["Eve", "met", "Ada"], tags: ["B-PER", "O", "B-PER"] },
   { tokens: ["London", "calling"], tags: ["B-LOC", "O"] },
 ];
@@ -24,10 +33,15 @@ const corpus: Sentence[] = [
 function setup(config: ModelConfig, batchSize = 8) {
   const words = buildWordVocabulary(corpus);
   const chars = buildCharVocabulary(corpus);
-  const tags = buildTagVocabulary(corpus.flatMap((s) => s.tags));
+  const tags = buildTagVocabulary(collectTags(corpus));
   const encoded = encodeSentences(corpus, { words, chars, tags });
   const batches = makeBatches(encoded, { batchSize, seed: 3, maxChars: config.maxChars });
-  const sizes = { words: words.size, chars: chars.size, casings: CASING_CLASSES.length, tags: tags.size };
+  const sizes = {
+    words: words.size,
+    chars: chars.size,
+    casings: CASING_CLASSES.length,
+    tags: tags.size,
+  };
   return { batches, sizes };
 }
 
@@ -76,13 +90,14 @@ Deno.test("training overfits eight sentences to near-zero loss, and decodes them
   }, { seed: 2 });
   let first = NaN;
   let last = NaN;
+  // takeLoss returns the sum of the per-batch mean sentence losses since the last call.
   for (let epoch = 0; epoch < 80; epoch++) {
     for (const b of batches) graph.trainOn(b, { lr: 0.03, maxNorm: 5 });
     if (epoch === 0) first = await graph.takeLoss();
-    if (epoch === 79) last = await graph.takeLoss();
-    else if (epoch > 0 && epoch % 20 === 0) await graph.takeLoss();
+    else if (epoch === 79) last = await graph.takeLoss();
+    else if (epoch % 20 === 0 || epoch === 78) await graph.takeLoss();
   }
-  assert.ok(last < 0.02 * batches.length, `loss went from ${first} to ${last}`);
+  assert.ok(last < 0.01 * batches.length, `loss per epoch went from ${first} to ${last}`);
   for (const b of batches) {
     const { tags } = await graph.infer(b);
     for (let s = 0; s < b.size; s++) {

@@ -161,7 +161,10 @@ export class Tagger {
    * @param options decoding constraints, n-best
    * @returns one result per sentence
    */
-  async tagTokens(sentences: readonly (readonly string[])[], options: TagOptions = {}): Promise<TokenTagging[]> {
+  async tagTokens(
+    sentences: readonly (readonly string[])[],
+    options: TagOptions = {},
+  ): Promise<TokenTagging[]> {
     this.#setConstrained(options.constrained ?? true);
     const K = this.model.tags.size;
     const labels = this.model.tags.items;
@@ -216,7 +219,8 @@ export class Tagger {
               .map((l, i) => [l, i] as const)
               .filter(([l]) => {
                 const p = splitTag(l);
-                return p.type === span.type && (p.prefix === "I" || p.prefix === "E" || p.prefix === "L");
+                return p.type === span.type &&
+                  (p.prefix === "I" || p.prefix === "E" || p.prefix === "L");
               })
               .map(([, i]) => i);
             score = spanProbability({
@@ -224,12 +228,19 @@ export class Tagger {
               length: n,
               emissions: row(out.emissions!),
               logAlpha: row(out.logAlpha!),
-              logBeta: row(out.logBeta),
+              logBeta: row(out.logBeta!),
               logZ: out.logZ![b],
               transitions: params.transitions,
-            }, { first: span.start, tags: spanIds, excludeNext: this.model.scheme === "IOB2" ? continuation : [] });
+            }, {
+              first: span.start,
+              tags: spanIds,
+              excludeNext: this.model.scheme === "IOB2" ? continuation : [],
+            });
           } else {
-            score = spanIds.reduce((p, id, r) => p * out.marginals![(b * T + span.start + r) * K + id], 1);
+            score = spanIds.reduce(
+              (p, id, r) => p * out.marginals![(b * T + span.start + r) * K + id],
+              1,
+            );
           }
           result.entities.push({
             label: span.type,

@@ -178,7 +178,8 @@ export function decodeModel(
   } catch (e) {
     throw new Error(`Cannot load ${source}: ${(e as Error).message}`);
   }
-  const vocab = (key: string) => Vocabulary.fromJSON(parseJson<VocabularyJSON>(source, key, meta[key]));
+  const vocab = (key: string) =>
+    Vocabulary.fromJSON(parseJson<VocabularyJSON>(source, key, meta[key]));
   const words = vocab("words");
   const chars = vocab("chars");
   const tags = vocab("tags");
@@ -194,7 +195,9 @@ export function decodeModel(
       );
     }
     if (tensor.dtype !== "F32" && tensor.dtype !== "F16") {
-      throw new Error(`Cannot load ${source}: tensor '${spec.name}' is ${tensor.dtype}, expected F32 or F16`);
+      throw new Error(
+        `Cannot load ${source}: tensor '${spec.name}' is ${tensor.dtype}, expected F32 or F16`,
+      );
     }
     const values = tensorToFloat32(tensor);
     if (!values.every(Number.isFinite)) {

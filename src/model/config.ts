@@ -68,7 +68,9 @@ export function resolveConfig(partial: Partial<ModelConfig> = {}): ModelConfig {
   const positive = ["wordDim", "hidden", "layers", "maxChars"] as const;
   for (const key of positive) {
     if (!Number.isInteger(config[key]) || config[key] < 1) {
-      throw new RangeError(`Model config '${key}': expected a positive integer, got ${config[key]}`);
+      throw new RangeError(
+        `Model config '${key}': expected a positive integer, got ${config[key]}`,
+      );
     }
   }
   for (const key of ["casingDim", "charDim", "charFilters"] as const) {
@@ -77,10 +79,14 @@ export function resolveConfig(partial: Partial<ModelConfig> = {}): ModelConfig {
     }
   }
   if (!(config.dropout >= 0 && config.dropout < 1)) {
-    throw new RangeError(`Model config 'dropout': expected a value in [0, 1), got ${config.dropout}`);
+    throw new RangeError(
+      `Model config 'dropout': expected a value in [0, 1), got ${config.dropout}`,
+    );
   }
   if (config.charFeatures !== "cnn" && config.charFeatures !== "none") {
-    throw new RangeError(`Model config 'charFeatures': expected cnn or none, got ${config.charFeatures}`);
+    throw new RangeError(
+      `Model config 'charFeatures': expected cnn or none, got ${config.charFeatures}`,
+    );
   }
   if (config.head !== "crf" && config.head !== "softmax") {
     throw new RangeError(`Model config 'head': expected crf or softmax, got ${config.head}`);

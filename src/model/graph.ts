@@ -28,7 +28,7 @@ import {
   submitDispatches,
   writeBuffer,
 } from "../gpu/mod.ts";
-import { adamOptimizer, type AdamOptimizer, ParameterLayout } from "../ops/adam.ts";
+import { type AdamOptimizer, adamOptimizer, ParameterLayout } from "../ops/adam.ts";
 import type { AdamHyper } from "../ops/adam_ref.ts";
 import { charCnnBackward, charCnnForward, groupCharIds } from "../ops/char_cnn.ts";
 import { crfLoss, crfMarginals, type LossOp, resetLoss, type SequenceOp } from "../ops/crf.ts";
@@ -37,8 +37,8 @@ import { embeddingBackward, embeddingForward, groupTokenIds } from "../ops/embed
 import { fillBuffer } from "../ops/fill.ts";
 import { type BiLstm, createBiLstm } from "../ops/lstm.ts";
 import { matmulBackward, matmulForward } from "../ops/matmul.ts";
-import { softmaxXentLoss, softmaxPredict } from "../ops/softmax_xent.ts";
-import { viterbiDecode } from "../ops/viterbi.ts";
+import { softmaxPredict, softmaxXentLoss } from "../ops/softmax_xent.ts";
+import { createTransitionMask, packTransitionMask, viterbiDecode } from "../ops/viterbi.ts";
 import type { Batch } from "../data/batch.ts";
 import { inputDim, type ModelConfig } from "./config.ts";
 import { initialValues, parameterSpecs, type VocabularySizes } from "./parameters.ts";
@@ -61,7 +61,11 @@ export interface GraphOptions {
   /** Build the training step (default true); false for inference only. */
   training?: boolean;
   /** Allowed transitions for constrained decoding, (K, K) [from, to] and (K) start/end, 1 = allowed. */
-  constraints?: { transitions: ArrayLike<number>; start: ArrayLike<number>; end: ArrayLike<number> };
+  constraints?: {
+    transitions: ArrayLike<number>;
+    start: ArrayLike<number>;
+    end: ArrayLike<number>;
+  };
 }
 
 /** The stacked GPU-side name of a PyTorch LSTM tensor name, or the name itself. */
@@ -191,7 +195,7 @@ export class NerGraph {
   #decode!: { dispatches: Dispatch[]; resize(b: Batch): void };
   #marginals?: SequenceOp;
   #step = 0;
-  #allowed!: { transitions: GPUBuffer; start: GPUBuffer; end: GPUBuffer };
+  #allowed!: GPUBuffer;
 
   private constructor(
     readonly gpu: Gpu,
@@ -247,7 +251,9 @@ export class NerGraph {
     const training = options.training ?? true;
     const seed = options.seed ?? 1;
     const { maxBatch, maxTime } = capacity;
-    const maxChars = config.charFeatures === "cnn" ? Math.min(capacity.maxChars, config.maxChars) : 1;
+    const maxChars = config.charFeatures === "cnn"
+      ? Math.min(capacity.maxChars, config.maxChars)
+      : 1;
     const rows = maxBatch * maxTime;
     const E = inputDim(config);
     const H = config.hidden;
@@ -265,7 +271,9 @@ export class NerGraph {
     for (const spec of specs) {
       if (spec.name.endsWith("_reverse")) continue;
       const name = stackedName(spec.name);
-      const shape = name.startsWith("lstm.") ? [2 * spec.shape[0], ...spec.shape.slice(1)] : spec.shape;
+      const shape = name.startsWith("lstm.")
+        ? [2 * spec.shape[0], ...spec.shape.slice(1)]
+        : spec.shape;
       layout.add(name, shape);
     }
     const params = createBuffer(gpu, "parameters", layout.pack(stacked));
@@ -328,15 +336,23 @@ export class NerGraph {
 
     // Forward up to the emissions, shared by training (with dropout) and inference.
     const embedForward: Dispatch[] = [];
-    const word = await embeddingForward(gpu, x, {
-      table: p("word_emb.weight"),
-      ids: inputs.wordIds,
-      lengths: inputs.lengths,
-    }, { ...shape0, dim: config.wordDim, vocab: sizes.words, rowStride: E, columnOffset: 0 }, {
-      label: "word embedding",
-    });
+    const word = await embeddingForward(
+      gpu,
+      x,
+      {
+        table: p("word_emb.weight"),
+        ids: inputs.wordIds,
+        lengths: inputs.lengths,
+      },
+      { ...shape0, dim: config.wordDim, vocab: sizes.words, rowStride: E, columnOffset: 0 },
+      {
+        label: "word embedding",
+      },
+    );
     embedForward.push(word);
-    const resizeTokens: ((b: Batch) => void)[] = [(b) => word.resize({ batch: b.size, time: b.maxLength })];
+    const resizeTokens: ((b: Batch) => void)[] = [
+      (b) => word.resize({ batch: b.size, time: b.maxLength }),
+    ];
     if (config.casingDim > 0) {
       const casing = await embeddingForward(gpu, x, {
         table: p("casing_emb.weight"),
@@ -370,28 +386,41 @@ export class NerGraph {
       bias: cnn ? p("char_cnn.bias") : inputs.charIds,
     };
     if (cnn) {
-      const chars = await charCnnForward(gpu, { out: x, argmax: charArgmax }, charInputs, charDims, {
-        label: "char cnn",
-      });
+      const chars = await charCnnForward(
+        gpu,
+        { out: x, argmax: charArgmax },
+        charInputs,
+        charDims,
+        {
+          label: "char cnn",
+        },
+      );
       embedForward.push(chars);
-      resizeTokens.push((b) => chars.resize({ batch: b.size, time: b.maxLength, chars: charCount(b, maxChars) }));
+      resizeTokens.push((b) =>
+        chars.resize({ batch: b.size, time: b.maxLength, chars: charCount(b, maxChars) })
+      );
     }
 
     for (let layer = 0; layer < config.layers; layer++) {
       const out = f32(`lstm ${layer} output`, rows * 2 * H);
       hOut.push(out);
       layers.push(
-        await createBiLstm(gpu, {
-          x: layer === 0 ? x : hOut[layer - 1],
-          lengths: inputs.lengths,
-          wIh: p(`lstm.weight_ih_l${layer}`),
-          wHh: p(`lstm.weight_hh_l${layer}`),
-          bIh: p(`lstm.bias_ih_l${layer}`),
-          bHh: p(`lstm.bias_hh_l${layer}`),
-          hOut: out,
-        }, { maxBatch, maxTime, inputSize: layer === 0 ? E : 2 * H, hiddenSize: H }, {
-          label: `lstm ${layer}`,
-        }),
+        await createBiLstm(
+          gpu,
+          {
+            x: layer === 0 ? x : hOut[layer - 1],
+            lengths: inputs.lengths,
+            wIh: p(`lstm.weight_ih_l${layer}`),
+            wHh: p(`lstm.weight_hh_l${layer}`),
+            bIh: p(`lstm.bias_ih_l${layer}`),
+            bHh: p(`lstm.bias_hh_l${layer}`),
+            hOut: out,
+          },
+          { maxBatch, maxTime, inputSize: layer === 0 ? E : 2 * H, hiddenSize: H },
+          {
+            label: `lstm ${layer}`,
+          },
+        ),
       );
     }
     const lastOut = hOut[hOut.length - 1];
@@ -399,25 +428,25 @@ export class NerGraph {
     const resizeRows = (b: Batch) => ({ m: b.size * b.maxLength, n: K, k: 2 * H });
 
     // Inference: emissions straight from the last LSTM output.
-    const inferEmissions = await matmulForward(gpu, outputs.emissions, lastOut, p("out.weight"), outDims, {
-      bias: p("out.bias"),
-      label: "output layer",
-    });
+    const inferEmissions = await matmulForward(
+      gpu,
+      outputs.emissions,
+      lastOut,
+      p("out.weight"),
+      outDims,
+      {
+        bias: p("out.bias"),
+        label: "output layer",
+      },
+    );
     graph.inferForward.push(...embedForward, ...layers.flatMap((l) => l.forward), inferEmissions);
     graph.#inferResizers.push(
       ...resizeTokens,
       (b) => layers.forEach((l) => l.resize(b.size, b.maxLength)),
       (b) => inferEmissions.resize(resizeRows(b)),
     );
-    const constraints = options.constraints;
-    const allowed = createBuffer(
-      gpu,
-      "allowed transitions",
-      Int32Array.from(constraints?.transitions ?? new Array(K * K).fill(1)),
-    );
-    const allowedStart = createBuffer(gpu, "allowed start", Int32Array.from(constraints?.start ?? new Array(K).fill(1)));
-    const allowedEnd = createBuffer(gpu, "allowed end", Int32Array.from(constraints?.end ?? new Array(K).fill(1)));
-    graph.#allowed = { transitions: allowed, start: allowedStart, end: allowedEnd };
+    const allowed = createTransitionMask(gpu, options.constraints, K);
+    graph.#allowed = allowed;
     if (crf) {
       const decode = await viterbiDecode(gpu, {
         emissions: outputs.emissions,
@@ -426,12 +455,13 @@ export class NerGraph {
         start: p("crf.start"),
         end: p("crf.end"),
         allowed,
-        allowedStart,
-        allowedEnd,
         path: outputs.predictions,
         score: outputs.scores,
       }, { batch: maxBatch, time: maxTime, tags: K });
-      graph.#decode = { dispatches: decode.dispatches, resize: (b) => decode.resize({ batch: b.size, time: b.maxLength }) };
+      graph.#decode = {
+        dispatches: decode.dispatches,
+        resize: (b) => decode.resize({ batch: b.size, time: b.maxLength }),
+      };
       graph.#marginals = await crfMarginals(gpu, {
         emissions: outputs.emissions,
         lengths: inputs.lengths,
@@ -447,10 +477,13 @@ export class NerGraph {
       const predict = await softmaxPredict(gpu, {
         emissions: outputs.emissions,
         lengths: inputs.lengths,
-        predictions: outputs.predictions,
+        prediction: outputs.predictions,
         probabilities: outputs.marginals,
       }, { batch: maxBatch, time: maxTime, tags: K });
-      graph.#decode = { dispatches: predict.dispatches, resize: (b) => predict.resize({ batch: b.size, time: b.maxLength }) };
+      graph.#decode = {
+        dispatches: predict.dispatches,
+        resize: (b) => predict.resize({ batch: b.size, time: b.maxLength }),
+      };
     }
 
     if (!training) return graph;
@@ -459,13 +492,18 @@ export class NerGraph {
     const dX = f32("lstm input gradient", rows * E);
     const hDrop = f32("lstm output after dropout", rows * 2 * H);
     const dHDrop = f32("output layer input gradient", rows * 2 * H);
-    const dH: GPUBuffer[] = hOut.map((_, layer) => f32(`lstm ${layer} output gradient`, rows * 2 * H));
+    const dH: GPUBuffer[] = hOut.map((_, layer) =>
+      f32(`lstm ${layer} output gradient`, rows * 2 * H)
+    );
     const dEmissions = f32("emission gradients", rows * K);
     const pDrop = config.dropout;
     const dropIn = { p: pDrop, seed: (seed * 2654435761) >>> 0 };
     const dropOut = { p: pDrop, seed: (seed * 2246822519 + 7) >>> 0 };
     const zero = await fillBuffer(gpu, grads!, 0, { label: "zero gradients" });
-    const dropX = await dropoutForward(gpu, { x }, rows * E, { ...dropIn, label: "dropout (lstm input)" });
+    const dropX = await dropoutForward(gpu, { x }, rows * E, {
+      ...dropIn,
+      label: "dropout (lstm input)",
+    });
     const dropH = await dropoutForward(gpu, { x: lastOut, y: hDrop }, rows * 2 * H, {
       ...dropOut,
       label: "dropout (lstm output)",
@@ -496,15 +534,26 @@ export class NerGraph {
         dEmissions,
         loss: outputs.loss,
       }, { batch: maxBatch, time: maxTime, tags: K });
-    const outBackward = await matmulBackward(gpu, {
-      dA: dHDrop,
-      dB: g("out.weight"),
-      dBias: g("out.bias"),
-    }, { a: hDrop, b: p("out.weight"), dC: dEmissions }, outDims, { label: "output layer" });
-    const dropHBack = await dropoutBackward(gpu, { dy: dHDrop, dx: dH[dH.length - 1] }, rows * 2 * H, {
-      ...dropOut,
-      label: "dropout (lstm output) backward",
-    });
+    const outBackward = await matmulBackward(
+      gpu,
+      {
+        dA: dHDrop,
+        dB: g("out.weight"),
+        dBias: g("out.bias"),
+      },
+      { a: hDrop, b: p("out.weight"), dC: dEmissions },
+      outDims,
+      { label: "output layer" },
+    );
+    const dropHBack = await dropoutBackward(
+      gpu,
+      { dy: dHDrop, dx: dH[dH.length - 1] },
+      rows * 2 * H,
+      {
+        ...dropOut,
+        label: "dropout (lstm output) backward",
+      },
+    );
     const lstmBackward: Dispatch[] = [];
     for (let layer = config.layers - 1; layer >= 0; layer--) {
       lstmBackward.push(
@@ -528,7 +577,13 @@ export class NerGraph {
       uniqueIds: inputs.wordUnique,
       offsets: inputs.wordOffsets,
       positions: inputs.wordPositions,
-    }, { uniqueCount: rows, dim: config.wordDim, vocab: sizes.words, rowStride: E, columnOffset: 0 }, {
+    }, {
+      uniqueCount: rows,
+      dim: config.wordDim,
+      vocab: sizes.words,
+      rowStride: E,
+      columnOffset: 0,
+    }, {
       label: "word embedding backward",
     });
     embedBackward.push(wordBack);
@@ -552,21 +607,27 @@ export class NerGraph {
       backResizers.push((_, extra) => casingBack.resize({ uniqueCount: extra.casingGroups }));
     }
     if (cnn) {
-      const charBack = await charCnnBackward(gpu, {
-        dTable: g("char_emb.weight"),
-        dWeight: g("char_cnn.weight"),
-        dBias: g("char_cnn.bias"),
-      }, {
-        ...charInputs,
-        dOut: dX,
-        argmax: charArgmax,
-        uniqueIds: inputs.charUnique,
-        offsets: inputs.charOffsets,
-        positions: inputs.charPositions,
-      }, { ...charDims, uniqueCount: rows * maxChars }, {
-        label: "char cnn backward",
-        capacity: { rows, chars: maxChars },
-      });
+      const charBack = await charCnnBackward(
+        gpu,
+        {
+          dTable: g("char_emb.weight"),
+          dWeight: g("char_cnn.weight"),
+          dBias: g("char_cnn.bias"),
+        },
+        {
+          ...charInputs,
+          dOut: dX,
+          argmax: charArgmax,
+          uniqueIds: inputs.charUnique,
+          offsets: inputs.charOffsets,
+          positions: inputs.charPositions,
+        },
+        { ...charDims, uniqueCount: rows * maxChars },
+        {
+          label: "char cnn backward",
+          capacity: { rows, chars: maxChars },
+        },
+      );
       embedBackward.push(...charBack);
       backResizers.push((b, extra) =>
         charBack.resize({
@@ -688,10 +749,10 @@ export class NerGraph {
    *
    * @param mask (K, K) [from, to] transitions and (K) start and end
    */
-  setConstraints(mask: { transitions: ArrayLike<number>; start: ArrayLike<number>; end: ArrayLike<number> }): void {
-    writeBuffer(this.gpu, this.#allowed.transitions, Int32Array.from(mask.transitions));
-    writeBuffer(this.gpu, this.#allowed.start, Int32Array.from(mask.start));
-    writeBuffer(this.gpu, this.#allowed.end, Int32Array.from(mask.end));
+  setConstraints(
+    mask: { transitions: ArrayLike<number>; start: ArrayLike<number>; end: ArrayLike<number> },
+  ): void {
+    writeBuffer(this.gpu, this.#allowed, packTransitionMask(mask, this.sizes.tags));
   }
 
   /**

@@ -17,7 +17,13 @@ import { inputDim, type ModelConfig } from "./config.ts";
 import type { VocabularySizes } from "./parameters.ts";
 
 /** Copies column block [offset, offset + width) of a (rows, stride) matrix. */
-function columns(x: ArrayLike<number>, rows: number, stride: number, offset: number, width: number) {
+function columns(
+  x: ArrayLike<number>,
+  rows: number,
+  stride: number,
+  offset: number,
+  width: number,
+) {
   const out = new Float64Array(rows * width);
   for (let r = 0; r < rows; r++) {
     for (let c = 0; c < width; c++) out[r * width + c] = x[r * stride + offset + c];
@@ -26,7 +32,14 @@ function columns(x: ArrayLike<number>, rows: number, stride: number, offset: num
 }
 
 /** Writes a (rows, width) block into columns [offset, offset + width) of `into`. */
-function placeColumns(into: Float64Array, block: ArrayLike<number>, rows: number, stride: number, offset: number, width: number) {
+function placeColumns(
+  into: Float64Array,
+  block: ArrayLike<number>,
+  rows: number,
+  stride: number,
+  offset: number,
+  width: number,
+) {
   for (let r = 0; r < rows; r++) {
     for (let c = 0; c < width; c++) into[r * stride + offset + c] = block[r * width + c];
   }
@@ -97,7 +110,14 @@ export function modelLossRef(
     }
     : null;
   if (charInputs) {
-    placeColumns(x, charCnnForwardRef(charInputs, charDims).out, rows, E, config.wordDim + config.casingDim, config.charFilters);
+    placeColumns(
+      x,
+      charCnnForwardRef(charInputs, charDims).out,
+      rows,
+      E,
+      config.wordDim + config.casingDim,
+      config.charFilters,
+    );
   }
   const layerInputs: Float64Array[] = [];
   let h: Float64Array = x;
@@ -152,12 +172,17 @@ export function modelLossRef(
     grads[`lstm.bias_hh_l${layer}`] = g.dBHh;
     dh = g.dX;
   }
-  grads["word_emb.weight"] = embeddingBackwardRef(columns(dh, rows, E, 0, config.wordDim), batch.wordIds, lengths, {
-    batch: B,
-    time: T,
-    dim: config.wordDim,
-    vocab: sizes.words,
-  });
+  grads["word_emb.weight"] = embeddingBackwardRef(
+    columns(dh, rows, E, 0, config.wordDim),
+    batch.wordIds,
+    lengths,
+    {
+      batch: B,
+      time: T,
+      dim: config.wordDim,
+      vocab: sizes.words,
+    },
+  );
   if (config.casingDim > 0) {
     grads["casing_emb.weight"] = embeddingBackwardRef(
       columns(dh, rows, E, config.wordDim, config.casingDim),

@@ -83,7 +83,15 @@ export interface TrainOptions {
 
 /** Events emitted while training. */
 export type TrainEvent =
-  | { type: "start"; adapter: string; sentences: number; tokens: number; parameters: number; config: ModelConfig; dispatchesPerStep: number }
+  | {
+    type: "start";
+    adapter: string;
+    sentences: number;
+    tokens: number;
+    parameters: number;
+    config: ModelConfig;
+    dispatchesPerStep: number;
+  }
   | { type: "loss"; epoch: number; step: number; loss: number; tokensPerSecond: number }
   | {
     type: "epoch";
@@ -137,7 +145,9 @@ function toScheme(sentences: readonly Sentence[], scheme: TagScheme): Sentence[]
 function withVectors(sentences: readonly Sentence[], embeddings: Embeddings): string[] {
   const known = new Set(embeddings.words);
   const lower = new Set(embeddings.words.map((w) => w.toLowerCase()));
-  return sentences.flatMap((s) => s.tokens).filter((w) => known.has(w) || lower.has(w.toLowerCase()));
+  return sentences.flatMap((s) => s.tokens).filter((w) =>
+    known.has(w) || lower.has(w.toLowerCase())
+  );
 }
 
 /** The model's parts that turn sentences into batches. */
@@ -191,9 +201,12 @@ export async function trainModel(
 ): Promise<TrainResult> {
   const resumed = options.resume ? decodeModel(options.resume, "the resume checkpoint") : undefined;
   if (options.resume && !resumed?.training) {
-    throw new Error("Cannot resume: the checkpoint has no optimizer state (use a last-epoch checkpoint)");
+    throw new Error(
+      "Cannot resume: the checkpoint has no optimizer state (use a last-epoch checkpoint)",
+    );
   }
-  const initial = resumed ?? (options.initFrom ? decodeModel(options.initFrom, "the initial model") : undefined);
+  const initial = resumed ??
+    (options.initFrom ? decodeModel(options.initFrom, "the initial model") : undefined);
   const scheme = initial?.scheme ?? options.scheme ?? "IOB2";
   const seed = options.seed ?? 1;
   const epochs = options.epochs ?? 30;
@@ -231,7 +244,9 @@ export async function trainModel(
       lowercase,
       normalizeDigits,
       // Words of dev and test that have a pretrained vector get a row too.
-      extra: options.embeddings ? withVectors([...dev, ...(data.test ?? [])], options.embeddings) : undefined,
+      extra: options.embeddings
+        ? withVectors([...dev, ...(data.test ?? [])], options.embeddings)
+        : undefined,
     });
     const allTags = collectTags([...train, ...dev, ...toScheme(data.test ?? [], scheme)]);
     encoders = {
@@ -269,7 +284,11 @@ export async function trainModel(
     emit({ type: "stop", reason: `embeddings coverage: ${JSON.stringify(coverage)}`, epoch: 0 });
   }
 
-  const devBatches = makeBatches(encodedDev, { batchSize: evalBatchSize, shuffle: false, maxChars });
+  const devBatches = makeBatches(encodedDev, {
+    batchSize: evalBatchSize,
+    shuffle: false,
+    maxChars,
+  });
   const trainTokens = encodedTrain.reduce((n, s) => n + s.words.length, 0);
   emit({
     type: "start",
@@ -355,7 +374,13 @@ export async function trainModel(
         pending = 0;
         const rate = tokens / ((performance.now() - epochStart) / 1000);
         progress?.update(tokens, `loss ${(lossSum / lossBatches).toFixed(3)}`);
-        emit({ type: "loss", epoch, step: state.step, loss: lossSum / lossBatches, tokensPerSecond: rate });
+        emit({
+          type: "loss",
+          epoch,
+          step: state.step,
+          loss: lossSum / lossBatches,
+          tokensPerSecond: rate,
+        });
       }
       if (options.signal?.aborted || overBudget()) {
         stoppedEarly = true;
@@ -401,10 +426,15 @@ export async function trainModel(
     }
     if (options.save) {
       const { m, v } = await graph.readOptimizerState();
-      await options.save("last", encodeModel(modelFrom(tensors), { training: { m, v, state: { ...state } } }));
+      await options.save(
+        "last",
+        encodeModel(modelFrom(tensors), { training: { m, v, state: { ...state } } }),
+      );
     }
     if (stoppedEarly) {
-      stopReason = options.signal?.aborted ? "interrupted" : `time budget of ${options.timeBudget} s reached`;
+      stopReason = options.signal?.aborted
+        ? "interrupted"
+        : `time budget of ${options.timeBudget} s reached`;
       break;
     }
   }
