@@ -13,30 +13,36 @@
 // from zero state. Hp = 4·UB = H rounded up to a multiple of 4.
 //
 // entry `main`
-//   @binding(0) params:  uniform (B, T, G = sentence groups, _) u32
-//   @binding(1) pre:     (B·T, 8H) f32, read
-//   @binding(2) whh:     packed W_hh (2, 4, UB, UB, 4) vec4f, from `pack`, read
-//   @binding(3) bhh:     (8H) f32, read
-//   @binding(4) lengths: (B) i32, read
-//   @binding(5) h_out:   (B·T, 2H) f32, written with `=` (zero at padding rows)
-//   @binding(6) gates:   (B·T, 8H) f32, activations i f g o saved for backward, `=` at real rows
-//   @binding(7) cell:    (B·T, 2H) f32, c saved for backward, `=` at real rows
-//   @binding(8) h_prev:  (B·T, 2, Hp) f32 as vec4, h before each step (the dW_hh operand), `=`
-//   dispatch: (G, 2, 1) workgroups of (UB, QY, 1), G = ceil(B / (4·QY)); workgroup y is
-//   the direction. Invocation (ub, q) owns hidden units 4ub … 4ub+3 (all four gates) of
-//   the four sentences 4·(group·QY + q) … +3. h_prev of the workgroup's sentences lives in
-//   workgroup memory; two barriers per step. Workgroup x is mapped to sentence groups
-//   alternately from both ends (0, G−1, 1, G−2, …) so that contiguous blocks of
-//   workgroups mix long and short sentences of a length-sorted batch.
-//   Loop iterations per invocation ≈ maxlen·(UB + 40) + 4·T: bounded for llvmpipe's
-//   65,535 limit (checked by the builder).
+//   @binding(0)  params:  uniform (B, T, G = sentence groups, _) u32
+//   @binding(1)  pre:     (B·T, 8H) f32, read
+//   @binding(2)  whh:     packed W_hh (2, 4, WSTRIDE) vec4f from `pack`, read (storage path)
+//   @binding(3)  bhh:     (8H) f32, read
+//   @binding(4)  lengths: (B) i32, read
+//   @binding(5)  h_out:   (B·T, 2H) f32, written with `=` (zero at padding rows)
+//   @binding(6)  gates:   (B·T, 8H) f32, activations i f g o saved for backward, `=` at real rows
+//   @binding(7)  cell:    (B·T, 2H) f32, c saved for backward, `=` at real rows
+//   @binding(8)  h_prev:  (B·T, 2, Hp) f32 as vec4, h before each step (the dW_hh operand),
+//                         `=` (zero at padding rows)
+//   @binding(9…16) u_{i,f,g,o}{0,1}: uniform (4096) vec4f, the same packed W_hh, one
+//                         (direction, gate) block of 64 KiB each (USE_UNIFORM, H ≤ 128;
+//                         otherwise bind any 64 KiB uniform buffer)
+//   dispatch: (G, 2, 1) workgroups of (UB, QY, 1), G = ceil(B / (8·QY)); workgroup y is the
+//   direction. Invocation (ub, q) owns hidden units 4ub … 4ub+3 (all four gates) of the
+//   eight sentences 8·(group·QY + q) … +7, so each W_hh load feeds 8 sentences and each h
+//   load 16 rows (CPU adapters are bound by loads). h of the workgroup's sentences lives in
+//   workgroup memory, double-buffered: one barrier per step. Workgroup x is mapped to
+//   sentence groups alternately from both ends (0, G−1, 1, G−2, …) so that contiguous
+//   blocks of workgroups (one CPU thread each on llvmpipe) mix long and short sentences of
+//   a length-sorted batch. Loop iterations per invocation ≈ maxlen·(UB + 12) + 8·T, far
+//   under llvmpipe's 65,535 for T ≤ 150 (small loops are written out for that reason).
 //
 // entry `pack`
-//   @binding(0) src:     W_hh (2, 4H, H) f32, PyTorch layout, read
-//   @binding(1) dst:     (2, 4, UB, UB, 4) vec4f, `=`: element (d, gate, ub, k4, kk) is
-//                        (W_hh[d][gate·H + 4ub + u][4k4 + kk] for u = 0..3), zero beyond H,
-//                        so that mat4x4f(4 consecutive vec4) · mat4x4f(h of 4 sentences)
-//                        gives z for 4 units × 4 sentences.
+//   @binding(0) src: W_hh (2, 4H, H) f32, PyTorch layout, read
+//   @binding(1) dst: (2, 4, WSTRIDE) vec4f, `=`: element (d, gate, ub, k4, kk) at
+//       (d·4 + gate)·WSTRIDE + (ub·UB + k4)·4 + kk is (W_hh[d][gate·H + 4ub + u][4k4 + kk]
+//       for u = 0..3), zero beyond H, so that mat4x4f(4 consecutive vec4) · mat4x4f(h of 4
+//       sentences) gives z for 4 units × 4 sentences. WSTRIDE = 4096 for the uniform path
+//       (one 64 KiB binding per block), UB·UB·4 otherwise.
 //   dispatch: (ceil(2·4·UB·UB·4 / 64), 1, 1); one invocation per vec4.
 
 override H: u32 = 1u;

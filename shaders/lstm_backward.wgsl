@@ -12,25 +12,30 @@
 // Hp = 4·UB = H rounded up to a multiple of 4.
 //
 // entry `main`
-//   @binding(0) params:  uniform (B, T, G = sentence groups, _) u32
-//   @binding(1) dh_out:  (B·T, 2H) f32, read (padding rows ignored)
-//   @binding(2) gates:   (B·T, 8H) f32, activations i f g o saved by the forward, read
-//   @binding(3) cell:    (B·T, 2H) f32, c saved by the forward, read
-//   @binding(4) whh_t:   packed W_hh (2, UB, 4·UB, 4) vec4f from `pack_t`, read
-//   @binding(5) lengths: (B) i32, read
-//   @binding(6) dgates:  (B·T, 8H) f32, dz, written with `=` (zero at padding rows)
-//   dispatch: (G, 2, 1) workgroups of (UB, QY, 1), G = ceil(B / (4·QY)), workgroup y is
+//   @binding(0)  params:  uniform (B, T, G = sentence groups, _) u32
+//   @binding(1)  dh_out:  (B·T, 2H) f32, read (padding rows ignored)
+//   @binding(2)  gates:   (B·T, 8H) f32, activations i f g o saved by the forward, read
+//   @binding(3)  cell:    (B·T, 2H) f32, c saved by the forward, read
+//   @binding(4)  whh_t:   packed W_hhᵀ (2, 4, WSTRIDE) vec4f from `pack_t`, read (storage path)
+//   @binding(5)  lengths: (B) i32, read
+//   @binding(6)  dgates:  (B·T, 8H) f32, dz, written with `=` (zero at padding rows)
+//   @binding(7…14) u_{i,f,g,o}{0,1}: uniform (4096) vec4f, the same packed W_hhᵀ, one
+//                         (direction, gate) block each (USE_UNIFORM, H ≤ 128)
+//   dispatch: (G, 2, 1) workgroups of (UB, QY, 1), G = ceil(B / (8·QY)), workgroup y is
 //   the direction, sentence groups interleaved as in lstm.wgsl. Invocation (ub, q) owns
-//   units 4ub … 4ub+3 (all four gates) of sentences 4·(group·QY + q) … +3; dz of the
-//   workgroup's sentences (4·QY, 4, Hp) lives in workgroup memory (16·QY·UB ≤ 1024 vec4).
-//   Loop iterations per invocation ≈ maxlen·(4·UB + 40) + 4·T.
+//   units 4ub … 4ub+3 (all four gates) of sentences 8·(group·QY + q) … +7; dz of the
+//   workgroup's sentences (8·QY, 4, UB) vec4 = SHARED lives in workgroup memory (32 KiB
+//   at H = 256: the builder checks the device limit). Two barriers per step. The step loop
+//   runs over T (uniform) and skips the work above the workgroup's longest sentence.
+//   Loop iterations per invocation ≈ T·(4·UB + 16) + 8·T.
 //
 // entry `pack_t`
 //   @binding(0) src: W_hh (2, 4H, H) f32, read
-//   @binding(1) dst: (2, UB, 4·UB, 4) vec4f, `=`: element (d, ub, r4, rr) is
-//       (W_hh[d][gate·H + j][4ub + u] for u = 0..3) where r = 4·r4 + rr, gate = r / Hp,
-//       j = r mod Hp (zero when j ≥ H or 4ub + u ≥ H).
-//   dispatch: (ceil(2·UB·4·UB·4 / 64), 1, 1); one invocation per vec4.
+//   @binding(1) dst: (2, 4, WSTRIDE) vec4f, `=`: element (d, gate, ub, r4, rr) at
+//       (d·4 + gate)·WSTRIDE + (ub·UB + r4)·4 + rr is (W_hh[d][gate·H + 4r4 + rr][4ub + u]
+//       for u = 0..3), zero beyond H: mat4x4f(4 consecutive vec4) · mat4x4f(dz of 4
+//       sentences) gives W_hhᵀ·dz for 4 units × 4 sentences.
+//   dispatch: (ceil(2·4·UB·UB·4 / 64), 1, 1); one invocation per vec4.
 //
 // entry `dwhh`: dW_hh[d] += Σ_n dz[n, d]ᵀ · h_prev[n, d] over all B·T rows
 //   @binding(0) params:  uniform (B, T, _, _) u32

@@ -185,6 +185,18 @@ Deno.test("lstm forward and backward on the GPU equal the float64 reference", as
   }
 });
 
+Deno.test("lstm with two rows of sentences per workgroup equals the reference", async () => {
+  const gpu = await acquireGpu();
+  await checkAgainstReference(
+    gpu,
+    { batch: 21, time: 5, inputSize: 3, hiddenSize: 6 },
+    [5, 1, 2, 5, 4, 0, 3, 4, 5, 1, 2, 5, 5, 1, 3, 2, 3, 4, 1, 5, 2],
+    500,
+    { atol: 2e-5, rtol: 1e-4 },
+    { forwardQuads: 2, backwardQuads: 2 },
+  );
+});
+
 Deno.test("lstm on a long sentence (T = 150, H = 256) stays under the loop limit", async () => {
   const gpu = await acquireGpu();
   await checkAgainstReference(

@@ -105,10 +105,7 @@ export interface BiLstm {
   readonly forward: Dispatch[];
   /** Internal buffers (saved activations, packed weights). */
   readonly saved: BiLstmSaved;
-  /**
-   * Workgroup rows of the recurrence kernels: forward rows hold 8 sentences,
-   * backward rows 4.
-   */
+  /** Workgroup rows of the recurrence kernels; each row holds 8 sentences. */
   readonly sentenceQuads: { forward: number; backward: number };
   /** Whether the forward kernel reads W_hh from uniform bindings. */
   readonly uniformWeights: boolean;
@@ -138,14 +135,14 @@ export interface BiLstm {
 export interface BiLstmOptions {
   /** Label prefix for errors and profiles (default "lstm"). */
   label?: string;
-  /** Sentence octets per workgroup of the forward kernel (default 1). */
+  /** Rows of 8 sentences per workgroup of the forward kernel (default 1; capped to fit). */
   forwardQuads?: number;
   /**
-   * Read W_hh from uniform bindings in the forward kernel when H ≤ 128 and the device
-   * allows (default true; false forces the storage path).
+   * Read W_hh from uniform bindings in both recurrence kernels when H ≤ 128 and the
+   * device allows (default true; false forces the storage path).
    */
   uniformWeights?: boolean;
-  /** Sentence quads per workgroup of the backward kernel (default: 2 where it fits). */
+  /** Rows of 8 sentences per workgroup of the backward kernel (default 1; capped to fit). */
   backwardQuads?: number;
 }
 
