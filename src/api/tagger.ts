@@ -27,7 +27,7 @@ export interface Entity {
   end: number;
   /** The model's probability that exactly this span carries this label (CRF marginals). */
   score: number;
-  /** Token range [first, last + 1) within its sentence. */
+  /** Token range [first, last + 1) within its sentence (the tokenizer's sentences). */
   tokens: [number, number];
 }
 
@@ -67,25 +67,44 @@ async function readSource(source: ModelSource): Promise<{ bytes: Uint8Array; nam
       throw new Error(`Cannot load model '${text}': ${(e as Error).message}`);
     }
   }
-  const response = await fetch(source);
-  if (!response.ok) throw new Error(`Cannot load model ${text}: HTTP ${response.status}`);
+  let response: Response;
+  try {
+    response = await fetch(source);
+  } catch (e) {
+    throw new Error(`Cannot load model ${text}: ${(e as Error).message}`);
+  }
+  if (!response.ok) {
+    await response.body?.cancel();
+    throw new Error(`Cannot load model ${text}: expected HTTP 200, got ${response.status}`);
+  }
   return { bytes: new Uint8Array(await response.arrayBuffer()), name: text };
 }
 
 /** Sentences longer than this are tagged in pieces. */
 const MAX_TIME = 128;
-/** Sentences per GPU batch. */
-const BATCH = 64;
+/** Sentences per GPU batch (one submit and one readback wait each). */
+const BATCH = 128;
 
 /**
- * A loaded model, ready to tag. Create with {@linkcode Tagger.load}.
+ * A loaded model, ready to tag. Create with {@linkcode Tagger.load} (a
+ * model file) or {@linkcode Tagger.fromModel} (a decoded model).
+ *
+ * Decoding is Viterbi on the GPU, restricted by default to tag sequences
+ * valid in the model's scheme (no `I-PER` after `O` in IOB2); entity scores
+ * are span probabilities from forward-backward marginals, also on the GPU.
+ * Sentences longer than 128 tokens are tagged in independent pieces.
  *
  * @example
  * ```ts
+ * import { encodeModel } from "../model/checkpoint.ts";
+ * import { randomModel } from "./random_model.ts";
  * import { Tagger } from "./tagger.ts";
- * const tagger = await Tagger.load(new URL("../../models/gmb-small.safetensors", import.meta.url));
- * const entities = await tagger.tag("Angela Merkel met Barack Obama in Berlin.");
- * console.log(entities.map((e) => `${e.label}: ${e.text}`));
+ * // A real program loads a trained file: Tagger.load("models/gmb-small.safetensors").
+ * const bytes = encodeModel(randomModel({ words: ["Ada", "sang"] }));
+ * const tagger = await Tagger.load(bytes);
+ * for (const e of await tagger.tag("Ada sang in Oslo.")) {
+ *   if (e.score <= 0 || e.score > 1) throw new Error("scores are probabilities");
+ * }
  * ```
  */
 export class Tagger {
@@ -97,17 +116,43 @@ export class Tagger {
     readonly graph: NerGraph,
   ) {}
 
-  /** The output tags, in id order. */
+  /**
+   * The output tags, in id order (the columns of {@linkcode TokenTagging.marginals}).
+   *
+   * @returns the tags
+   *
+   * @example
+   * ```ts
+   * import { acquireGpu } from "../gpu/device.ts";
+   * import { randomModel } from "./random_model.ts";
+   * import { Tagger } from "./tagger.ts";
+   * const tagger = await Tagger.fromModel(await acquireGpu(), randomModel());
+   * if (tagger.labels.join() !== "O,B-PER,I-PER,B-LOC,I-LOC") throw new Error();
+   * ```
+   */
   get labels(): readonly string[] {
     return this.model.tags.items;
   }
 
   /**
-   * Loads a model from a path, a URL or bytes, validating the file.
+   * Loads a model from a path (Deno), a URL (`http:`, `https:`, `file:`)
+   * or bytes, validating the file: a truncated, foreign or inconsistent file
+   * gets an error that names the source and what is wrong.
    *
    * @param source the model file
    * @param options the device to use (default: the shared one)
    * @returns the tagger
+   *
+   * @example
+   * ```ts
+   * import { Tagger } from "./tagger.ts";
+   * try {
+   *   await Tagger.load(new Uint8Array([1, 2, 3]));
+   *   throw new Error("accepted garbage");
+   * } catch (e) {
+   *   if (!/model bytes/.test((e as Error).message)) throw e;
+   * }
+   * ```
    */
   static async load(source: ModelSource, options: { gpu?: Gpu } = {}): Promise<Tagger> {
     const { bytes, name } = await readSource(source);
@@ -116,11 +161,20 @@ export class Tagger {
   }
 
   /**
-   * Makes a tagger from a decoded model.
+   * Makes a tagger from a decoded model (e.g. `trainModel`'s result).
    *
    * @param gpu the device
    * @param model the model
    * @returns the tagger
+   *
+   * @example
+   * ```ts
+   * import { acquireGpu } from "../gpu/device.ts";
+   * import { randomModel } from "./random_model.ts";
+   * import { Tagger } from "./tagger.ts";
+   * const tagger = await Tagger.fromModel(await acquireGpu(), randomModel());
+   * if (tagger.model.scheme !== "IOB2") throw new Error();
+   * ```
    */
   static async fromModel(gpu: Gpu, model: ModelData): Promise<Tagger> {
     const K = model.tags.size;
@@ -155,11 +209,24 @@ export class Tagger {
 
   /**
    * Tags pre-tokenized sentences: best tags, entities with span
-   * probabilities, per-token marginals, and optionally the n best sequences.
+   * probabilities, per-token marginals, and optionally the n best sequences
+   * with their probabilities (exact k-best on the CPU from the GPU's
+   * emissions; the first equals the Viterbi path).
    *
    * @param sentences tokens per sentence
    * @param options decoding constraints, n-best
    * @returns one result per sentence
+   *
+   * @example
+   * ```ts
+   * import { acquireGpu } from "../gpu/device.ts";
+   * import { randomModel } from "./random_model.ts";
+   * import { Tagger } from "./tagger.ts";
+   * const tagger = await Tagger.fromModel(await acquireGpu(), randomModel({ words: ["Ada"] }));
+   * const [result] = await tagger.tagTokens([["Ada", "sang"]], { nBest: 3 });
+   * if (result.tags.length !== 2 || result.marginals.length !== 2 * 5) throw new Error();
+   * if (result.nBest![0].tags.join() !== result.tags.join()) throw new Error("1-best is Viterbi");
+   * ```
    */
   async tagTokens(
     sentences: readonly (readonly string[])[],
@@ -272,17 +339,40 @@ export class Tagger {
    * @param text the text
    * @param options decoding constraints
    * @returns the entities, in text order
+   *
+   * @example
+   * ```ts
+   * import { acquireGpu } from "../gpu/device.ts";
+   * import { randomModel } from "./random_model.ts";
+   * import { Tagger } from "./tagger.ts";
+   * const tagger = await Tagger.fromModel(await acquireGpu(), randomModel());
+   * const text = "Ada sang in Oslo.";
+   * for (const e of await tagger.tag(text)) {
+   *   if (text.slice(e.start, e.end) !== e.text) throw new Error("offsets");
+   * }
+   * ```
    */
   async tag(text: string, options: TagOptions = {}): Promise<Entity[]> {
     return (await this.tagBatch([text], options))[0];
   }
 
   /**
-   * Tags many texts with few GPU submits (their sentences share batches).
+   * Tags many texts with few GPU submits (their sentences share batches of
+   * up to 128 sentences).
    *
    * @param texts the texts
    * @param options decoding constraints
    * @returns entities per text
+   *
+   * @example
+   * ```ts
+   * import { acquireGpu } from "../gpu/device.ts";
+   * import { randomModel } from "./random_model.ts";
+   * import { Tagger } from "./tagger.ts";
+   * const tagger = await Tagger.fromModel(await acquireGpu(), randomModel());
+   * const out = await tagger.tagBatch(["Ada sang.", "", "Bo left Oslo. Cy stayed."]);
+   * if (out.length !== 3 || out[1].length !== 0) throw new Error();
+   * ```
    */
   async tagBatch(texts: readonly string[], options: TagOptions = {}): Promise<Entity[][]> {
     const all: { text: number; tokens: Token[] }[] = [];

@@ -21,8 +21,10 @@
 import {
   type Binding,
   createBuffer,
+  destroyBuffer,
   type Dispatch,
   type Gpu,
+  gpuMemory,
   readFloat32,
   readInt32,
   submitDispatches,
@@ -196,6 +198,8 @@ export class NerGraph {
   #marginals?: SequenceOp;
   #step = 0;
   #allowed!: GPUBuffer;
+  #owned: GPUBuffer[] = [];
+  #layers: BiLstm[] = [];
 
   private constructor(
     readonly gpu: Gpu,
@@ -219,6 +223,9 @@ export class NerGraph {
     },
     readonly optimizerState: { m: GPUBuffer; v: GPUBuffer } | null,
   ) {}
+
+  /** Bytes of GPU buffers this graph's creation allocated (parameters, state, activations, scratch). */
+  gpuBytes = 0;
 
   /** The training step count so far (Adam's t). */
   get step(): number {
@@ -250,6 +257,7 @@ export class NerGraph {
   ): Promise<NerGraph> {
     const training = options.training ?? true;
     const seed = options.seed ?? 1;
+    const bytesBefore = gpuMemory(gpu).allocatedBytes;
     const { maxBatch, maxTime } = capacity;
     const maxChars = config.charFeatures === "cnn"
       ? Math.min(capacity.maxChars, config.maxChars)
@@ -282,10 +290,14 @@ export class NerGraph {
     const optimizerState = training
       ? { m: createBuffer(gpu, "adam m", P * 4), v: createBuffer(gpu, "adam v", P * 4) }
       : null;
+    const stateBuffers = [params, grads, optimizerState?.m, optimizerState?.v]
+      .filter((b): b is GPUBuffer => b !== null && b !== undefined);
     const p = (name: string) => asBuffer(layout.binding(params, name));
     const g = (name: string) => asBuffer(layout.binding(grads!, name));
 
-    const i32 = (label: string, n: number) => createBuffer(gpu, label, Math.max(1, n) * 4);
+    const owned: GPUBuffer[] = [];
+    const own = (b: GPUBuffer) => (owned.push(b), b);
+    const i32 = (label: string, n: number) => own(createBuffer(gpu, label, Math.max(1, n) * 4));
     const inputs: InputBuffers = {
       wordIds: i32("word ids", rows),
       casingIds: i32("casing ids", rows),
@@ -303,7 +315,7 @@ export class NerGraph {
       charOffsets: i32("char groups offsets", rows * maxChars + 1),
       charPositions: i32("char groups positions", rows * maxChars),
     };
-    const f32 = (label: string, n: number) => createBuffer(gpu, label, Math.max(1, n) * 4);
+    const f32 = (label: string, n: number) => own(createBuffer(gpu, label, Math.max(1, n) * 4));
     const outputs = {
       emissions: f32("emissions", rows * K),
       predictions: i32("predictions", rows),
@@ -327,11 +339,14 @@ export class NerGraph {
       outputs,
       optimizerState,
     );
+    graph.#owned = owned;
+    owned.push(...stateBuffers);
 
     const x = f32("lstm input", rows * E);
     const charArgmax = i32("char cnn argmax", cnn ? rows * config.charFilters : 1);
     const hOut: GPUBuffer[] = [];
     const layers: BiLstm[] = [];
+    graph.#layers = layers;
     const shape0 = { batch: maxBatch, time: maxTime };
 
     // Forward up to the emissions, shared by training (with dropout) and inference.
@@ -486,7 +501,10 @@ export class NerGraph {
       };
     }
 
-    if (!training) return graph;
+    if (!training) {
+      graph.gpuBytes = gpuMemory(gpu).allocatedBytes - bytesBefore;
+      return graph;
+    }
 
     // Training: dropout on the LSTM input and output, loss, backward, Adam.
     const dX = f32("lstm input gradient", rows * E);
@@ -678,6 +696,7 @@ export class NerGraph {
       (b) => outBackward.forEach((d) => d.resize(resizeRows(b))),
       ...backResizers,
     );
+    graph.gpuBytes = gpuMemory(gpu).allocatedBytes - bytesBefore;
     return graph;
   }
 
@@ -807,18 +826,20 @@ export class NerGraph {
     submitDispatches(this.gpu, dispatches, "inference");
     const n = batch.size * batch.maxLength;
     const K = this.sizes.tags;
-    const tags = await readInt32(this.gpu, this.outputs.predictions, n);
-    if (!options.marginals) return { tags };
-    const result: Inference = {
-      tags,
-      marginals: await readFloat32(this.gpu, this.outputs.marginals, n * K),
-      emissions: await readFloat32(this.gpu, this.outputs.emissions, n * K),
-    };
-    if (this.#marginals) {
-      result.logAlpha = await readFloat32(this.gpu, this.outputs.logAlpha, n * K);
-      result.logBeta = await readFloat32(this.gpu, this.outputs.logBeta, n * K);
-      result.logZ = await readFloat32(this.gpu, this.outputs.logZ, batch.size);
-    }
+    if (!options.marginals) return { tags: await readInt32(this.gpu, this.outputs.predictions, n) };
+    // All readbacks in flight at once: one wait for the GPU instead of one per output.
+    const { outputs, gpu } = this;
+    const lattice = this.#marginals !== undefined;
+    const [tags, marginals, emissions, logAlpha, logBeta, logZ] = await Promise.all([
+      readInt32(gpu, outputs.predictions, n),
+      readFloat32(gpu, outputs.marginals, n * K),
+      readFloat32(gpu, outputs.emissions, n * K),
+      lattice ? readFloat32(gpu, outputs.logAlpha, n * K) : undefined,
+      lattice ? readFloat32(gpu, outputs.logBeta, n * K) : undefined,
+      lattice ? readFloat32(gpu, outputs.logZ, batch.size) : undefined,
+    ]);
+    const result: Inference = { tags, marginals, emissions };
+    if (lattice) Object.assign(result, { logAlpha, logBeta, logZ });
     return result;
   }
 
@@ -869,6 +890,14 @@ export class NerGraph {
     if (!this.optimizerState) throw new Error("This graph was built for inference only");
     writeBuffer(this.gpu, this.optimizerState.m, state.m);
     writeBuffer(this.gpu, this.optimizerState.v, state.v);
+  }
+
+  /** Releases the graph's GPU buffers; the graph cannot be used afterwards. */
+  destroy(): void {
+    for (const layer of this.#layers) layer.destroy();
+    for (const buffer of this.#owned) destroyBuffer(this.gpu, buffer);
+    this.#owned = [];
+    this.#layers = [];
   }
 
   /**
