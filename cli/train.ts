@@ -37,7 +37,7 @@ Data:
   --split-seed N       seed of the embedded corpus split (default 42)
 
 Model:
-  --hidden N           LSTM hidden size per direction (default 128)
+  --hidden N           LSTM hidden size per direction (default 100)
   --layers N           stacked BiLSTM layers (default 1)
   --word-dim N         word embedding size (default 100; the vectors' size with --embeddings)
   --chars cnn|none     character features (default cnn)
@@ -227,7 +227,7 @@ export async function main(args: string[]): Promise<number> {
   try {
     result = await trainModel(gpu, data, {
       config: {
-        hidden: v.hidden ? intFlag("hidden", v.hidden, 128, 1) : undefined,
+        hidden: v.hidden ? intFlag("hidden", v.hidden, 100, 1) : undefined,
         layers: v.layers ? intFlag("layers", v.layers, 1, 1) : undefined,
         wordDim: v["word-dim"] ? intFlag("word-dim", v["word-dim"], 100, 1) : undefined,
         charFeatures: v.chars as CharFeatures | undefined,

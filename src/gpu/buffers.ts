@@ -19,6 +19,69 @@ function paddedSize(bytes: number): number {
   return Math.max(4, Math.ceil(bytes / 4) * 4);
 }
 
+/** Bytes of GPU buffers made through {@linkcode createBuffer} on one device. */
+export interface GpuMemoryStats {
+  /** Bytes created so far, freed or not. */
+  allocatedBytes: number;
+  /** Bytes created and not yet released through {@linkcode destroyBuffer}. */
+  liveBytes: number;
+  /** The largest `liveBytes` seen. */
+  peakBytes: number;
+}
+
+const memory = new WeakMap<GPUDevice, GpuMemoryStats>();
+
+/**
+ * What the library has allocated on `gpu` (buffers made with
+ * {@linkcode createBuffer}; the benchmark's memory figure).
+ *
+ * @param gpu the device
+ * @returns a snapshot of the counters
+ *
+ * @example
+ * ```ts
+ * import { acquireGpu } from "./device.ts";
+ * import { createBuffer, destroyBuffer, gpuMemory } from "./buffers.ts";
+ * const gpu = await acquireGpu();
+ * const before = gpuMemory(gpu).liveBytes;
+ * const b = createBuffer(gpu, "x", 1024);
+ * if (gpuMemory(gpu).liveBytes !== before + 1024) throw new Error("not counted");
+ * destroyBuffer(gpu, b);
+ * if (gpuMemory(gpu).liveBytes !== before) throw new Error("not released");
+ * ```
+ */
+export function gpuMemory(gpu: Gpu): GpuMemoryStats {
+  return { ...(memory.get(gpu.device) ?? { allocatedBytes: 0, liveBytes: 0, peakBytes: 0 }) };
+}
+
+function countBytes(gpu: Gpu, bytes: number): void {
+  const stats = memory.get(gpu.device) ?? { allocatedBytes: 0, liveBytes: 0, peakBytes: 0 };
+  if (bytes > 0) stats.allocatedBytes += bytes;
+  stats.liveBytes += bytes;
+  stats.peakBytes = Math.max(stats.peakBytes, stats.liveBytes);
+  memory.set(gpu.device, stats);
+}
+
+/**
+ * Destroys a buffer made by {@linkcode createBuffer} and updates
+ * {@linkcode gpuMemory}.
+ *
+ * @param gpu the device
+ * @param buffer the buffer
+ *
+ * @example
+ * ```ts
+ * import { acquireGpu } from "./device.ts";
+ * import { createBuffer, destroyBuffer } from "./buffers.ts";
+ * const gpu = await acquireGpu();
+ * destroyBuffer(gpu, createBuffer(gpu, "x", 16));
+ * ```
+ */
+export function destroyBuffer(gpu: Gpu, buffer: GPUBuffer): void {
+  countBytes(gpu, -buffer.size);
+  buffer.destroy();
+}
+
 /**
  * Creates a storage buffer, optionally filled with `data`.
  *
@@ -46,6 +109,7 @@ export function createBuffer(
 ): GPUBuffer {
   const bytes = typeof data === "number" ? data : data.byteLength;
   const buffer = gpu.device.createBuffer({ label, size: paddedSize(bytes), usage });
+  countBytes(gpu, buffer.size);
   if (typeof data !== "number" && data.byteLength > 0) writeBuffer(gpu, buffer, data);
   return buffer;
 }

@@ -35,7 +35,7 @@ export interface ModelConfig {
   head: Head;
 }
 
-/** The default model: 100-d words, 8-d casing, char CNN 30→50, one BiLSTM of 2×128, CRF. */
+/** The default model: 100-d words, 8-d casing, char CNN 30→50, one BiLSTM of 2×100, CRF. */
 export const DEFAULT_CONFIG: Readonly<ModelConfig> = Object.freeze({
   wordDim: 100,
   casingDim: 8,
@@ -43,7 +43,7 @@ export const DEFAULT_CONFIG: Readonly<ModelConfig> = Object.freeze({
   charDim: 32,
   charFilters: 48,
   maxChars: 16,
-  hidden: 128,
+  hidden: 100,
   layers: 1,
   dropout: 0.5,
   head: "crf",
@@ -64,7 +64,8 @@ export const DEFAULT_CONFIG: Readonly<ModelConfig> = Object.freeze({
  * ```
  */
 export function resolveConfig(partial: Partial<ModelConfig> = {}): ModelConfig {
-  const config = { ...DEFAULT_CONFIG, ...partial };
+  const given = Object.fromEntries(Object.entries(partial).filter(([, v]) => v !== undefined));
+  const config = { ...DEFAULT_CONFIG, ...given } as ModelConfig;
   const positive = ["wordDim", "hidden", "layers", "maxChars"] as const;
   for (const key of positive) {
     if (!Number.isInteger(config[key]) || config[key] < 1) {
