@@ -76,8 +76,12 @@ struct Params { batch: u32, time: u32, groups: u32, pad: u32 }
 @group(0) @binding(15) var<uniform> u_g1: array<vec4f, 4096>;
 @group(0) @binding(16) var<uniform> u_o1: array<vec4f, 4096>;
 
+// vec4s of workgroup memory for h: 16·QY·UB (sized per layer: llvmpipe's cost of a
+// workgroup array grows with its declared size).
+override SHARED: u32 = 16u;
+
 // h of the workgroup's 8·QY sentences, double-buffered: (2, 8·QY, UB) vec4 (≤ 16 KiB).
-var<workgroup> hs: array<vec4f, 1024>;
+var<workgroup> hs: array<vec4f, SHARED>;
 var<workgroup> group_max: u32;
 
 fn sigmoid4(v: vec4f) -> vec4f {

@@ -290,7 +290,7 @@ export async function createBiLstm(
   const recurrence = await makeDispatch(gpu, {
     label: `${label} recurrence`,
     code: lstmWgsl,
-    constants: { H, UB, QY: qf, USE_UNIFORM: useUniform, WSTRIDE: wStride },
+    constants: { H, UB, QY: qf, USE_UNIFORM: useUniform, WSTRIDE: wStride, SHARED: 16 * qf * UB },
   }, [
     paramsF.buffer,
     saved.pre,
