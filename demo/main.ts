@@ -1,0 +1,262 @@
+/**
+ * Builds and serves the web demo.
+ *
+ * `deno task demo:build [--out DIR]` bundles `demo/app.tsx` (Preact and the
+ * library) with esbuild into a static site: `index.html`, `app.js`,
+ * `style.css`, and `models/gmb-small.safetensors` when the repository has
+ * it. It prints the bundle's gzipped size and fails above the 200 KB budget.
+ *
+ * `deno task demo [--port N]` builds into `out/demo` and serves it on
+ * http://127.0.0.1:N/ (default 8000).
+ *
+ * @module
+ */
+
+// deno-lint-ignore no-import-prefix -- pinned npm dependency; deno.json has no imports map
+import "npm:preact@10.29.8";
+// deno-lint-ignore no-import-prefix -- pinned npm dependency; deno.json has no imports map
+import "npm:preact@10.29.8/hooks";
+// deno-lint-ignore no-import-prefix -- pinned npm dependency; deno.json has no imports map
+import "npm:preact@10.29.8/jsx-runtime";
+// deno-lint-ignore no-import-prefix -- pinned npm dependency; deno.json has no imports map
+import * as esbuild from "npm:esbuild@0.28.2";
+import { gzipSync } from "node:zlib";
+import { parseArgs } from "node:util";
+import { fileURLToPath } from "node:url";
+
+/** Largest allowed gzipped JavaScript bundle, in bytes (the issue's 200 KB). */
+export const BUNDLE_BUDGET_GZIP = 200 * 1024;
+
+/** Where the shipped model lives in the repository and in the built site. */
+export const MODEL_PATH = "models/gmb-small.safetensors";
+
+const DEMO = new URL("./", import.meta.url);
+const ROOT = new URL("../", import.meta.url);
+
+/** Options of {@linkcode buildDemo}. */
+export interface BuildOptions {
+  /** Output folder (created; files in it are replaced). */
+  outDir: string;
+  /** Minify the bundle (default true). */
+  minify?: boolean;
+  /** Copy the shipped model when the repository has it (default true). */
+  includeModel?: boolean;
+}
+
+/** What {@linkcode buildDemo} wrote and measured. */
+export interface BuildReport {
+  /** The output folder. */
+  outDir: string;
+  /** Size of `app.js` in bytes. */
+  bundleBytes: number;
+  /** Size of `app.js` after gzip (level 9), in bytes. */
+  bundleGzipBytes: number;
+  /** Whether the shipped model was copied into the site. */
+  modelIncluded: boolean;
+}
+
+/** The npm packages the page bundles, as the `npm:` specifiers imported above. */
+const PACKAGES: Record<string, string> = { preact: "npm:preact@10.29.8" };
+
+/**
+ * esbuild does not know `npm:` specifiers; Deno does. This plugin resolves
+ * the ones this script imports (so they are in Deno's graph) to the files in
+ * Deno's npm cache, and the bare names those files import (`preact`) to the
+ * same versions.
+ */
+const denoNpm: esbuild.Plugin = {
+  name: "deno-npm",
+  setup(build) {
+    build.onResolve({ filter: /^(npm:|[a-z@])/ }, (args) => {
+      let specifier = args.path;
+      if (!specifier.startsWith("npm:")) {
+        const name = Object.keys(PACKAGES).find((p) =>
+          specifier === p || specifier.startsWith(p + "/")
+        );
+        if (!name) return undefined;
+        specifier = PACKAGES[name] + specifier.slice(name.length);
+      }
+      const resolved = import.meta.resolve(specifier);
+      if (!resolved.startsWith("file:")) {
+        return {
+          errors: [{
+            text: `Cannot resolve ${specifier}: import it in demo/main.ts so Deno fetches it`,
+          }],
+        };
+      }
+      return { path: fileURLToPath(resolved) };
+    });
+  },
+};
+
+/**
+ * Builds the static site.
+ *
+ * @param options the output folder and switches
+ * @returns sizes and whether the model was included
+ * @throws {Error} when the bundle fails to build or exceeds {@linkcode BUNDLE_BUDGET_GZIP}
+ *
+ * @example
+ * ```ts ignore
+ * import { buildDemo } from "./main.ts";
+ * const report = await buildDemo({ outDir: "out/demo" });
+ * console.log(report.bundleGzipBytes);
+ * ```
+ */
+export async function buildDemo(options: BuildOptions): Promise<BuildReport> {
+  const outDir = options.outDir.replace(/\/+$/, "");
+  await Deno.mkdir(outDir, { recursive: true });
+  const result = await esbuild.build({
+    entryPoints: [fileURLToPath(new URL("app.tsx", DEMO))],
+    bundle: true,
+    format: "esm",
+    platform: "browser",
+    target: "es2022",
+    minify: options.minify ?? true,
+    jsx: "automatic",
+    jsxImportSource: "npm:preact@10.29.8",
+    write: false,
+    logLevel: "silent",
+    plugins: [denoNpm],
+  }).finally(() => esbuild.stop());
+  const js = result.outputFiles[0].contents;
+  await Deno.writeFile(`${outDir}/app.js`, js);
+  for (const name of ["index.html", "style.css"]) {
+    await Deno.copyFile(new URL(name, DEMO), `${outDir}/${name}`);
+  }
+  let modelIncluded = false;
+  if (options.includeModel ?? true) {
+    try {
+      const model = await Deno.readFile(new URL(MODEL_PATH, ROOT));
+      await Deno.mkdir(`${outDir}/models`, { recursive: true });
+      await Deno.writeFile(`${outDir}/${MODEL_PATH}`, model);
+      modelIncluded = true;
+    } catch (e) {
+      if (!(e instanceof Deno.errors.NotFound)) throw e;
+    }
+  }
+  const report = {
+    outDir,
+    bundleBytes: js.length,
+    bundleGzipBytes: gzipSync(js, { level: 9 }).length,
+    modelIncluded,
+  };
+  if (report.bundleGzipBytes > BUNDLE_BUDGET_GZIP) {
+    throw new Error(
+      `The demo bundle is ${kb(report.bundleGzipBytes)} gzipped; the budget is ` +
+        `${kb(BUNDLE_BUDGET_GZIP)}`,
+    );
+  }
+  return report;
+}
+
+function kb(bytes: number): string {
+  return `${(bytes / 1024).toFixed(1)} KB`;
+}
+
+const TYPES: Record<string, string> = {
+  html: "text/html; charset=utf-8",
+  js: "text/javascript; charset=utf-8",
+  css: "text/css; charset=utf-8",
+  png: "image/png",
+  json: "application/json",
+  safetensors: "application/octet-stream",
+  txt: "text/plain; charset=utf-8",
+  jsonl: "text/plain; charset=utf-8",
+};
+
+/** A running static server. */
+export interface StaticServer {
+  /** Base URL ending in "/". */
+  url: string;
+  /** Stops the server. */
+  close(): Promise<void>;
+}
+
+/**
+ * Serves a folder on 127.0.0.1 (what any static host does: files by path,
+ * `index.html` for "/").
+ *
+ * @param dir the folder
+ * @param options the port (0: any free one)
+ * @returns the server
+ *
+ * @example
+ * ```ts ignore
+ * import { serveStatic } from "./main.ts";
+ * const server = serveStatic("out/demo", { port: 0 });
+ * console.log(server.url);
+ * await server.close();
+ * ```
+ */
+export function serveStatic(dir: string, options: { port?: number } = {}): StaticServer {
+  const root = dir.replace(/\/+$/, "");
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: options.port ?? 0, onListen() {} },
+    async (request) => {
+      let path = decodeURIComponent(new URL(request.url).pathname);
+      if (path.endsWith("/")) path += "index.html";
+      if (path.split("/").includes("..")) return new Response("Bad path", { status: 400 });
+      try {
+        const body = await Deno.readFile(root + path);
+        const ext = path.slice(path.lastIndexOf(".") + 1);
+        return new Response(body, {
+          headers: {
+            "content-type": TYPES[ext] ?? "application/octet-stream",
+            "cache-control": "no-store",
+          },
+        });
+      } catch {
+        return new Response("Not found", { status: 404 });
+      }
+    },
+  );
+  return {
+    url: `http://127.0.0.1:${server.addr.port}/`,
+    close: () => server.shutdown(),
+  };
+}
+
+async function main(args: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      out: { type: "string", default: "out/demo" },
+      serve: { type: "boolean", default: false },
+      port: { type: "string", default: "8000" },
+      help: { type: "boolean", short: "h", default: false },
+    },
+  });
+  if (values.help) {
+    console.log(
+      "Usage: deno run -A demo/main.ts [--out DIR] [--serve [--port N]]\n" +
+        "  Builds the web demo into DIR (default out/demo); --serve then serves it on 127.0.0.1.",
+    );
+    return;
+  }
+  const started = performance.now();
+  const report = await buildDemo({ outDir: values.out });
+  console.log(
+    `built ${report.outDir} in ${((performance.now() - started) / 1000).toFixed(1)} s: ` +
+      `app.js ${kb(report.bundleBytes)}, ${kb(report.bundleGzipBytes)} gzipped ` +
+      `(budget ${kb(BUNDLE_BUDGET_GZIP)}); model ` +
+      (report.modelIncluded ? `${MODEL_PATH} included` : `${MODEL_PATH} not found, not included`),
+  );
+  if (values.serve) {
+    const port = Number(values.port);
+    if (!Number.isInteger(port) || port < 0 || port > 65535) {
+      throw new RangeError(`--port: expected a port number, found ${values.port}`);
+    }
+    const server = serveStatic(report.outDir, { port });
+    console.log(`serving the demo at ${server.url} (Ctrl-C stops)`);
+  }
+}
+
+if (import.meta.main) {
+  try {
+    await main(Deno.args);
+  } catch (e) {
+    console.error(`error: ${(e as Error).message}`);
+    Deno.exit(1);
+  }
+}
