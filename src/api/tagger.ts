@@ -35,7 +35,7 @@ export interface Entity {
 export interface TagOptions {
   /** Decode only tag sequences valid in the model's scheme (default true). */
   constrained?: boolean;
-  /** Also return the k best tag sequences with probabilities (token-level API). */
+  /** Also return the k best tag sequences with probabilities ({@linkcode Tagger.tagTokens} only; sentences of at most 128 tokens). */
   nBest?: number;
 }
 
@@ -232,6 +232,18 @@ export class Tagger {
     sentences: readonly (readonly string[])[],
     options: TagOptions = {},
   ): Promise<TokenTagging[]> {
+    if (options.nBest !== undefined && !(Number.isInteger(options.nBest) && options.nBest >= 1)) {
+      throw new RangeError(`nBest: expected a positive integer, got ${options.nBest}`);
+    }
+    if (options.nBest) {
+      const long = sentences.findIndex((s) => s.length > MAX_TIME);
+      if (long >= 0) {
+        throw new RangeError(
+          `nBest: expected sentences of at most ${MAX_TIME} tokens, sentence ${long} has ` +
+            `${sentences[long].length}`,
+        );
+      }
+    }
     this.#setConstrained(options.constrained ?? true);
     const K = this.model.tags.size;
     const labels = this.model.tags.items;
@@ -329,6 +341,8 @@ export class Tagger {
         }
       }
     }
+    // Batches hold pieces in length order: put each sentence's entities back in token order.
+    for (const r of results) r.entities.sort((a, b) => a.start - b.start);
     return results;
   }
 

@@ -1,0 +1,236 @@
+import assert from "node:assert/strict";
+import { Tagger } from "../src/api/tagger.ts";
+import { randomModel } from "../src/api/random_model.ts";
+import { encodeSentences, makeBatches } from "../src/data/batch.ts";
+import { splitTag, transitionMask } from "../src/data/schemes.ts";
+import { acquireGpu } from "../src/gpu/device.ts";
+import { decodeModel, encodeModel } from "../src/model/checkpoint.ts";
+import { encodeSafetensors } from "../src/io/safetensors.ts";
+import { trainTinyModel } from "./tagger_fixture.ts";
+
+const gpu = await acquireGpu();
+let tiny: Promise<{ bytes: Uint8Array }> | undefined;
+/** The trained tiny model, trained once per test file. */
+const tinyModel = () => tiny ??= trainTinyModel(gpu);
+
+Deno.test("Tagger.load reads a path, a file URL and bytes alike", async () => {
+  const { bytes } = await tinyModel();
+  const dir = await Deno.makeTempDir();
+  try {
+    const path = `${dir}/tiny.safetensors`;
+    await Deno.writeFile(path, bytes);
+    const text = "Ada Smith visited New Oslo. Bo left Rome.";
+    const expected = [
+      { text: "Ada Smith", label: "PER", start: 0, end: 9, tokens: [0, 2] },
+      { text: "New Oslo", label: "LOC", start: 18, end: 26, tokens: [3, 5] },
+      { text: "Bo", label: "PER", start: 28, end: 30, tokens: [0, 1] },
+      { text: "Rome", label: "LOC", start: 36, end: 40, tokens: [2, 3] },
+    ];
+    for (const source of [path, new URL(`file://${path}`), bytes]) {
+      const tagger = await Tagger.load(source, { gpu });
+      const entities = await tagger.tag(text);
+      assert.deepEqual(entities.map(({ score: _, ...e }) => e), expected, String(source));
+      for (const e of entities) assert.ok(e.score > 0.5 && e.score <= 1, `score ${e.score}`);
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("Tagger.load rejects truncated, foreign and missing files with clear errors", async () => {
+  const { bytes } = await tinyModel();
+  const dir = await Deno.makeTempDir();
+  try {
+    const truncated = `${dir}/truncated.safetensors`;
+    await Deno.writeFile(truncated, bytes.subarray(0, Math.floor(bytes.length / 2)));
+    await assert.rejects(
+      () => Tagger.load(truncated, { gpu }),
+      (e: Error) => e.message.includes(truncated) && /short|truncat|expected/i.test(e.message),
+    );
+    const foreign = `${dir}/foreign.safetensors`;
+    await Deno.writeFile(
+      foreign,
+      encodeSafetensors([{
+        name: "weight",
+        dtype: "F32",
+        shape: [2],
+        data: new Float32Array([1, 2]),
+      }]),
+    );
+    await assert.rejects(
+      () => Tagger.load(foreign, { gpu }),
+      /Cannot load .*foreign\.safetensors: expected a webgpu-ner\/1 model, found format '\(none\)'/,
+    );
+    await assert.rejects(
+      () => Tagger.load(`${dir}/missing.safetensors`, { gpu }),
+      /Cannot load model '.*missing\.safetensors'/,
+    );
+    // A model whose tensor has the wrong shape.
+    const model = decodeModel(bytes);
+    const broken = encodeSafetensors([{
+      name: "out.bias",
+      dtype: "F32",
+      shape: [1],
+      data: new Float32Array([0]),
+    }], { format: "webgpu-ner/1", config: JSON.stringify(model.config) });
+    await assert.rejects(() => Tagger.load(broken, { gpu }), /Cannot load model bytes/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+/** Log-sum-exp of a list. */
+function logSumExp(xs: number[]): number {
+  const m = Math.max(...xs);
+  return m + Math.log(xs.reduce((s, x) => s + Math.exp(x - m), 0));
+}
+
+Deno.test("span scores equal brute-force enumeration over every tag path", async () => {
+  const { bytes } = await tinyModel();
+  const tagger = await Tagger.load(bytes, { gpu });
+  const model = tagger.model;
+  const tokens = ["Cy", "Smith", "left", "New", "Rome"];
+  const [result] = await tagger.tagTokens([tokens]);
+  assert.deepEqual(result.tags, ["B-PER", "I-PER", "O", "B-LOC", "I-LOC"]);
+  // The model's emissions, read back from the GPU.
+  const encoded = encodeSentences([{ tokens, tags: tokens.map(() => "O") }], model);
+  const [batch] = makeBatches(encoded, { batchSize: 1, shuffle: false });
+  const out = await tagger.graph.infer(batch, { marginals: true });
+  const K = model.tags.size;
+  const n = tokens.length;
+  const em = (t: number, k: number) => out.emissions![t * K + k];
+  const trans = model.tensors["crf.transitions"];
+  const start = model.tensors["crf.start"];
+  const end = model.tensors["crf.end"];
+  const paths: { path: number[]; score: number }[] = [];
+  for (let code = 0; code < K ** n; code++) {
+    const path = Array.from({ length: n }, (_, t) => Math.floor(code / K ** t) % K);
+    let score = start[path[0]] + em(0, path[0]) + end[path[n - 1]];
+    for (let t = 1; t < n; t++) score += trans[path[t - 1] * K + path[t]] + em(t, path[t]);
+    paths.push({ path, score });
+  }
+  const logZ = logSumExp(paths.map((p) => p.score));
+  assert.ok(Math.abs(logZ - out.logZ![0]) < 1e-3 * Math.max(1, Math.abs(logZ)));
+  const labels = model.tags.items;
+  assert.equal(result.entities.length, 2);
+  for (const entity of result.entities) {
+    // Exactly this span: its tags, and the next token does not continue it.
+    const ids = result.tags.slice(entity.start, entity.end).map((t) => labels.indexOf(t));
+    const continues = (id: number) => {
+      const p = splitTag(labels[id]);
+      return p.type === entity.label && p.prefix === "I";
+    };
+    const matching = paths.filter(({ path }) =>
+      ids.every((id, r) => path[entity.start + r] === id) &&
+      (entity.end >= n || !continues(path[entity.end]))
+    );
+    const expected = Math.exp(logSumExp(matching.map((p) => p.score)) - logZ);
+    assert.ok(entity.score > 0 && entity.score <= 1);
+    assert.ok(
+      Math.abs(entity.score - expected) < 1e-4,
+      `${entity.label} [${entity.start}, ${entity.end}): ${entity.score} vs ${expected}`,
+    );
+  }
+  // Per-token marginals: each row is a distribution and matches enumeration.
+  for (let t = 0; t < n; t++) {
+    const row = Array.from(result.marginals.subarray(t * K, (t + 1) * K));
+    assert.ok(Math.abs(row.reduce((a, b) => a + b, 0) - 1) < 1e-4);
+    for (let k = 0; k < K; k++) {
+      const p = Math.exp(
+        logSumExp(paths.filter((q) => q.path[t] === k).map((q) => q.score)) - logZ,
+      );
+      assert.ok(Math.abs(row[k] - p) < 1e-4, `marginal (${t}, ${k}): ${row[k]} vs ${p}`);
+    }
+  }
+});
+
+Deno.test("nBest: descending probabilities summing to at most 1, the first is Viterbi", async () => {
+  const { bytes } = await tinyModel();
+  const tagger = await Tagger.load(bytes, { gpu });
+  const results = await tagger.tagTokens([["Di", "loves", "Paris", "."], ["Bo", "Zed"]], {
+    nBest: 6,
+  });
+  for (const r of results) {
+    const best = r.nBest!;
+    assert.equal(best.length, 6);
+    assert.deepEqual(best[0].tags, r.tags);
+    for (let i = 1; i < best.length; i++) {
+      assert.ok(best[i].probability <= best[i - 1].probability + 1e-12);
+    }
+    const sum = best.reduce((s, b) => s + b.probability, 0);
+    assert.ok(sum <= 1 + 1e-6 && best[best.length - 1].probability > 0, `sum ${sum}`);
+    assert.equal(new Set(best.map((b) => b.tags.join())).size, best.length);
+  }
+});
+
+Deno.test("constrained decoding never yields an invalid sequence, even from adversarial emissions", async () => {
+  const model = randomModel({ words: ["a", "b", "c"], seed: 5 });
+  // out.bias strongly favours I- tags: unconstrained Viterbi starts entities with I-.
+  const labels = model.tags.items;
+  model.tensors["out.bias"] = Float32Array.from(labels, (l) => l.startsWith("I-") ? 20 : 0);
+  model.tensors["crf.transitions"].fill(0);
+  const tagger = await Tagger.fromModel(gpu, model);
+  const sentences = [["a"], ["a", "b"], ["c", "b", "a", "x", "y"], ["x", "a", "b", "c"]];
+  const mask = transitionMask(labels, model.scheme);
+  const K = labels.length;
+  const free = await tagger.tagTokens(sentences, { constrained: false });
+  assert.ok(
+    free.some((r) => r.tags[0].startsWith("I-")),
+    "the adversarial model must produce an invalid sequence without constraints",
+  );
+  for (const constrained of [undefined, true]) {
+    const results = await tagger.tagTokens(sentences, { constrained, nBest: 3 });
+    for (const r of results) {
+      for (const tags of [r.tags, ...r.nBest!.map((b) => b.tags)]) {
+        const ids = tags.map((t) => labels.indexOf(t));
+        assert.equal(mask.start[ids[0]], 1, `invalid start: ${tags}`);
+        assert.equal(mask.end[ids[ids.length - 1]], 1, `invalid end: ${tags}`);
+        for (let t = 1; t < ids.length; t++) {
+          assert.equal(mask.transitions[ids[t - 1] * K + ids[t]], 1, `invalid: ${tags}`);
+        }
+      }
+    }
+  }
+  // Text API too; switching back and forth keeps working.
+  const text = "a b c";
+  assert.ok((await tagger.tag(text, { constrained: false })).length > 0);
+  for (const e of await tagger.tag(text)) assert.ok(e.score > 0 && e.score <= 1);
+});
+
+Deno.test("tagBatch equals tag one by one; empty texts and long sentences work", async () => {
+  const { bytes } = await tinyModel();
+  const tagger = await Tagger.load(bytes, { gpu });
+  const long = Array.from({ length: 70 }, (_, i) => i % 2 ? "Ada visited Oslo" : "Bo left Rome")
+    .join(" and ") + ".";
+  const texts = ["Cy loves Rome.", "", "   ", long, "Di Smith left New Paris. Ada visited Oslo."];
+  const batch = await tagger.tagBatch(texts);
+  assert.equal(batch.length, texts.length);
+  for (let i = 0; i < texts.length; i++) {
+    const one = await tagger.tag(texts[i]);
+    assert.deepEqual(
+      batch[i].map((e) => [e.text, e.label, e.start, e.end]),
+      one.map((e) => [e.text, e.label, e.start, e.end]),
+    );
+    for (const e of batch[i]) assert.equal(texts[i].slice(e.start, e.end), e.text);
+  }
+  assert.deepEqual(batch[1], []);
+  // The long sentence (280 tokens) is tagged in pieces of 128: entities come from each piece.
+  assert.ok(batch[3].some((e) => e.tokens[0] >= 256), "entities in the last piece");
+  assert.ok(batch[3].some((e) => e.tokens[0] < 128), "entities in the first piece");
+  assert.deepEqual(
+    batch[3].map((e) => e.start),
+    batch[3].map((e) => e.start).sort((a, b) => a - b),
+  );
+  const [r] = await tagger.tagTokens([[]]);
+  assert.deepEqual(r.tags, []);
+});
+
+Deno.test("encodeModel then Tagger.load round-trips a trained model's output", async () => {
+  const { bytes } = await tinyModel();
+  const model = decodeModel(bytes);
+  const a = await (await Tagger.fromModel(gpu, model)).tagTokens([["Ada", "left", "Oslo"]]);
+  const b = await (await Tagger.load(encodeModel(model, { float16: true }), { gpu })).tagTokens([
+    ["Ada", "left", "Oslo"],
+  ]);
+  assert.deepEqual(a[0].tags, b[0].tags);
+});
