@@ -108,7 +108,7 @@ if (wanted("model")) {
   console.log(modelTable(model) + "\n");
 }
 
-let peer: TfjsBenchResult[] = [];
+const peer: TfjsBenchResult[] = [];
 if (wanted("tfjs")) {
   const batchSizes = quick ? [32] : [32, 256];
   for (const backend of ["wasm", "webgpu"] as const) {

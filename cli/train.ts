@@ -19,6 +19,7 @@ import type { CharFeatures, Head } from "../src/model/config.ts";
 import { stderrSink } from "../src/train/progress.ts";
 import { type TrainEvent, trainModel } from "../src/train/trainer.ts";
 import { Tagger } from "../src/api/tagger.ts";
+import { encodeModel } from "../src/model/checkpoint.ts";
 
 export const USAGE = `Usage: deno run -A cli/train.ts [options]
 
@@ -57,6 +58,8 @@ Training:
   --out DIR            output folder (default runs/latest)
   --log FILE           JSONL event log (default <out>/train.jsonl)
   --example TEXT       sentence to tag at the end
+  --fp16               store the final model.safetensors in float16 (half the size)
+  --min-frequency N    keep words seen at least N times in the training data (default 1)
   --quiet              no progress bar
   -h, --help           show this help
 
@@ -122,6 +125,8 @@ export async function main(args: string[]): Promise<number> {
         log: { type: "string" },
         example: { type: "string" },
         quiet: { type: "boolean" },
+        fp16: { type: "boolean" },
+        "min-frequency": { type: "string" },
         help: { type: "boolean", short: "h" },
       },
     });
@@ -241,6 +246,7 @@ export async function main(args: string[]): Promise<number> {
       seed: intFlag("seed", v.seed, 1),
       scheme,
       timeBudget,
+      minFrequency: intFlag("min-frequency", v["min-frequency"], 1, 1),
       embeddings,
       resume: await read(v.resume),
       initFrom: await read(v.init),
@@ -281,7 +287,8 @@ export async function main(args: string[]): Promise<number> {
     Deno.removeSignalListener("SIGINT", onSigint);
     log.close();
   }
-  await writeFileAtomic(`${out}/model.safetensors`, result.bytes);
+  const finalBytes = v.fp16 ? encodeModel(result.model, { float16: true }) : result.bytes;
+  await writeFileAtomic(`${out}/model.safetensors`, finalBytes);
   console.log(
     `\nstopped: ${result.stopReason}; best dev F1 ${(100 * result.bestDevF1).toFixed(2)} ` +
       `at epoch ${result.bestEpoch}; ${result.trainSeconds.toFixed(1)} s training; ` +

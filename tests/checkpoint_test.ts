@@ -1,0 +1,117 @@
+import assert from "node:assert/strict";
+import { CASING_CLASSES } from "../src/data/casing.ts";
+import { Vocabulary } from "../src/data/vocab.ts";
+import { decodeModel, encodeModel, type ModelData } from "../src/model/checkpoint.ts";
+import { resolveConfig } from "../src/model/config.ts";
+import { initialValues, parameterSpecs } from "../src/model/parameters.ts";
+
+function tinyModel(): ModelData {
+  const config = resolveConfig({
+    wordDim: 4,
+    casingDim: 2,
+    charDim: 3,
+    charFilters: 4,
+    hidden: 3,
+    layers: 2,
+  });
+  const words = new Vocabulary(["Ada", "Paris"]);
+  const chars = new Vocabulary(["A", "d", "a"]);
+  const tags = new Vocabulary(["O", "B-PER", "I-PER"], { specials: false });
+  const sizes = {
+    words: words.size,
+    chars: chars.size,
+    casings: CASING_CLASSES.length,
+    tags: tags.size,
+  };
+  let seed = 1;
+  const random = () => ((seed = (seed * 16807) % 2147483647) / 2147483647);
+  const tensors = Object.fromEntries(
+    parameterSpecs(config, sizes).map((s) => [s.name, initialValues(s, random)]),
+  );
+  return { config, words, chars, tags, scheme: "IOB2", tensors };
+}
+
+/** An independent minimal safetensors reader: header length, JSON header, offsets. */
+function readHeader(
+  bytes: Uint8Array,
+): Record<string, { dtype: string; shape: number[]; data_offsets: [number, number] }> {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const n = Number(view.getBigUint64(0, true));
+  const header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + n)));
+  delete header.__metadata__;
+  return header;
+}
+
+Deno.test("model.safetensors has PyTorch names, shapes and offsets an independent reader agrees with", () => {
+  const model = tinyModel();
+  const bytes = encodeModel(model);
+  const header = readHeader(bytes);
+  const H = 3, E = 4 + 2 + 4, K = 3;
+  const expected: Record<string, number[]> = {
+    "word_emb.weight": [4, 4],
+    "casing_emb.weight": [CASING_CLASSES.length, 2],
+    "char_emb.weight": [5, 3],
+    "char_cnn.weight": [4, 3, 3],
+    "char_cnn.bias": [4],
+    "lstm.weight_ih_l0": [4 * H, E],
+    "lstm.weight_hh_l0": [4 * H, H],
+    "lstm.bias_ih_l0": [4 * H],
+    "lstm.bias_hh_l0": [4 * H],
+    "lstm.weight_ih_l0_reverse": [4 * H, E],
+    "lstm.weight_ih_l1": [4 * H, 2 * H],
+    "lstm.weight_hh_l1_reverse": [4 * H, H],
+    "out.weight": [K, 2 * H],
+    "out.bias": [K],
+    "crf.transitions": [K, K],
+    "crf.start": [K],
+    "crf.end": [K],
+  };
+  for (const [name, shape] of Object.entries(expected)) {
+    assert.ok(header[name], `missing ${name}`);
+    assert.deepEqual(header[name].shape, shape, name);
+    assert.equal(header[name].dtype, "F32", name);
+    const [begin, end] = header[name].data_offsets;
+    assert.equal(end - begin, 4 * shape.reduce((a, b) => a * b, 1), name);
+    const n = Number(new DataView(bytes.buffer).getBigUint64(0, true));
+    const values = new Float32Array(bytes.slice(8 + n + begin, 8 + n + end).buffer);
+    assert.deepEqual(Array.from(values), Array.from(model.tensors[name]), name);
+  }
+  assert.equal(
+    Object.keys(header).length,
+    parameterSpecs(model.config, {
+      words: 4,
+      chars: 5,
+      casings: CASING_CLASSES.length,
+      tags: 3,
+    }).length,
+  );
+});
+
+Deno.test("a model round-trips, also in float16, with its vocabularies and config", () => {
+  const model = tinyModel();
+  const back = decodeModel(encodeModel(model));
+  assert.deepEqual(back.config, model.config);
+  assert.equal(back.words.id("Paris"), model.words.id("Paris"));
+  assert.deepEqual(back.tensors["crf.transitions"], model.tensors["crf.transitions"]);
+  const half = decodeModel(encodeModel(model, { float16: true }));
+  const a = half.tensors["lstm.weight_ih_l0"];
+  const b = model.tensors["lstm.weight_ih_l0"];
+  for (let i = 0; i < a.length; i++) {
+    assert.ok(Math.abs(a[i] - b[i]) <= 1e-3 * Math.abs(b[i]) + 1e-7);
+  }
+});
+
+Deno.test("truncated, foreign and inconsistent files are rejected with what is wrong", () => {
+  const bytes = encodeModel(tinyModel());
+  assert.throws(
+    () => decodeModel(bytes.subarray(0, bytes.length - 10), "cut.safetensors"),
+    /cut\.safetensors/,
+  );
+  assert.throws(() => decodeModel(new TextEncoder().encode("hello world, not a model"), "x"), /x/);
+  const model = tinyModel();
+  model.tensors["out.bias"] = new Float32Array(7);
+  assert.throws(() => encodeModel(model), /out\.bias/);
+  const nan = tinyModel();
+  nan.tensors["crf.start"][0] = NaN;
+  assert.throws(() => decodeModel(encodeModel(nan), "nan.safetensors"), /NaN/);
+});
