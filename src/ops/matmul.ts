@@ -108,7 +108,13 @@ export async function matmulForward(
     ACCUMULATE: Boolean(options.accumulate),
   };
   const bindings = [params.buffer, a, b, c, options.bias ?? placeholderBuffer(gpu)];
-  const variants: MatmulVariant[] = options.variant ? [options.variant] : ["scalar", "vec4"];
+  // vec4 bindings need at least 16 bytes each; tiny buffers only ever run the scalar kernel.
+  const bindable = bindings.every((b) => (b as { size: number }).size >= 16);
+  const variants: MatmulVariant[] = options.variant
+    ? [options.variant]
+    : bindable
+    ? ["scalar", "vec4"]
+    : ["scalar"];
   const built = new Map<MatmulVariant, Dispatch>();
   for (const variant of variants) {
     const code = variant === "vec4" ? matmulVec4Wgsl : matmulWgsl;
@@ -117,7 +123,7 @@ export async function matmulForward(
   const dispatch = { ...built.get(variants[0])!, variant: variants[0] };
   const choose = (next: MatmulDims) => {
     const variant: MatmulVariant = options.variant ??
-      (vec4Applies({ ...dims, ...next }) ? "vec4" : "scalar");
+      (built.has("vec4") && vec4Applies({ ...dims, ...next }) ? "vec4" : "scalar");
     if (variant === "vec4" && !vec4Applies({ ...dims, ...next })) {
       throw new Error(
         `${label}: the vec4 variant needs aligned shapes, got ${JSON.stringify(next)}`,
