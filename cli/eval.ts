@@ -7,15 +7,24 @@
  * report; `--details` adds the per-tag table, top errors and the confusion
  * matrix; `--format json|html` writes everything.
  *
+ * Model mode: `--model m.safetensors --data test.txt` tags the data's
+ * tokens with the model (constrained Viterbi on the GPU), converts gold and
+ * predicted tags to IOB2 and prints the full report (conlleval numbers,
+ * per-type and per-tag tables, top errors, confusion matrix).
+ *
  * ```sh
  * deno run -A cli/eval.ts --conlleval examples/predictions.txt
  * deno run -A cli/eval.ts --format html --out report.html < predictions.txt
+ * deno run -A cli/eval.ts --model m.safetensors --data test.txt --format html --out r.html
  * ```
  *
  * @module
  */
 
 import { parseArgs } from "node:util";
+import { Tagger } from "../src/api/tagger.ts";
+import { readCorpus } from "../src/data/read_corpus.ts";
+import { convertTags } from "../src/data/schemes.ts";
 import { DataFormatError } from "../src/data/errors.ts";
 import type { ChunkRules } from "../src/eval/conlleval.ts";
 import { parseConllevalInput } from "../src/eval/conlleval.ts";
@@ -45,9 +54,16 @@ Predictions-file mode:
                            sentences (as conlleval.pl reads them); "-" or no
                            file reads standard input
 
+Model mode:
+  --model FILE             a model.safetensors to evaluate
+  --data FILE              gold data (CoNLL, GMB CSV or JSONL, by extension;
+                           any tag scheme): its tokens are tagged with the
+                           model and compared with its tags (both as IOB2)
+  --unconstrained          decode without the scheme's transition constraints
+
 Options:
   --format text|json|html  output format (default text: conlleval.pl's report,
-                           byte for byte)
+                           byte for byte; in model mode with every table)
   --details                text format: add the per-tag table, top errors and
                            the confusion matrix
   --out FILE               write the report to FILE instead of standard output
@@ -113,6 +129,65 @@ export function evaluatePredictions(text: string, options: PredictionsOptions = 
   }
 }
 
+/** Options for {@linkcode evaluateModel}. */
+export interface ModelEvalOptions {
+  /** Output format. Default `"text"` (with every table). */
+  format?: "text" | "json" | "html";
+  /** Error patterns to list. Default 10. */
+  top?: number;
+  /** Constrained decoding. Default true. */
+  constrained?: boolean;
+  /** Names for the report (default "model" and "data"). */
+  names?: { model?: string; data?: string };
+}
+
+/**
+ * The model mode as a function: tags `gold`'s tokens with `tagger`,
+ * converts both tag sets to IOB2 and renders the full report.
+ *
+ * @param tagger the model
+ * @param gold the gold sentences (any scheme)
+ * @param options format, error patterns, names
+ * @returns the report text
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { Tagger } from "../src/api/tagger.ts";
+ * import { randomModel } from "../src/api/random_model.ts";
+ * import { acquireGpu } from "../src/gpu/device.ts";
+ * const tagger = await Tagger.fromModel(await acquireGpu(), randomModel({ words: ["Ada"] }));
+ * const out = await evaluateModel(tagger, [{ tokens: ["Ada", "sang"], tags: ["B-PER", "O"] }]);
+ * assert.match(out, /^processed 2 tokens with 1 phrases;/);
+ * ```
+ */
+export async function evaluateModel(
+  tagger: Tagger,
+  gold: readonly { tokens: readonly string[]; tags: readonly string[] }[],
+  options: ModelEvalOptions = {},
+): Promise<string> {
+  const tagged = await tagger.tagTokens(gold.map((s) => s.tokens), {
+    constrained: options.constrained ?? true,
+  });
+  const goldTags = gold.map((s) => convertTags(s.tags, "IOB2"));
+  const predicted = tagged.map((r) => convertTags(r.tags, "IOB2"));
+  const report = evaluateTags(goldTags, predicted, { topErrors: options.top });
+  const model = options.names?.model ?? "model";
+  const data = options.names?.data ?? "data";
+  switch (options.format ?? "text") {
+    case "json":
+      return JSON.stringify({ model, data, ...reportToJSON(report) }, null, 2) + "\n";
+    case "html":
+      return renderHtmlReport({
+        title: `Evaluation of ${model} on ${data}`,
+        report,
+        notes: [`model: ${model}`, `data: ${data}`, `tokens: ${goldTags.flat().length}`],
+      });
+    default:
+      return formatReport(report, { details: true });
+  }
+}
+
 /** Where {@linkcode main} reads and writes (replaceable in tests). */
 export interface CliIO {
   /** Writes to standard output. */
@@ -164,7 +239,9 @@ export async function main(args: string[], io: CliIO = denoIO): Promise<number> 
         delimiter: { type: "string" },
         top: { type: "string" },
         help: { type: "boolean", short: "h", default: false },
-        // Model mode (--model m.safetensors --data test.txt) is added here later.
+        model: { type: "string" },
+        data: { type: "string" },
+        unconstrained: { type: "boolean", default: false },
       },
     });
   } catch (e) {
@@ -185,6 +262,33 @@ export async function main(args: string[], io: CliIO = denoIO): Promise<number> 
   if (top !== undefined && !(Number.isInteger(top) && top >= 0)) {
     await io.stderr(`eval: expected --top to be a non-negative integer, found "${values.top}"\n`);
     return 2;
+  }
+  if ((values.model === undefined) !== (values.data === undefined)) {
+    await io.stderr(`eval: model mode needs both --model and --data\n`);
+    return 2;
+  }
+  if (values.model !== undefined) {
+    if (values.conlleval !== undefined || positionals.length > 0) {
+      await io.stderr(`eval: expected either --model/--data or a predictions file, not both\n`);
+      return 2;
+    }
+    let output: string;
+    try {
+      const corpus = await readCorpus(values.data!);
+      const tagger = await Tagger.load(values.model);
+      output = await evaluateModel(tagger, corpus.sentences, {
+        format,
+        top,
+        constrained: !values.unconstrained,
+        names: { model: values.model, data: values.data },
+      });
+    } catch (e) {
+      await io.stderr(`eval: ${(e as Error).message}\n`);
+      return 1;
+    }
+    if (values.out !== undefined) await Deno.writeTextFile(values.out, output);
+    else await io.stdout(output);
+    return 0;
   }
   const files = [...(values.conlleval !== undefined ? [values.conlleval] : []), ...positionals];
   if (files.length > 1) {
