@@ -398,9 +398,8 @@ function TrainPanel(
         bytes: result.bytes,
         url,
         line: `done after ${result.epochs} epochs (${result.stopReason}) in ` +
-          `${result.trainSeconds.toFixed(1)} s of training: best dev F1 ${
-            percent(result.bestDevF1)
-          } at epoch ${result.bestEpoch}`,
+          `${result.trainSeconds.toFixed(result.trainSeconds < 10 ? 2 : 1)} s of training: ` +
+          `best dev F1 ${percent(result.bestDevF1)} at epoch ${result.bestEpoch}`,
       });
     } catch (e) {
       setRun({ state: "failed", message: errorText(e) });
@@ -567,7 +566,8 @@ function App(): JSX.Element {
         device = await acquireGpu();
       } catch (e) {
         const message = errorText(e);
-        const detail = /\(([^)]*)\)/.exec(message)?.[1] ?? message;
+        const first = message.split("\n")[0];
+        const detail = /^No WebGPU adapter found \((.*)\)\.$/.exec(first)?.[1] ?? first;
         setGpu({ state: "none", message, detail });
         return;
       }

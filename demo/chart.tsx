@@ -13,7 +13,7 @@ import type { Curves } from "./logic.ts";
 
 const W = 560;
 const H = 220;
-const PAD = { left: 44, right: 44, top: 12, bottom: 28 };
+const PAD = { left: 44, right: 44, top: 30, bottom: 28 };
 
 function path(points: [number, number][]): string {
   return points.map(([x, y], i) => `${i ? "L" : "M"}${x.toFixed(1)},${y.toFixed(1)}`).join("");
@@ -62,8 +62,10 @@ export function TrainingChart(props: { curves: Curves }): JSX.Element {
       {epochs.map((e) => (
         <circle key={e.epoch} class="dot f1" cx={x(e.step)} cy={yF1(e.f1)} r={3.5} />
       ))}
-      <text class="legend loss" x={PAD.left + 8} y={PAD.top + 14}>loss per batch</text>
-      <text class="legend f1" x={PAD.left + 8} y={PAD.top + 30}>dev F1 per epoch</text>
+      <line class="line loss" x1={PAD.left} y1={11} x2={PAD.left + 18} y2={11} />
+      <text class="legend loss" x={PAD.left + 24} y={15}>loss per batch</text>
+      <line class="line f1" x1={PAD.left + 130} y1={11} x2={PAD.left + 148} y2={11} />
+      <text class="legend f1" x={PAD.left + 154} y={15}>dev F1 per epoch</text>
     </svg>
   );
 }

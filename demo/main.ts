@@ -41,6 +41,8 @@ export interface BuildOptions {
   minify?: boolean;
   /** Copy the shipped model when the repository has it (default true). */
   includeModel?: boolean;
+  /** The model file to ship as `models/gmb-small.safetensors` (default: the repository's). */
+  modelFile?: string | URL;
 }
 
 /** What {@linkcode buildDemo} wrote and measured. */
@@ -127,7 +129,7 @@ export async function buildDemo(options: BuildOptions): Promise<BuildReport> {
   let modelIncluded = false;
   if (options.includeModel ?? true) {
     try {
-      const model = await Deno.readFile(new URL(MODEL_PATH, ROOT));
+      const model = await Deno.readFile(options.modelFile ?? new URL(MODEL_PATH, ROOT));
       await Deno.mkdir(`${outDir}/models`, { recursive: true });
       await Deno.writeFile(`${outDir}/${MODEL_PATH}`, model);
       modelIncluded = true;
