@@ -15,6 +15,7 @@
  */
 
 import assert from "node:assert/strict";
+import { Buffer } from "node:buffer";
 // deno-lint-ignore no-import-prefix -- pinned npm test dependency; deno.json has no imports map
 import { type BrowserContext, chromium } from "npm:playwright-core@1.65.1";
 import { buildDemo, serveStatic } from "../demo/main.ts";
@@ -311,6 +312,21 @@ Deno.test({
           assert.equal(batches.length, epochs * 2, "24 sentences → 22 train → 2 batches of 16");
           return { epochs: epochsSeen, batches };
         };
+
+        await t.step("reads a chosen JSON Lines file", async () => {
+          await page.locator("[data-testid=corpus-file]").setInputFiles({
+            name: "tiny.jsonl",
+            mimeType: "application/jsonl",
+            buffer: Buffer.from(
+              '{"tokens": ["Ada", "sang"], "tags": ["B-PER", "O"]}\n' +
+                '{"tokens": ["Bo", "left", "Rome"], "tags": ["B-PER", "O", "B-LOC"]}\n',
+            ),
+          });
+          assert.match(
+            await page.locator("[data-testid=corpus-summary]").innerText(),
+            /JSON Lines: 2 sentences, 5 tokens, types LOC, PER/,
+          );
+        });
 
         await t.step("trains from scratch: the loss falls; downloads a valid model", async () => {
           const { epochs, batches } = await train("scratch", 4);
