@@ -107,3 +107,39 @@ Deno.test("training overfits eight sentences to near-zero loss, and decodes them
     }
   }
 });
+
+Deno.test("the softmax head without char or casing features trains down and decodes its data", async () => {
+  const gpu = await acquireGpu();
+  const config = {
+    ...tiny,
+    head: "softmax" as const,
+    charFeatures: "none" as const,
+    casingDim: 0,
+    hidden: 8,
+    wordDim: 8,
+  };
+  const { batches, sizes } = setup(config, 4);
+  const graph = await NerGraph.create(
+    gpu,
+    config,
+    sizes,
+    { maxBatch: 4, maxTime: 8, maxChars: 1 },
+    { seed: 4 },
+  );
+  let first = NaN;
+  for (let epoch = 0; epoch < 60; epoch++) {
+    for (const b of batches) graph.trainOn(b, { lr: 0.03 });
+    if (epoch === 0) first = await graph.takeLoss();
+    else if (epoch === 58) await graph.takeLoss();
+  }
+  const last = await graph.takeLoss();
+  assert.ok(last < first / 20, `loss per epoch went from ${first} to ${last}`);
+  for (const b of batches) {
+    const { tags } = await graph.infer(b);
+    for (let s = 0; s < b.size; s++) {
+      for (let t = 0; t < b.lengths[s]; t++) {
+        assert.equal(tags[s * b.maxLength + t], b.tagIds[s * b.maxLength + t]);
+      }
+    }
+  }
+});
