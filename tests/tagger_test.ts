@@ -234,3 +234,37 @@ Deno.test("encodeModel then Tagger.load round-trips a trained model's output", a
   ]);
   assert.deepEqual(a[0].tags, b[0].tags);
 });
+
+Deno.test("the README example (docs/using.md) tags text with the shipped model", async () => {
+  const root = new URL("../", import.meta.url);
+  const shipped = new URL("models/gmb-small.safetensors", root);
+  try {
+    await Deno.stat(shipped);
+  } catch {
+    assert.fail(
+      `The README example needs the shipped model ${shipped.pathname}, which is missing ` +
+        `(it is trained and committed with the release; until then this test fails on purpose)`,
+    );
+  }
+  const doc = await Deno.readTextFile(new URL("docs/using.md", root));
+  const block = doc.match(/<!-- tested by tests\/tagger_test\.ts[^>]*-->\s*```ts\n([\s\S]*?)```/);
+  assert.ok(block, "docs/using.md: expected a ts block after the 'tested by' marker");
+  const source = block[1]
+    .replace(`from "./mod.ts"`, `from ${JSON.stringify(new URL("mod.ts", root).href)}`)
+    .replaceAll("import.meta.url", JSON.stringify(root.href));
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.writeTextFile(`${dir}/readme.ts`, source);
+    const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", "--no-config", "--no-lock", `${dir}/readme.ts`],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert.equal(code, 0, new TextDecoder().decode(stderr));
+    const out = new TextDecoder().decode(stdout);
+    assert.match(out, /text: "Angela Merkel"/, out);
+    assert.match(out, /text: "Paris"/, out);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
