@@ -108,11 +108,12 @@ export function shippedSizeModel(options: { words?: number; seed?: number } = {}
  * @returns the timings
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { acquireGpu } from "../src/gpu/mod.ts";
  * import { benchTagging } from "./tag_bench.ts";
- * const result = await benchTagging(await acquireGpu());
- * console.log(result.tokensPerSecond);
+ * // The default input is ~46k tokens; a short one here.
+ * const result = await benchTagging(await acquireGpu(), { sentences: [["w1", "w2", "w3"]] });
+ * if (result.tokens !== 3 || !(result.tokensPerSecond > 0)) throw new Error();
  * ```
  */
 export async function benchTagging(

@@ -15,7 +15,16 @@ import { parseArgs } from "node:util";
 import { type Entity, Tagger } from "../src/api/tagger.ts";
 import { sentences } from "../src/data/tokenize.ts";
 
-/** The model used without `--model`: the one shipped in the repository. */
+/**
+ * The model used without `--model`: the one shipped in the repository,
+ * resolved relative to this module (so it also works when run from a URL).
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * assert.ok(SHIPPED_MODEL.pathname.endsWith("/models/gmb-small.safetensors"));
+ * ```
+ */
 export const SHIPPED_MODEL: URL = new URL("../models/gmb-small.safetensors", import.meta.url);
 
 /**

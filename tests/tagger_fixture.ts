@@ -16,7 +16,18 @@ const PEOPLE = ["Ada", "Bo", "Cy", "Di"];
 const PLACES = ["Paris", "Oslo", "Rome"];
 const VERBS = ["visited", "left", "loves"];
 
-/** The invented sentences: "<person> <verb> <place> ." and "<person> Smith <verb> <place> .". */
+/**
+ * The invented sentences: "<person> <verb> <place> ." and
+ * "<person> Smith <verb> New <place> .", every combination (72 sentences).
+ *
+ * @returns the sentences with IOB2 tags
+ *
+ * @example
+ * ```ts
+ * import { tinySentences } from "./tagger_fixture.ts";
+ * if (tinySentences().length !== 72) throw new Error();
+ * ```
+ */
 export function tinySentences(): Sentence[] {
   const out: Sentence[] = [];
   for (const p of PEOPLE) {
@@ -38,6 +49,14 @@ export function tinySentences(): Sentence[] {
  *
  * @param gpu the device
  * @returns the model and its file's bytes
+ *
+ * @example
+ * ```ts
+ * import { acquireGpu } from "../src/gpu/device.ts";
+ * import { trainTinyModel } from "./tagger_fixture.ts";
+ * const { model } = await trainTinyModel(await acquireGpu());
+ * if (model.tags.size !== 5) throw new Error(model.tags.items.join());
+ * ```
  */
 export async function trainTinyModel(gpu: Gpu): Promise<{ model: ModelData; bytes: Uint8Array }> {
   const data = tinySentences();
