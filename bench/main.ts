@@ -20,15 +20,17 @@ import { benchModel, type ModelBenchResult, modelTable } from "./model_bench.ts"
 import { type KernelBenchResult, kernelTable, markdownTable } from "./report.ts";
 import { benchRuntime, runtimeTable } from "./runtime_bench.ts";
 import { benchTfjs, type TfjsBenchResult, tfjsTable } from "./tfjs_peer.ts";
+import { benchTagging } from "./tag_bench.ts";
 
 export const USAGE = `Usage: deno task bench [--out FILE] [--only PARTS] [--seconds S] [--quick]
 
 Measures this adapter and writes one JSON result (schema: bench/SCHEMA.md).
 
-Parts (all by default): runtime, kernels, model, tfjs.
+Parts (all by default): runtime, kernels, model, tagging, tfjs.
   runtime  dispatch and readback costs
   kernels  matmul, lstm, crf/viterbi/softmax, embedding/char cnn/dropout, adam
   model    whole-model training and inference tokens/s at batch 1, 32, 256
+  tagging  the Tagger on ~46k tokens with a shipped-size model, loading and marginals included
   tfjs     TensorFlow.js 4.22 (wasm and webgpu backends) on the same shapes, with ratios
 
 Options:
@@ -106,6 +108,20 @@ if (wanted("model")) {
   model = await benchModel(gpu, { seconds, batchSizes: quick ? [32] : [1, 32, 256] });
   run.model = model;
   console.log(modelTable(model) + "\n");
+}
+
+if (wanted("tagging")) {
+  const tagging = await benchTagging(gpu);
+  run.tagging = tagging;
+  console.log(
+    markdownTable(["tokens", "load s", "tag s", "total s", "tokens/s"], [[
+      tagging.tokens,
+      tagging.loadSeconds.toFixed(2),
+      tagging.tagSeconds.toFixed(2),
+      tagging.totalSeconds.toFixed(2),
+      Math.round(tagging.tokensPerSecond).toLocaleString("en-US"),
+    ]]) + "\n",
+  );
 }
 
 const peer: TfjsBenchResult[] = [];
