@@ -235,7 +235,7 @@ Deno.test("encodeModel then Tagger.load round-trips a trained model's output", a
   assert.deepEqual(a[0].tags, b[0].tags);
 });
 
-Deno.test("the README example (docs/using.md) tags text with the shipped model", async () => {
+Deno.test("the README example tags text with the shipped model", async () => {
   const root = new URL("../", import.meta.url);
   const shipped = new URL("models/gmb-small.safetensors", root);
   try {
@@ -246,9 +246,9 @@ Deno.test("the README example (docs/using.md) tags text with the shipped model",
         `(it is trained and committed with the release; until then this test fails on purpose)`,
     );
   }
-  const doc = await Deno.readTextFile(new URL("docs/using.md", root));
+  const doc = await Deno.readTextFile(new URL("README.md", root));
   const block = doc.match(/<!-- tested by tests\/tagger_test\.ts[^>]*-->\s*```ts\n([\s\S]*?)```/);
-  assert.ok(block, "docs/using.md: expected a ts block after the 'tested by' marker");
+  assert.ok(block, "README.md: expected a ts block after the 'tested by' marker");
   const source = block[1]
     .replace(`from "./mod.ts"`, `from ${JSON.stringify(new URL("mod.ts", root).href)}`)
     .replaceAll("import.meta.url", JSON.stringify(root.href));
