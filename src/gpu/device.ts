@@ -225,7 +225,9 @@ async function createGpu(options: AcquireOptions): Promise<Gpu> {
   // deno-lint-ignore no-explicit-any
   const info: any = adapter.info ?? {};
   const summary: AdapterSummary = {
-    description: info.description || info.device || "unknown adapter",
+    // Some browsers leave the description empty (SwiftShader: vendor "google", architecture "swiftshader").
+    description: info.description ||
+      [info.vendor, info.architecture].filter(Boolean).join(" ") || info.device || "unknown adapter",
     vendor: info.vendor ?? "",
     architecture: info.architecture ?? "",
     // `isFallbackAdapter` moved from the adapter to its info object in the spec.
