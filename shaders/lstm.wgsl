@@ -19,8 +19,9 @@
 //   @binding(3)  bhh:     (8H) f32, read
 //   @binding(4)  lengths: (B) i32, read
 //   @binding(5)  h_out:   (B·T, 2H) f32, written with `=` (zero at padding rows)
-//   @binding(6)  gates:   (B·T, 8H) f32, activations i f g o saved for backward, `=` at real rows
-//   @binding(7)  cell:    (B·T, 2H) f32, c saved for backward, `=` at real rows
+//   @binding(6)  gates:   (B·T, 2, 4, Hp) f32 as vec4, activations i f g o per direction saved
+//                         for backward, `=` at real rows (units beyond H hold i=f=o=0.5, g=0)
+//   @binding(7)  cell:    (B·T, 2, Hp) f32 as vec4, c saved for backward, `=` at real rows
 //   @binding(8)  h_prev:  (B·T, 2, Hp) f32 as vec4, h before each step (the dW_hh operand),
 //                         `=` (zero at padding rows)
 //   @binding(9…16) u_{i,f,g,o}{0,1}: uniform (4096) vec4f, the same packed W_hh, one
@@ -62,8 +63,8 @@ struct Params { batch: u32, time: u32, groups: u32, pad: u32 }
 @group(0) @binding(3) var<storage, read> bhh: array<f32>;
 @group(0) @binding(4) var<storage, read> lengths: array<i32>;
 @group(0) @binding(5) var<storage, read_write> h_out: array<f32>;
-@group(0) @binding(6) var<storage, read_write> gates: array<f32>;
-@group(0) @binding(7) var<storage, read_write> cell: array<f32>;
+@group(0) @binding(6) var<storage, read_write> gates: array<vec4f>;
+@group(0) @binding(7) var<storage, read_write> cell: array<vec4f>;
 @group(0) @binding(8) var<storage, read_write> h_prev: array<vec4f>;
 // The same packed W_hh, one (direction, gate) block per binding, when USE_UNIFORM: on CPU
 // adapters a uniform load costs about a third of a storage load.
@@ -110,20 +111,6 @@ fn load_bias(base: u32, j0: u32) -> vec4f {
   let last = H - 1u;
   return vec4f(bhh[base + min(j0, last)], bhh[base + min(j0 + 1u, last)],
     bhh[base + min(j0 + 2u, last)], bhh[base + min(j0 + 3u, last)]) * unit_mask(j0);
-}
-
-fn store_gates(base: u32, j0: u32, v: vec4f) {
-  gates[base + j0] = v.x;
-  if (j0 + 1u < H) { gates[base + j0 + 1u] = v.y; }
-  if (j0 + 2u < H) { gates[base + j0 + 2u] = v.z; }
-  if (j0 + 3u < H) { gates[base + j0 + 3u] = v.w; }
-}
-
-fn store_cell(base: u32, j0: u32, v: vec4f) {
-  cell[base + j0] = v.x;
-  if (j0 + 1u < H) { cell[base + j0 + 1u] = v.y; }
-  if (j0 + 2u < H) { cell[base + j0 + 2u] = v.z; }
-  if (j0 + 3u < H) { cell[base + j0 + 3u] = v.w; }
 }
 
 fn store_h(base: u32, j0: u32, v: vec4f) {
@@ -220,6 +207,41 @@ fn zrec_uniform1(wb: u32, hb: u32) -> Z {
   return z;
 }
 
+// What cell_step needs besides the sentence: fixed per invocation, or per step.
+struct Ctx {
+  b0: u32, T: u32, dir: u32, j0: u32, ub: u32, gate_col: u32, step: u32, hb: u32, hw: u32,
+  bias: mat4x4f, // columns: b_hh of gates i, f, g, o for units j0…j0+3
+}
+
+// One step of sentence b0 + s (len its length): zr holds W_hh·h_{t−1} of gates i, f, g, o
+// (columns) for units j0…j0+3; returns the new c (unchanged past the sentence's end).
+fn cell_step(ctx: Ctx, s: u32, len: u32, zr: mat4x4f, c: vec4f) -> vec4f {
+  if (ctx.step >= len) { return c; }
+  var t = ctx.step;
+  if (ctx.dir == 1u) { t = len - 1u - ctx.step; }
+  let row = (ctx.b0 + s) * ctx.T + t;
+  let slot = row * 2u + ctx.dir; // (row, direction) in h_prev, gates and cell
+  h_prev[slot * UB + ctx.ub] = hs[ctx.hb + s * UB + ctx.ub];
+  let zb = row * 8u * H + ctx.gate_col;
+  let j0 = ctx.j0;
+  let i = sigmoid4(zr[0] + load_pre(zb, j0) + ctx.bias[0]);
+  let f = sigmoid4(zr[1] + load_pre(zb + H, j0) + ctx.bias[1]);
+  let g = tanh4(zr[2] + load_pre(zb + 2u * H, j0) + ctx.bias[2]);
+  let o = sigmoid4(zr[3] + load_pre(zb + 3u * H, j0) + ctx.bias[3]);
+  // Units beyond H stay zero: their weights, pre and bias are zero, so g = 0 and c = 0.
+  let c_new = f * c + i * g;
+  let h_new = o * tanh4(c_new);
+  hs[ctx.hw + s * UB + ctx.ub] = h_new;
+  let ga = slot * 4u * UB + ctx.ub;
+  gates[ga] = i;
+  gates[ga + UB] = f;
+  gates[ga + 2u * UB] = g;
+  gates[ga + 3u * UB] = o;
+  cell[slot * UB + ctx.ub] = c_new;
+  store_h(row * 2u * H + ctx.dir * H, j0, h_new);
+  return c_new;
+}
+
 @compute @workgroup_size(UB, QY, 1)
 fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec3u) {
   let B = params.batch;
@@ -255,57 +277,45 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec
   let b_g = load_bias(gate_col + 2u * H, j0);
   let b_o = load_bias(gate_col + 3u * H, j0);
   let w_own = ub * UB * 4u; // this invocation's units within a (direction, gate) block
-  var c: array<mat4x4f, 2>; // column s of c[qq]: c of units j0…j0+3 for sentence b0+4qq+s
+  var ctx: Ctx;
+  ctx.b0 = b0;
+  ctx.T = T;
+  ctx.dir = dir;
+  ctx.j0 = j0;
+  ctx.ub = ub;
+  ctx.gate_col = gate_col;
+  ctx.bias = mat4x4f(b_i, b_f, b_g, b_o);
+  // c of units j0…j0+3, one vec4 per sentence (separate variables: llvmpipe turns a
+  // dynamically indexed private array into per-lane memory accesses).
+  var c0 = vec4f(0.0);
+  var c1 = vec4f(0.0);
+  var c2 = vec4f(0.0);
+  var c3 = vec4f(0.0);
+  var c4 = vec4f(0.0);
+  var c5 = vec4f(0.0);
+  var c6 = vec4f(0.0);
+  var c7 = vec4f(0.0);
 
   for (var step = 0u; step < steps; step++) {
     let parity = step & 1u;
-    let hb = (parity * S + 8u * q) * UB; // read h_{t−1} here
-    let hw = ((1u - parity) * S + 8u * q) * UB; // write h_t there
+    ctx.step = step;
+    ctx.hb = (parity * S + 8u * q) * UB; // read h_{t−1} here
+    ctx.hw = ((1u - parity) * S + 8u * q) * UB; // write h_t there
     var z: Z;
     if (USE_UNIFORM) {
-      if (dir == 0u) { z = zrec_uniform0(w_own, hb); } else { z = zrec_uniform1(w_own, hb); }
+      if (dir == 0u) { z = zrec_uniform0(w_own, ctx.hb); } else { z = zrec_uniform1(w_own, ctx.hb); }
     } else {
-      z = zrec_storage(dir * 4u * WSTRIDE + w_own, hb);
+      z = zrec_storage(dir * 4u * WSTRIDE + w_own, ctx.hb);
     }
-    for (var qq = 0u; qq < 2u; qq++) {
-      var zi = z.i0;
-      var zf = z.f0;
-      var zg = z.g0;
-      var zo = z.o0;
-      if (qq == 1u) {
-        zi = z.i1;
-        zf = z.f1;
-        zg = z.g1;
-        zo = z.o1;
-      }
-      var cq = c[qq];
-      for (var s4 = 0u; s4 < 4u; s4++) {
-        let s = 4u * qq + s4;
-        if (step < len[s]) {
-          var t = step;
-          if (dir == 1u) { t = len[s] - 1u - step; }
-          let row = (b0 + s) * T + t;
-          h_prev[(row * 2u + dir) * UB + ub] = hs[hb + s * UB + ub];
-          let zb = row * 8u * H + gate_col;
-          let i = sigmoid4(zi[s4] + load_pre(zb, j0) + b_i);
-          let f = sigmoid4(zf[s4] + load_pre(zb + H, j0) + b_f);
-          let g = tanh4(zg[s4] + load_pre(zb + 2u * H, j0) + b_g);
-          let o = sigmoid4(zo[s4] + load_pre(zb + 3u * H, j0) + b_o);
-          // Units beyond H stay zero: their weights, pre and bias are zero, so g = 0 and c = 0.
-          let c_new = f * cq[s4] + i * g;
-          cq[s4] = c_new;
-          let h_new = o * tanh4(c_new);
-          hs[hw + s * UB + ub] = h_new;
-          store_gates(zb, j0, i);
-          store_gates(zb + H, j0, f);
-          store_gates(zb + 2u * H, j0, g);
-          store_gates(zb + 3u * H, j0, o);
-          store_cell(row * 2u * H + dir * H, j0, c_new);
-          store_h(row * 2u * H + dir * H, j0, h_new);
-        }
-      }
-      c[qq] = cq;
-    }
+    // Written out per sentence so that every index into z and c is a constant.
+    c0 = cell_step(ctx, 0u, len[0], mat4x4f(z.i0[0], z.f0[0], z.g0[0], z.o0[0]), c0);
+    c1 = cell_step(ctx, 1u, len[1], mat4x4f(z.i0[1], z.f0[1], z.g0[1], z.o0[1]), c1);
+    c2 = cell_step(ctx, 2u, len[2], mat4x4f(z.i0[2], z.f0[2], z.g0[2], z.o0[2]), c2);
+    c3 = cell_step(ctx, 3u, len[3], mat4x4f(z.i0[3], z.f0[3], z.g0[3], z.o0[3]), c3);
+    c4 = cell_step(ctx, 4u, len[4], mat4x4f(z.i1[0], z.f1[0], z.g1[0], z.o1[0]), c4);
+    c5 = cell_step(ctx, 5u, len[5], mat4x4f(z.i1[1], z.f1[1], z.g1[1], z.o1[1]), c5);
+    c6 = cell_step(ctx, 6u, len[6], mat4x4f(z.i1[2], z.f1[2], z.g1[2], z.o1[2]), c6);
+    c7 = cell_step(ctx, 7u, len[7], mat4x4f(z.i1[3], z.f1[3], z.g1[3], z.o1[3]), c7);
     // One barrier per step: h_t is complete, and nobody reads the h_{t−1} buffer any more
     // (it is overwritten with h_{t+1} only after this barrier).
     workgroupBarrier();

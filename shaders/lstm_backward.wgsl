@@ -14,8 +14,8 @@
 // entry `main`
 //   @binding(0)  params:  uniform (B, T, G = sentence groups, _) u32
 //   @binding(1)  dh_out:  (B·T, 2H) f32, read (padding rows ignored)
-//   @binding(2)  gates:   (B·T, 8H) f32, activations i f g o saved by the forward, read
-//   @binding(3)  cell:    (B·T, 2H) f32, c saved by the forward, read
+//   @binding(2)  gates:   (B·T, 2, 4, Hp) f32 as vec4, activations i f g o saved by the forward
+//   @binding(3)  cell:    (B·T, 2, Hp) f32 as vec4, c saved by the forward, read
 //   @binding(4)  whh_t:   packed W_hhᵀ (2, 4, WSTRIDE) vec4f from `pack_t`, read (storage path)
 //   @binding(5)  lengths: (B) i32, read
 //   @binding(6)  dgates:  (B·T, 8H) f32, dz, written with `=` (zero at padding rows)
@@ -60,8 +60,8 @@ struct Params { batch: u32, time: u32, groups: u32, pad: u32 }
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> dh_out: array<f32>;
-@group(0) @binding(2) var<storage, read> gates: array<f32>;
-@group(0) @binding(3) var<storage, read> cell: array<f32>;
+@group(0) @binding(2) var<storage, read> gates: array<vec4f>;
+@group(0) @binding(3) var<storage, read> cell: array<vec4f>;
 @group(0) @binding(4) var<storage, read> whh_t: array<vec4f>;
 @group(0) @binding(5) var<storage, read> lengths: array<i32>;
 @group(0) @binding(6) var<storage, read_write> dgates: array<f32>;
@@ -84,18 +84,6 @@ fn tanh4(v: vec4f) -> vec4f {
 // Small loops written out: llvmpipe counts every loop iteration against its limit.
 fn unit_mask(j0: u32) -> vec4f {
   return select(vec4f(0.0), vec4f(1.0), vec4u(j0, j0 + 1u, j0 + 2u, j0 + 3u) < vec4u(H));
-}
-
-fn load_gates(base: u32, j0: u32) -> vec4f {
-  let last = H - 1u;
-  return vec4f(gates[base + min(j0, last)], gates[base + min(j0 + 1u, last)],
-    gates[base + min(j0 + 2u, last)], gates[base + min(j0 + 3u, last)]) * unit_mask(j0);
-}
-
-fn load_cell(base: u32, j0: u32) -> vec4f {
-  let last = H - 1u;
-  return vec4f(cell[base + min(j0, last)], cell[base + min(j0 + 1u, last)],
-    cell[base + min(j0 + 2u, last)], cell[base + min(j0 + 3u, last)]) * unit_mask(j0);
 }
 
 fn load_dh(base: u32, j0: u32) -> vec4f {
@@ -270,13 +258,14 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec
           }
           let row = (b0 + s) * T + t;
           let z = row * 8u * H + dir * 4u * H;
-          let i = load_gates(z, j0);
-          let f = load_gates(z + H, j0);
-          let g = load_gates(z + 2u * H, j0);
-          let o = load_gates(z + 3u * H, j0);
-          let c_t = load_cell(row * 2u * H + dir * H, j0);
+          let ga = (row * 2u + dir) * 4u * UB + ub;
+          let i = gates[ga];
+          let f = gates[ga + UB];
+          let g = gates[ga + 2u * UB];
+          let o = gates[ga + 3u * UB];
+          let c_t = cell[(row * 2u + dir) * UB + ub];
           var c_prev = vec4f(0.0);
-          if (step > 0u) { c_prev = load_cell(((b0 + s) * T + t_prev) * 2u * H + dir * H, j0); }
+          if (step > 0u) { c_prev = cell[(((b0 + s) * T + t_prev) * 2u + dir) * UB + ub]; }
           let dh_t = load_dh(row * 2u * H + dir * H, j0) + dhq[s4];
           let tc = tanh4(c_t);
           let dct = dcq[s4] + dh_t * o * (1.0 - tc * tc);

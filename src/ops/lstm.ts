@@ -11,7 +11,8 @@
  *   token, zero at padding rows (it feeds the next layer, E' = 2H).
  * - `wIh` (2·4H, E) = [weight_ih_l{k}; weight_ih_l{k}_reverse], `wHh` (2, 4H, H),
  *   `bIh` and `bHh` (2·4H), each direction in PyTorch's layout.
- * - Saved for backward: `gates` (B·T, 8H) activations, `cell` (B·T, 2H),
+ * - Saved for backward: `gates` (B·T, 2, 4, Hp) activations i f g o per direction,
+ *   `cell` (B·T, 2, Hp),
  *   `hPrev` (B·T, 2, Hp) the h each step started from (Hp = H rounded up to 4),
  *   and `pre` (B·T, 8H), which holds x·W_ihᵀ + b_ih after the forward and is
  *   reused for dz (the gate pre-activation gradients) by the backward.
@@ -84,9 +85,9 @@ export interface BiLstmBackwardOptions {
 export interface BiLstmSaved {
   /** (B·T, 8H): x·W_ihᵀ + b_ih after the forward; dz after the backward's first kernel. */
   pre: GPUBuffer;
-  /** (B·T, 8H): i f g o activations per direction. */
+  /** (B·T, 2, 4, Hp): i f g o activations per direction (vec4-aligned units). */
   gates: GPUBuffer;
-  /** (B·T, 2H): cell states. */
+  /** (B·T, 2, Hp): cell states. */
   cell: GPUBuffer;
   /** (B·T, 2, Hp): h before each step, zero at padding. */
   hPrev: GPUBuffer;
@@ -236,8 +237,8 @@ export async function createBiLstm(
   const wStride = useUniform ? UNIFORM_BLOCK / 16 : UB * UB * 4;
   const saved: BiLstmSaved = {
     pre: createBuffer(gpu, `${label} pre/dz`, rows * 8 * H * 4),
-    gates: createBuffer(gpu, `${label} gates`, rows * 8 * H * 4),
-    cell: createBuffer(gpu, `${label} cell`, rows * 2 * H * 4),
+    gates: createBuffer(gpu, `${label} gates`, rows * 8 * Hp * 4),
+    cell: createBuffer(gpu, `${label} cell`, rows * 2 * Hp * 4),
     hPrev: createBuffer(gpu, `${label} h_prev`, rows * 2 * Hp * 4),
     whhPacked: createBuffer(
       gpu,
