@@ -60,6 +60,7 @@ Training:
   --example TEXT       sentence to tag at the end
   --fp16               store the final model.safetensors in float16 (half the size)
   --min-frequency N    keep words seen at least N times in the training data (default 1)
+  --unk-replace P      feed words seen once as <unk> with probability P (default 0)
   --quiet              no progress bar
   -h, --help           show this help
 
@@ -127,6 +128,7 @@ export async function main(args: string[]): Promise<number> {
         quiet: { type: "boolean" },
         fp16: { type: "boolean" },
         "min-frequency": { type: "string" },
+        "unk-replace": { type: "string" },
         help: { type: "boolean", short: "h" },
       },
     });
@@ -247,6 +249,7 @@ export async function main(args: string[]): Promise<number> {
       scheme,
       timeBudget,
       minFrequency: intFlag("min-frequency", v["min-frequency"], 1, 1),
+      unkReplace: numFlag("unk-replace", v["unk-replace"], 0),
       embeddings,
       resume: await read(v.resume),
       initFrom: await read(v.init),

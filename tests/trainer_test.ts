@@ -101,3 +101,32 @@ Deno.test("early stopping ends training after `patience` epochs without a better
   assert.match(result.stopReason, /no better dev F1 in 2 epochs/);
   assert.ok(result.epochs <= 4, `ran ${result.epochs} epochs`);
 });
+
+Deno.test("unkReplace feeds words seen once as <unk>, deterministically for a seed", async () => {
+  const gpu = await acquireGpu();
+  // One sentence with words seen once, so replacement changes the batches.
+  const rare = {
+    ...data,
+    train: [...data.train, {
+      tokens: ["Quux", "went", "to", "Zork"],
+      tags: ["B-PER", "O", "O", "B-LOC"],
+    }],
+  };
+  const run = async (unkReplace: number) => {
+    const events: TrainEvent[] = [];
+    await trainModel(gpu, rare, {
+      ...options,
+      epochs: 2,
+      unkReplace,
+      onEvent: (e) => events.push(e),
+    });
+    return losses(events);
+  };
+  const a = await run(1);
+  assert.deepEqual(await run(1), a);
+  assert.notDeepEqual(await run(0), a);
+  await assert.rejects(
+    trainModel(gpu, rare, { ...options, epochs: 1, unkReplace: 2 }),
+    /unkReplace/,
+  );
+});

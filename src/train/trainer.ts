@@ -29,6 +29,8 @@ import { decodeModel, encodeModel, type ModelData } from "../model/checkpoint.ts
 import { type ModelConfig, resolveConfig } from "../model/config.ts";
 import { fromPytorchTensors, NerGraph, toPytorchTensors } from "../model/graph.ts";
 import { Progress, type ProgressSink } from "./progress.ts";
+import { mulberry32 } from "../data/random.ts";
+import { groupTokenIds } from "../ops/embedding.ts";
 import { EarlyStopping } from "./early_stopping.ts";
 
 /** Options of {@linkcode trainModel}; every field has a default. */
@@ -61,6 +63,12 @@ export interface TrainOptions {
   normalizeDigits?: boolean;
   /** Pretrained word vectors (their dimension sets the word embedding size). */
   embeddings?: Embeddings;
+  /**
+   * Probability of replacing a word seen once in the training data by
+   * `<unk>` each time it is fed (default 0), so the `<unk>` embedding learns
+   * what rare words look like (Lample et al. 2016).
+   */
+  unkReplace?: number;
   /** Read the loss back every this many steps (default 50). */
   lossEvery?: number;
   /** Sentences per batch at evaluation (default 128). */
@@ -284,6 +292,37 @@ export async function trainModel(
     emit({ type: "stop", reason: `embeddings coverage: ${JSON.stringify(coverage)}`, epoch: 0 });
   }
 
+  // Word ids seen once in the training data (for unkReplace).
+  const unkReplace = options.unkReplace ?? 0;
+  if (!(unkReplace >= 0 && unkReplace <= 1)) {
+    throw new RangeError(`unkReplace: expected a probability in [0, 1], got ${unkReplace}`);
+  }
+  const singleton = new Uint8Array(encoders.words.size);
+  if (unkReplace > 0) {
+    const counts = new Map<number, number>();
+    for (const s of encodedTrain) {
+      for (const id of s.words) counts.set(id, (counts.get(id) ?? 0) + 1);
+    }
+    for (const [id, n] of counts) if (n === 1 && id > 1) singleton[id] = 1;
+  }
+  const withUnknowns = (batch: Batch, random: () => number): Batch => {
+    if (unkReplace <= 0) return batch;
+    const ids = batch.wordIds.slice();
+    let changed = false;
+    for (let r = 0; r < ids.length; r++) {
+      if (singleton[ids[r]] && random() < unkReplace) {
+        ids[r] = 1; // <unk>
+        changed = true;
+      }
+    }
+    if (!changed) return batch;
+    return {
+      ...batch,
+      wordIds: ids,
+      wordGroups: groupTokenIds(ids, batch.lengths, batch.maxLength),
+    };
+  };
+
   const devBatches = makeBatches(encodedDev, {
     batchSize: evalBatchSize,
     shuffle: false,
@@ -363,8 +402,9 @@ export async function trainModel(
     let lossBatches = 0;
     let pending = 0;
     let stoppedEarly = false;
+    const random = mulberry32(seed * 7919 + epoch);
     for (const batch of batches) {
-      graph.trainOn(batch, { lr, maxNorm: clip });
+      graph.trainOn(withUnknowns(batch, random), { lr, maxNorm: clip });
       tokens += batch.tokens;
       pending++;
       state.step++;
