@@ -227,7 +227,8 @@ async function createGpu(options: AcquireOptions): Promise<Gpu> {
   const summary: AdapterSummary = {
     // Some browsers leave the description empty (SwiftShader: vendor "google", architecture "swiftshader").
     description: info.description ||
-      [info.vendor, info.architecture].filter(Boolean).join(" ") || info.device || "unknown adapter",
+      [info.vendor, info.architecture].filter(Boolean).join(" ") || info.device ||
+      "unknown adapter",
     vendor: info.vendor ?? "",
     architecture: info.architecture ?? "",
     // `isFallbackAdapter` moved from the adapter to its info object in the spec.
