@@ -53,8 +53,6 @@ override QY: u32 = 1u;
 override USE_UNIFORM: bool = false;
 // vec4s between consecutive (direction, gate) blocks of the packed W_hhᵀ (see `pack_t`).
 override WSTRIDE: u32 = 4u;
-// vec4s of workgroup memory for dz: 32·QY·UB.
-override SHARED: u32 = 32u;
 
 struct Params { batch: u32, time: u32, groups: u32, pad: u32 }
 
@@ -74,8 +72,12 @@ struct Params { batch: u32, time: u32, groups: u32, pad: u32 }
 @group(0) @binding(13) var<uniform> u_g1: array<vec4f, 4096>;
 @group(0) @binding(14) var<uniform> u_o1: array<vec4f, 4096>;
 
-// dz of the workgroup's 8·QY sentences: (8·QY, 4, UB) vec4.
-var<workgroup> dzs: array<vec4f, SHARED>;
+// dz of the workgroup's 8·QY sentences, double-buffered, in the workgroup's own region of a
+// storage scratch: (2, 8·QY, 4, UB) vec4 per workgroup. Workgroup memory would be simpler,
+// but llvmpipe's compile time grows with the square of a workgroup array's declared size
+// (≈ 100 s for 32 KiB at H = 256), and a cold shader cache is paid by every CI run.
+@group(0) @binding(15) var<storage, read_write> dzs: array<vec4f>;
+var<workgroup> group_max: u32;
 
 fn tanh4(v: vec4f) -> vec4f {
   return tanh(clamp(v, vec4f(-15.0), vec4f(15.0)));
@@ -208,41 +210,49 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec
   let first = sentence_group(wg.x, params.groups) * QY * 8u;
   let b0 = first + 8u * q;
   let R4 = 4u * UB; // vec4s of dz per sentence
+  let half = 8u * QY * R4; // vec4s of one parity of the workgroup's scratch region
+  let region = (dir * params.groups + wg.x) * 2u * half;
 
   var len: array<u32, 8>;
   for (var s = 0u; s < 8u; s++) {
     len[s] = 0u;
     if (b0 + s < B) { len[s] = u32(clamp(lengths[b0 + s], 0, i32(T))); }
-    let at = (8u * q + s) * R4 + ub;
-    dzs[at] = vec4f(0.0);
-    dzs[at + UB] = vec4f(0.0);
-    dzs[at + 2u * UB] = vec4f(0.0);
-    dzs[at + 3u * UB] = vec4f(0.0);
+    // Both parities start at zero: dz_next of a sentence's first visited step is 0.
+    let at = region + (8u * q + s) * R4 + ub;
+    for (var p = 0u; p < 2u; p++) {
+      let a = at + p * half;
+      dzs[a] = vec4f(0.0);
+      dzs[a + UB] = vec4f(0.0);
+      dzs[a + 2u * UB] = vec4f(0.0);
+      dzs[a + 3u * UB] = vec4f(0.0);
+    }
   }
-  // The loop runs over T (uniform, for the barriers) but skips the work above the
-  // workgroup's longest sentence; no workgroup variable for it, so that dz alone may fill
-  // 32 KiB (H = 256).
-  var longest = 0u;
-  for (var s = first; s < min(first + 8u * QY, B); s++) {
-    longest = max(longest, u32(clamp(lengths[s], 0, i32(T))));
+  if (ub == 0u && q == 0u) {
+    // The longest sentence of the workgroup sets the step count (uniform for the barriers).
+    var longest = 0u;
+    for (var s = first; s < min(first + 8u * QY, B); s++) {
+      longest = max(longest, u32(clamp(lengths[s], 0, i32(T))));
+    }
+    group_max = longest;
   }
-  workgroupBarrier();
+  let steps = workgroupUniformLoad(&group_max); // also orders the zeroing above
+  storageBarrier();
 
   let w_own = ub * UB * 4u; // this invocation's units within a (direction, gate) block
-  let db = 8u * q * R4;
   var dc: array<mat4x4f, 2>; // column s of dc[qq]: dc_next of units j0…j0+3, sentence b0+4qq+s
 
-  for (var n = 0u; n < T; n++) {
-    let step = T - 1u - n;
+  for (var n = 0u; n < steps; n++) {
+    let step = steps - 1u - n;
+    // Double-buffered: read dz_next from one parity, write dz to the other; one barrier.
+    let parity = n & 1u;
+    let db = region + (1u - parity) * half + 8u * q * R4;
+    let dw = region + parity * half + 8u * q * R4;
     var dh: DH;
-    if (step < longest) {
-      if (USE_UNIFORM) {
-        if (dir == 0u) { dh = dh_uniform0(w_own, db); } else { dh = dh_uniform1(w_own, db); }
-      } else {
-        dh = dh_storage(dir * 4u * WSTRIDE + w_own, db);
-      }
+    if (USE_UNIFORM) {
+      if (dir == 0u) { dh = dh_uniform0(w_own, db); } else { dh = dh_uniform1(w_own, db); }
+    } else {
+      dh = dh_storage(dir * 4u * WSTRIDE + w_own, db);
     }
-    workgroupBarrier(); // everyone has read dz_next
     for (var qq = 0u; qq < 2u; qq++) {
       var dhq = dh.q0;
       if (qq == 1u) { dhq = dh.q1; }
@@ -278,7 +288,7 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec
           store_dz(z + H, j0, dz_f);
           store_dz(z + 2u * H, j0, dz_g);
           store_dz(z + 3u * H, j0, dz_o);
-          let at = (8u * q + s) * R4 + ub;
+          let at = dw + s * R4 + ub;
           dzs[at] = dz_i;
           dzs[at + UB] = dz_f;
           dzs[at + 2u * UB] = dz_g;
@@ -287,7 +297,9 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec
       }
       dc[qq] = dcq;
     }
-    workgroupBarrier(); // dz of this step is complete
+    // dz of this step is complete, and nobody reads dz_next's parity any more (it is
+    // overwritten with the next step's dz only after this barrier).
+    storageBarrier();
   }
 
   // Padding rows get dz = 0, so the matmuls over all B·T rows ignore them.
