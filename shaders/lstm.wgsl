@@ -27,11 +27,14 @@
 //   @binding(9…16) u_{i,f,g,o}{0,1}: uniform (4096) vec4f, the same packed W_hh, one
 //                         (direction, gate) block of 64 KiB each (USE_UNIFORM, H ≤ 128;
 //                         otherwise bind any 64 KiB uniform buffer)
+//   @binding(17) hscr:    (2, G, 2, 8·QY, UB) vec4f scratch [direction, workgroup, parity], h of
+//                         the workgroup's sentences when H_SCRATCH (each workgroup's own region,
+//                         written and read between storageBarriers); any 16 bytes otherwise
 //   dispatch: (G, 2, 1) workgroups of (UB, QY, 1), G = ceil(B / (8·QY)); workgroup y is the
 //   direction. Invocation (ub, q) owns hidden units 4ub … 4ub+3 (all four gates) of the
 //   eight sentences 8·(group·QY + q) … +7, so each W_hh load feeds 8 sentences and each h
 //   load 16 rows (CPU adapters are bound by loads). h of the workgroup's sentences lives in
-//   workgroup memory, double-buffered: one barrier per step. Workgroup x is mapped to
+//   workgroup memory, or in `hscr` with H_SCRATCH, double-buffered: one barrier per step. Workgroup x is mapped to
 //   sentence groups alternately from both ends (0, G−1, 1, G−2, …) so that contiguous
 //   blocks of workgroups (one CPU thread each on llvmpipe) mix long and short sentences of
 //   a length-sorted batch. Loop iterations per invocation ≈ maxlen·(UB + 12) + 8·T, far
@@ -77,13 +80,31 @@ struct Params { batch: u32, time: u32, groups: u32, pad: u32 }
 @group(0) @binding(15) var<uniform> u_g1: array<vec4f, 4096>;
 @group(0) @binding(16) var<uniform> u_o1: array<vec4f, 4096>;
 
-// vec4s of workgroup memory for h: 16·QY·UB (sized per layer: llvmpipe's cost of a
-// workgroup array grows with its declared size).
+// vec4s of workgroup memory for h: 16·QY·UB (sized per layer: llvmpipe's compile time grows
+// with the square of a workgroup array's declared size); 1 with H_SCRATCH.
 override SHARED: u32 = 16u;
+// Keep h in the workgroup's own region of `hscr` instead of workgroup memory (large H: a
+// 16 KiB workgroup array takes llvmpipe ≈ 20 s to compile, paid by every cold CI run).
+override H_SCRATCH: bool = false;
 
 // h of the workgroup's 8·QY sentences, double-buffered: (2, 8·QY, UB) vec4 (≤ 16 KiB).
 var<workgroup> hs: array<vec4f, SHARED>;
+@group(0) @binding(17) var<storage, read_write> hscr: array<vec4f>;
 var<workgroup> group_max: u32;
+
+fn hget(i: u32) -> vec4f {
+  if (H_SCRATCH) { return hscr[i]; }
+  return hs[i];
+}
+
+fn hset(i: u32, v: vec4f) {
+  if (H_SCRATCH) { hscr[i] = v; } else { hs[i] = v; }
+}
+
+// Everyone has written h_t and nobody reads h_{t−1} any more.
+fn step_barrier() {
+  if (H_SCRATCH) { storageBarrier(); } else { workgroupBarrier(); }
+}
 
 fn sigmoid4(v: vec4f) -> vec4f {
   return 1.0 / (1.0 + exp(-clamp(v, vec4f(-30.0), vec4f(30.0))));
@@ -133,9 +154,9 @@ struct Z {
 
 fn h_quads(hb: u32, k4: u32) -> array<mat4x4f, 2> {
   return array<mat4x4f, 2>(
-    mat4x4f(hs[hb + k4], hs[hb + UB + k4], hs[hb + 2u * UB + k4], hs[hb + 3u * UB + k4]),
-    mat4x4f(hs[hb + 4u * UB + k4], hs[hb + 5u * UB + k4], hs[hb + 6u * UB + k4],
-      hs[hb + 7u * UB + k4]),
+    mat4x4f(hget(hb + k4), hget(hb + UB + k4), hget(hb + 2u * UB + k4), hget(hb + 3u * UB + k4)),
+    mat4x4f(hget(hb + 4u * UB + k4), hget(hb + 5u * UB + k4), hget(hb + 6u * UB + k4),
+      hget(hb + 7u * UB + k4)),
   );
 }
 
@@ -221,7 +242,7 @@ fn cell_step(ctx: Ctx, s: u32, len: u32, zr: mat4x4f, c: vec4f) -> vec4f {
   if (ctx.dir == 1u) { t = len - 1u - ctx.step; }
   let row = (ctx.b0 + s) * ctx.T + t;
   let slot = row * 2u + ctx.dir; // (row, direction) in h_prev, gates and cell
-  h_prev[slot * UB + ctx.ub] = hs[ctx.hb + s * UB + ctx.ub];
+  h_prev[slot * UB + ctx.ub] = hget(ctx.hb + s * UB + ctx.ub);
   let zb = row * 8u * H + ctx.gate_col;
   let j0 = ctx.j0;
   let i = sigmoid4(zr[0] + load_pre(zb, j0) + ctx.bias[0]);
@@ -231,7 +252,7 @@ fn cell_step(ctx: Ctx, s: u32, len: u32, zr: mat4x4f, c: vec4f) -> vec4f {
   // Units beyond H stay zero: their weights, pre and bias are zero, so g = 0 and c = 0.
   let c_new = f * c + i * g;
   let h_new = o * tanh4(c_new);
-  hs[ctx.hw + s * UB + ctx.ub] = h_new;
+  hset(ctx.hw + s * UB + ctx.ub, h_new);
   let ga = slot * 4u * UB + ctx.ub;
   gates[ga] = i;
   gates[ga + UB] = f;
@@ -253,13 +274,15 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec
   let first = sentence_group(wg.x, params.groups) * QY * 8u; // the workgroup's first sentence
   let b0 = first + 8u * q; // this invocation's first sentence
   let S = 8u * QY; // sentences per workgroup
+  var region = 0u; // this workgroup's h in hscr
+  if (H_SCRATCH) { region = (dir * params.groups + wg.x) * 2u * S * UB; }
 
   var len: array<u32, 8>;
   for (var s = 0u; s < 8u; s++) {
     len[s] = 0u;
     if (b0 + s < B) { len[s] = u32(clamp(lengths[b0 + s], 0, i32(T))); }
-    hs[(8u * q + s) * UB + ub] = vec4f(0.0);
-    hs[(S + 8u * q + s) * UB + ub] = vec4f(0.0);
+    hset(region + (8u * q + s) * UB + ub, vec4f(0.0));
+    hset(region + (S + 8u * q + s) * UB + ub, vec4f(0.0));
   }
   if (ub == 0u && q == 0u) {
     // The longest sentence of the workgroup sets the step count (uniform for the barriers).
@@ -270,6 +293,7 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec
     group_max = longest;
   }
   let steps = workgroupUniformLoad(&group_max);
+  if (H_SCRATCH) { storageBarrier(); } // the zeroed h is visible
 
   let gate_col = dir * 4u * H; // this direction's first column in pre / gates / bhh
   let b_i = load_bias(gate_col, j0);
@@ -299,8 +323,8 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec
   for (var step = 0u; step < steps; step++) {
     let parity = step & 1u;
     ctx.step = step;
-    ctx.hb = (parity * S + 8u * q) * UB; // read h_{t−1} here
-    ctx.hw = ((1u - parity) * S + 8u * q) * UB; // write h_t there
+    ctx.hb = region + (parity * S + 8u * q) * UB; // read h_{t−1} here
+    ctx.hw = region + ((1u - parity) * S + 8u * q) * UB; // write h_t there
     var z: Z;
     if (USE_UNIFORM) {
       if (dir == 0u) { z = zrec_uniform0(w_own, ctx.hb); } else { z = zrec_uniform1(w_own, ctx.hb); }
@@ -318,7 +342,7 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec
     c7 = cell_step(ctx, 7u, len[7], mat4x4f(z.i1[3], z.f1[3], z.g1[3], z.o1[3]), c7);
     // One barrier per step: h_t is complete, and nobody reads the h_{t−1} buffer any more
     // (it is overwritten with h_{t+1} only after this barrier).
-    workgroupBarrier();
+    step_barrier();
   }
 
   // Padding rows: h_out (read by the next layer) and h_prev (a matmul operand) are zero.

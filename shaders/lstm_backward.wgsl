@@ -21,12 +21,15 @@
 //   @binding(6)  dgates:  (B·T, 8H) f32, dz, written with `=` (zero at padding rows)
 //   @binding(7…14) u_{i,f,g,o}{0,1}: uniform (4096) vec4f, the same packed W_hhᵀ, one
 //                         (direction, gate) block each (USE_UNIFORM, H ≤ 128)
+//   @binding(15) dzs:     (2, G, 2, 8·QY, 4, UB) vec4f scratch [direction, workgroup, parity]:
+//                         dz of the workgroup's sentences, each workgroup's own region,
+//                         written and read between storageBarriers
 //   dispatch: (G, 2, 1) workgroups of (UB, QY, 1), G = ceil(B / (8·QY)), workgroup y is
 //   the direction, sentence groups interleaved as in lstm.wgsl. Invocation (ub, q) owns
 //   units 4ub … 4ub+3 (all four gates) of sentences 8·(group·QY + q) … +7; dz of the
-//   workgroup's sentences (8·QY, 4, UB) vec4 = SHARED lives in workgroup memory (32 KiB
-//   at H = 256: the builder checks the device limit). Two barriers per step. The step loop
-//   runs over T (uniform) and skips the work above the workgroup's longest sentence.
+//   workgroup's sentences goes through `dzs`, double-buffered: one barrier per step (not
+//   workgroup memory: llvmpipe compiled the 32 KiB array of H = 256 in ≈ 100 s). The step
+//   loop runs over the workgroup's longest sentence.
 //   Loop iterations per invocation ≈ T·(4·UB + 16) + 8·T.
 //
 // entry `pack_t`

@@ -128,7 +128,8 @@ async function checkAgainstReference(
     dBHh: buf.dBHh,
   });
   submitDispatches(gpu, [...layer.forward, ...backward]);
-  const tag = `B=${B} T=${T} E=${E} H=${H} lengths=${lengths} uniform W=${layer.uniformWeights}`;
+  const tag = `B=${B} T=${T} E=${E} H=${H} lengths=${lengths} uniform W=${layer.uniformWeights}` +
+    ` options=${JSON.stringify(options)}`;
   assertClose(await readFloat32(gpu, buf.hOut, B * T * 2 * H), biLstmRef(x, lengths, p, shape), {
     ...tol,
     name: `h_out ${tag}`,
@@ -153,9 +154,10 @@ async function checkAgainstReference(
 
 Deno.test("lstm forward and backward on the GPU equal the float64 reference", async () => {
   const gpu = await acquireGpu();
-  // W_hh from uniform bindings (the default for H ≤ 128) and from storage.
-  for (const uniformWeights of [true, false]) {
-    const options = { uniformWeights };
+  // W_hh from uniform bindings (the default for H ≤ 128) and from storage; h of the forward
+  // in workgroup memory and in a storage scratch.
+  for (const [uniformWeights, hScratch] of [[true, true], [false, false]]) {
+    const options = { uniformWeights, hScratch };
     const tol = { atol: 2e-5, rtol: 1e-4 };
     await checkAgainstReference(
       gpu,
@@ -193,7 +195,15 @@ Deno.test("lstm with two rows of sentences per workgroup equals the reference", 
     [5, 1, 2, 5, 4, 0, 3, 4, 5, 1, 2, 5, 5, 1, 3, 2, 3, 4, 1, 5, 2],
     500,
     { atol: 2e-5, rtol: 1e-4 },
-    { forwardQuads: 2, backwardQuads: 2 },
+    { forwardQuads: 2, backwardQuads: 2, hScratch: true },
+  );
+  await checkAgainstReference(
+    gpu,
+    { batch: 21, time: 5, inputSize: 3, hiddenSize: 6 },
+    [5, 1, 2, 5, 4, 0, 3, 4, 5, 1, 2, 5, 5, 1, 3, 2, 3, 4, 1, 5, 2],
+    501,
+    { atol: 2e-5, rtol: 1e-4 },
+    { forwardQuads: 2, backwardQuads: 2, hScratch: false },
   );
 });
 

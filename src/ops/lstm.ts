@@ -95,6 +95,8 @@ export interface BiLstmSaved {
   whhPacked: GPUBuffer;
   /** W_hh packed (transposed) for the backward kernel. */
   whhPackedT: GPUBuffer;
+  /** The forward kernel's h exchange when it is in storage (else 16 unused bytes). */
+  hScratch: GPUBuffer;
   /** The backward kernel's dz exchange, one region per workgroup (contents undefined). */
   dzScratch: GPUBuffer;
 }
@@ -147,6 +149,12 @@ export interface BiLstmOptions {
   uniformWeights?: boolean;
   /** Rows of 8 sentences per workgroup of the backward kernel (default 1; capped to fit). */
   backwardQuads?: number;
+  /**
+   * Keep the forward kernel's h in a storage scratch instead of workgroup memory
+   * (default: on fallback (software) adapters, where a large workgroup array makes the
+   * shader compile slow — ≈ 20 s at H = 256 on llvmpipe — and storage is as fast).
+   */
+  hScratch?: boolean;
 }
 
 /** Mesa llvmpipe stops an invocation after this many loop iterations in total. */
@@ -229,6 +237,10 @@ export async function createBiLstm(
   const useUniform = (options.uniformWeights ?? true) && UB <= 32 &&
     limits.maxUniformBufferBindingSize >= UNIFORM_BLOCK &&
     limits.maxUniformBuffersPerShaderStage >= 9;
+  // h in a storage scratch instead of workgroup memory (lstm.wgsl's H_SCRATCH): on software
+  // adapters, where a workgroup array's compile time grows with the square of its size and
+  // storage is as fast as workgroup memory.
+  const hInStorage = options.hScratch ?? gpu.adapter.isFallbackAdapter;
   const wStride = useUniform ? UNIFORM_BLOCK / 16 : UB * UB * 4;
   const saved: BiLstmSaved = {
     pre: createBuffer(gpu, `${label} pre/dz`, rows * 8 * H * 4),
@@ -248,6 +260,12 @@ export async function createBiLstm(
       GPUBufferUsage.STORAGE | GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_SRC,
     ),
     // Per backward workgroup (2 directions × groups): dz of its 8·QY sentences, two parities.
+    // Per forward workgroup, with hScratch: h of its 8·QY sentences, two parities.
+    hScratch: createBuffer(
+      gpu,
+      `${label} h scratch`,
+      hInStorage ? 2 * Math.ceil(maxBatch / (8 * qf)) * 2 * 8 * qf * UB * 16 : 16,
+    ),
     dzScratch: createBuffer(
       gpu,
       `${label} dz scratch`,
@@ -292,7 +310,15 @@ export async function createBiLstm(
   const recurrence = await makeDispatch(gpu, {
     label: `${label} recurrence`,
     code: lstmWgsl,
-    constants: { H, UB, QY: qf, USE_UNIFORM: useUniform, WSTRIDE: wStride, SHARED: 16 * qf * UB },
+    constants: {
+      H,
+      UB,
+      QY: qf,
+      USE_UNIFORM: useUniform,
+      WSTRIDE: wStride,
+      SHARED: hInStorage ? 1 : 16 * qf * UB,
+      H_SCRATCH: hInStorage,
+    },
   }, [
     paramsF.buffer,
     saved.pre,
@@ -304,6 +330,7 @@ export async function createBiLstm(
     saved.cell,
     saved.hPrev,
     ...uniformBlocks,
+    saved.hScratch,
   ], [1, 2]);
 
   const resizers: ((batch: number, time: number) => void)[] = [];
