@@ -52,6 +52,10 @@
 override H: u32 = 1u;
 override UB: u32 = 1u;
 override QY: u32 = 1u;
+// Invocations per sentence row of `main`: ceil(UB / 2), each owning two unit quads.
+override UV: u32 = 1u;
+// Unit quads in the packed W_hhᵀ: 2·UV (a zero quad when UB is odd).
+override UBP: u32 = 1u;
 // Read W_hh from the eight uniform bindings (H ≤ 128) instead of the storage buffer.
 override USE_UNIFORM: bool = false;
 // vec4s between consecutive (direction, gate) blocks of the packed W_hhᵀ (see `pack_t`).
@@ -109,8 +113,9 @@ fn sentence_group(x: u32, groups: u32) -> u32 {
   return groups - 1u - x / 2u;
 }
 
-// W_hhᵀ·dz_next for 4 units × 8 sentences: column s of q0 is sentence s, of q1 sentence 4+s.
-struct DH { q0: mat4x4f, q1: mat4x4f }
+// W_hhᵀ·dz_next for 8 units × 8 sentences: a for units 4·ua … +3, b for units 4·(ua+1) … +3;
+// column s of x0 is sentence s, of x1 sentence 4+s.
+struct DH { a0: mat4x4f, a1: mat4x4f, b0: mat4x4f, b1: mat4x4f }
 
 // dz of gate `gate`, rows 4·r4 … 4·r4+3 of that gate, for the two sentence quads at db.
 fn dz_quads(db: u32, gate: u32, r4: u32) -> array<mat4x4f, 2> {
@@ -122,15 +127,24 @@ fn dz_quads(db: u32, gate: u32, r4: u32) -> array<mat4x4f, 2> {
   );
 }
 
+// Each dz load feeds 8 units and each W_hhᵀ load 8 sentences (CPU adapters are bound by loads).
+fn acc(dh: ptr<function, DH>, ma: mat4x4f, mb: mat4x4f, dq: array<mat4x4f, 2>) {
+  (*dh).a0 += ma * dq[0];
+  (*dh).a1 += ma * dq[1];
+  (*dh).b0 += mb * dq[0];
+  (*dh).b1 += mb * dq[1];
+}
+
+fn wt(i: u32) -> mat4x4f {
+  return mat4x4f(whh_t[i], whh_t[i + 1u], whh_t[i + 2u], whh_t[i + 3u]);
+}
+
 fn dh_storage(wb: u32, db: u32) -> DH {
   var dh: DH;
   for (var gate = 0u; gate < 4u; gate++) {
     for (var r4 = 0u; r4 < UB; r4++) {
-      let dq = dz_quads(db, gate, r4);
       let w = wb + gate * WSTRIDE + 4u * r4;
-      let m = mat4x4f(whh_t[w], whh_t[w + 1u], whh_t[w + 2u], whh_t[w + 3u]);
-      dh.q0 += m * dq[0];
-      dh.q1 += m * dq[1];
+      acc(&dh, wt(w), wt(w + 4u * UB), dz_quads(db, gate, r4));
     }
   }
   return dh;
@@ -139,32 +153,28 @@ fn dh_storage(wb: u32, db: u32) -> DH {
 fn dh_uniform0(wb: u32, db: u32) -> DH {
   var dh: DH;
   for (var r4 = 0u; r4 < UB; r4++) {
-    let dq = dz_quads(db, 0u, r4);
     let w = wb + 4u * r4;
-    let m = mat4x4f(u_i0[w], u_i0[w + 1u], u_i0[w + 2u], u_i0[w + 3u]);
-    dh.q0 += m * dq[0];
-    dh.q1 += m * dq[1];
+    let w1 = w + 4u * UB;
+    acc(&dh, mat4x4f(u_i0[w], u_i0[w + 1u], u_i0[w + 2u], u_i0[w + 3u]),
+      mat4x4f(u_i0[w1], u_i0[w1 + 1u], u_i0[w1 + 2u], u_i0[w1 + 3u]), dz_quads(db, 0u, r4));
   }
   for (var r4 = 0u; r4 < UB; r4++) {
-    let dq = dz_quads(db, 1u, r4);
     let w = wb + 4u * r4;
-    let m = mat4x4f(u_f0[w], u_f0[w + 1u], u_f0[w + 2u], u_f0[w + 3u]);
-    dh.q0 += m * dq[0];
-    dh.q1 += m * dq[1];
+    let w1 = w + 4u * UB;
+    acc(&dh, mat4x4f(u_f0[w], u_f0[w + 1u], u_f0[w + 2u], u_f0[w + 3u]),
+      mat4x4f(u_f0[w1], u_f0[w1 + 1u], u_f0[w1 + 2u], u_f0[w1 + 3u]), dz_quads(db, 1u, r4));
   }
   for (var r4 = 0u; r4 < UB; r4++) {
-    let dq = dz_quads(db, 2u, r4);
     let w = wb + 4u * r4;
-    let m = mat4x4f(u_g0[w], u_g0[w + 1u], u_g0[w + 2u], u_g0[w + 3u]);
-    dh.q0 += m * dq[0];
-    dh.q1 += m * dq[1];
+    let w1 = w + 4u * UB;
+    acc(&dh, mat4x4f(u_g0[w], u_g0[w + 1u], u_g0[w + 2u], u_g0[w + 3u]),
+      mat4x4f(u_g0[w1], u_g0[w1 + 1u], u_g0[w1 + 2u], u_g0[w1 + 3u]), dz_quads(db, 2u, r4));
   }
   for (var r4 = 0u; r4 < UB; r4++) {
-    let dq = dz_quads(db, 3u, r4);
     let w = wb + 4u * r4;
-    let m = mat4x4f(u_o0[w], u_o0[w + 1u], u_o0[w + 2u], u_o0[w + 3u]);
-    dh.q0 += m * dq[0];
-    dh.q1 += m * dq[1];
+    let w1 = w + 4u * UB;
+    acc(&dh, mat4x4f(u_o0[w], u_o0[w + 1u], u_o0[w + 2u], u_o0[w + 3u]),
+      mat4x4f(u_o0[w1], u_o0[w1 + 1u], u_o0[w1 + 2u], u_o0[w1 + 3u]), dz_quads(db, 3u, r4));
   }
   return dh;
 }
@@ -172,44 +182,85 @@ fn dh_uniform0(wb: u32, db: u32) -> DH {
 fn dh_uniform1(wb: u32, db: u32) -> DH {
   var dh: DH;
   for (var r4 = 0u; r4 < UB; r4++) {
-    let dq = dz_quads(db, 0u, r4);
     let w = wb + 4u * r4;
-    let m = mat4x4f(u_i1[w], u_i1[w + 1u], u_i1[w + 2u], u_i1[w + 3u]);
-    dh.q0 += m * dq[0];
-    dh.q1 += m * dq[1];
+    let w1 = w + 4u * UB;
+    acc(&dh, mat4x4f(u_i1[w], u_i1[w + 1u], u_i1[w + 2u], u_i1[w + 3u]),
+      mat4x4f(u_i1[w1], u_i1[w1 + 1u], u_i1[w1 + 2u], u_i1[w1 + 3u]), dz_quads(db, 0u, r4));
   }
   for (var r4 = 0u; r4 < UB; r4++) {
-    let dq = dz_quads(db, 1u, r4);
     let w = wb + 4u * r4;
-    let m = mat4x4f(u_f1[w], u_f1[w + 1u], u_f1[w + 2u], u_f1[w + 3u]);
-    dh.q0 += m * dq[0];
-    dh.q1 += m * dq[1];
+    let w1 = w + 4u * UB;
+    acc(&dh, mat4x4f(u_f1[w], u_f1[w + 1u], u_f1[w + 2u], u_f1[w + 3u]),
+      mat4x4f(u_f1[w1], u_f1[w1 + 1u], u_f1[w1 + 2u], u_f1[w1 + 3u]), dz_quads(db, 1u, r4));
   }
   for (var r4 = 0u; r4 < UB; r4++) {
-    let dq = dz_quads(db, 2u, r4);
     let w = wb + 4u * r4;
-    let m = mat4x4f(u_g1[w], u_g1[w + 1u], u_g1[w + 2u], u_g1[w + 3u]);
-    dh.q0 += m * dq[0];
-    dh.q1 += m * dq[1];
+    let w1 = w + 4u * UB;
+    acc(&dh, mat4x4f(u_g1[w], u_g1[w + 1u], u_g1[w + 2u], u_g1[w + 3u]),
+      mat4x4f(u_g1[w1], u_g1[w1 + 1u], u_g1[w1 + 2u], u_g1[w1 + 3u]), dz_quads(db, 2u, r4));
   }
   for (var r4 = 0u; r4 < UB; r4++) {
-    let dq = dz_quads(db, 3u, r4);
     let w = wb + 4u * r4;
-    let m = mat4x4f(u_o1[w], u_o1[w + 1u], u_o1[w + 2u], u_o1[w + 3u]);
-    dh.q0 += m * dq[0];
-    dh.q1 += m * dq[1];
+    let w1 = w + 4u * UB;
+    acc(&dh, mat4x4f(u_o1[w], u_o1[w + 1u], u_o1[w + 2u], u_o1[w + 3u]),
+      mat4x4f(u_o1[w1], u_o1[w1 + 1u], u_o1[w1 + 2u], u_o1[w1 + 3u]), dz_quads(db, 3u, r4));
   }
   return dh;
 }
 
-@compute @workgroup_size(UB, QY, 1)
+// What cell_back needs besides the sentence.
+struct Ctx { b0: u32, T: u32, dir: u32, step: u32, dw: u32 }
+
+// One reverse step of sentence b0 + s (len its length) for units 4ub … 4ub+3: dhr is
+// W_hhᵀ·dz_next, dc is dc_next; writes dz to dgates and the scratch, returns the new dc_next.
+fn cell_back(ctx: Ctx, ub: u32, s: u32, len: u32, dhr: vec4f, dc: vec4f) -> vec4f {
+  if (ctx.step >= len) { return dc; }
+  let dir = ctx.dir;
+  let j0 = 4u * ub;
+  var t = ctx.step;
+  var t_prev = ctx.step - 1u; // the step visited before this one (unused at step 0)
+  if (dir == 1u) {
+    t = len - 1u - ctx.step;
+    t_prev = t + 1u;
+  }
+  let row = (ctx.b0 + s) * ctx.T + t;
+  let z = row * 8u * H + dir * 4u * H;
+  let ga = (row * 2u + dir) * 4u * UB + ub;
+  let i = gates[ga];
+  let f = gates[ga + UB];
+  let g = gates[ga + 2u * UB];
+  let o = gates[ga + 3u * UB];
+  let c_t = cell[(row * 2u + dir) * UB + ub];
+  var c_prev = vec4f(0.0);
+  if (ctx.step > 0u) { c_prev = cell[(((ctx.b0 + s) * ctx.T + t_prev) * 2u + dir) * UB + ub]; }
+  let dh_t = load_dh(row * 2u * H + dir * H, j0) + dhr;
+  let tc = tanh4(c_t);
+  let dct = dc + dh_t * o * (1.0 - tc * tc);
+  let dz_i = dct * g * i * (1.0 - i);
+  let dz_f = dct * c_prev * f * (1.0 - f);
+  let dz_g = dct * i * (1.0 - g * g);
+  let dz_o = dh_t * tc * o * (1.0 - o);
+  store_dz(z, j0, dz_i);
+  store_dz(z + H, j0, dz_f);
+  store_dz(z + 2u * H, j0, dz_g);
+  store_dz(z + 3u * H, j0, dz_o);
+  let at = ctx.dw + s * 4u * UB + ub;
+  dzs[at] = dz_i;
+  dzs[at + UB] = dz_f;
+  dzs[at + 2u * UB] = dz_g;
+  dzs[at + 3u * UB] = dz_o;
+  return dct * f;
+}
+
+@compute @workgroup_size(UV, QY, 1)
 fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec3u) {
   let B = params.batch;
   let T = params.time;
   let dir = wg.y;
-  let ub = lid.x;
+  let ua = 2u * lid.x; // this invocation's unit quads: ua and ub2 = ua + 1 (if < UB)
+  let ub2 = ua + 1u;
+  let has_b = ub2 < UB;
   let q = lid.y;
-  let j0 = 4u * ub;
   let first = sentence_group(wg.x, params.groups) * QY * 8u;
   let b0 = first + 8u * q;
   let R4 = 4u * UB; // vec4s of dz per sentence
@@ -221,16 +272,15 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec
     len[s] = 0u;
     if (b0 + s < B) { len[s] = u32(clamp(lengths[b0 + s], 0, i32(T))); }
     // Both parities start at zero: dz_next of a sentence's first visited step is 0.
-    let at = region + (8u * q + s) * R4 + ub;
     for (var p = 0u; p < 2u; p++) {
-      let a = at + p * half;
-      dzs[a] = vec4f(0.0);
-      dzs[a + UB] = vec4f(0.0);
-      dzs[a + 2u * UB] = vec4f(0.0);
-      dzs[a + 3u * UB] = vec4f(0.0);
+      let a = region + p * half + (8u * q + s) * R4 + ua;
+      for (var g = 0u; g < 4u; g++) {
+        dzs[a + g * UB] = vec4f(0.0);
+        if (has_b) { dzs[a + g * UB + 1u] = vec4f(0.0); }
+      }
     }
   }
-  if (ub == 0u && q == 0u) {
+  if (lid.x == 0u && q == 0u) {
     // The longest sentence of the workgroup sets the step count (uniform for the barriers).
     var longest = 0u;
     for (var s = first; s < min(first + 8u * QY, B); s++) {
@@ -238,67 +288,63 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec
     }
     group_max = longest;
   }
-  let steps = workgroupUniformLoad(&group_max); // also orders the zeroing above
-  storageBarrier();
+  let steps = workgroupUniformLoad(&group_max);
+  storageBarrier(); // the zeroed scratch is visible
 
-  let w_own = ub * UB * 4u; // this invocation's units within a (direction, gate) block
-  var dc: array<mat4x4f, 2>; // column s of dc[qq]: dc_next of units j0…j0+3, sentence b0+4qq+s
+  let w_own = ua * UB * 4u; // this invocation's first unit quad within a (direction, gate) block
+  var ctx: Ctx;
+  ctx.b0 = b0;
+  ctx.T = T;
+  ctx.dir = dir;
+  // dc_next, column s: units of quad ua (a) or ub2 (b), sentence s (x0) or 4+s (x1).
+  var dca0 = mat4x4f();
+  var dca1 = mat4x4f();
+  var dcb0 = mat4x4f();
+  var dcb1 = mat4x4f();
+  let len_lo = vec4u(len[0], len[1], len[2], len[3]);
+  let len_hi = vec4u(len[4], len[5], len[6], len[7]);
+  let nk = select(2u, 4u, has_b);
 
   for (var n = 0u; n < steps; n++) {
     let step = steps - 1u - n;
     // Double-buffered: read dz_next from one parity, write dz to the other; one barrier.
     let parity = n & 1u;
     let db = region + (1u - parity) * half + 8u * q * R4;
-    let dw = region + parity * half + 8u * q * R4;
+    ctx.step = step;
+    ctx.dw = region + parity * half + 8u * q * R4;
     var dh: DH;
     if (USE_UNIFORM) {
       if (dir == 0u) { dh = dh_uniform0(w_own, db); } else { dh = dh_uniform1(w_own, db); }
     } else {
       dh = dh_storage(dir * 4u * WSTRIDE + w_own, db);
     }
-    for (var qq = 0u; qq < 2u; qq++) {
-      var dhq = dh.q0;
-      if (qq == 1u) { dhq = dh.q1; }
-      var dcq = dc[qq];
-      for (var s4 = 0u; s4 < 4u; s4++) {
-        let s = 4u * qq + s4;
-        if (step < len[s]) {
-          var t = step;
-          var t_prev = step - 1u; // the step visited before this one (unused at step 0)
-          if (dir == 1u) {
-            t = len[s] - 1u - step;
-            t_prev = t + 1u;
-          }
-          let row = (b0 + s) * T + t;
-          let z = row * 8u * H + dir * 4u * H;
-          let ga = (row * 2u + dir) * 4u * UB + ub;
-          let i = gates[ga];
-          let f = gates[ga + UB];
-          let g = gates[ga + 2u * UB];
-          let o = gates[ga + 3u * UB];
-          let c_t = cell[(row * 2u + dir) * UB + ub];
-          var c_prev = vec4f(0.0);
-          if (step > 0u) { c_prev = cell[(((b0 + s) * T + t_prev) * 2u + dir) * UB + ub]; }
-          let dh_t = load_dh(row * 2u * H + dir * H, j0) + dhq[s4];
-          let tc = tanh4(c_t);
-          let dct = dcq[s4] + dh_t * o * (1.0 - tc * tc);
-          let dz_i = dct * g * i * (1.0 - i);
-          let dz_f = dct * c_prev * f * (1.0 - f);
-          let dz_g = dct * i * (1.0 - g * g);
-          let dz_o = dh_t * tc * o * (1.0 - o);
-          dcq[s4] = dct * f;
-          store_dz(z, j0, dz_i);
-          store_dz(z + H, j0, dz_f);
-          store_dz(z + 2u * H, j0, dz_g);
-          store_dz(z + 3u * H, j0, dz_o);
-          let at = dw + s * R4 + ub;
-          dzs[at] = dz_i;
-          dzs[at + UB] = dz_f;
-          dzs[at + 2u * UB] = dz_g;
-          dzs[at + 3u * UB] = dz_o;
-        }
+    // k = 2·(second quad) + (second half of the sentences). The loop count is a runtime value
+    // so that it is not unrolled (code size is llvmpipe's compile time); within it, every
+    // index into dh and dc is a constant.
+    for (var k = 0u; k < nk; k++) {
+      let hi = (k & 1u) == 1u;
+      let qb = k >= 2u;
+      let ubk = select(ua, ub2, qb);
+      let sb = select(0u, 4u, hi);
+      let lv = select(len_lo, len_hi, hi);
+      var dhm: mat4x4f;
+      var dcm: mat4x4f;
+      switch (k) {
+        case 0u: { dhm = dh.a0; dcm = dca0; }
+        case 1u: { dhm = dh.a1; dcm = dca1; }
+        case 2u: { dhm = dh.b0; dcm = dcb0; }
+        default: { dhm = dh.b1; dcm = dcb1; }
       }
-      dc[qq] = dcq;
+      dcm[0] = cell_back(ctx, ubk, sb, lv.x, dhm[0], dcm[0]);
+      dcm[1] = cell_back(ctx, ubk, sb + 1u, lv.y, dhm[1], dcm[1]);
+      dcm[2] = cell_back(ctx, ubk, sb + 2u, lv.z, dhm[2], dcm[2]);
+      dcm[3] = cell_back(ctx, ubk, sb + 3u, lv.w, dhm[3], dcm[3]);
+      switch (k) {
+        case 0u: { dca0 = dcm; }
+        case 1u: { dca1 = dcm; }
+        case 2u: { dcb0 = dcm; }
+        default: { dcb1 = dcm; }
+      }
     }
     // dz of this step is complete, and nobody reads dz_next's parity any more (it is
     // overwritten with the next step's dz only after this barrier).
@@ -311,10 +357,14 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec
     if (b >= B) { break; }
     for (var t = len[s]; t < T; t++) {
       let z = (b * T + t) * 8u * H + dir * 4u * H;
-      store_dz(z, j0, vec4f(0.0));
-      store_dz(z + H, j0, vec4f(0.0));
-      store_dz(z + 2u * H, j0, vec4f(0.0));
-      store_dz(z + 3u * H, j0, vec4f(0.0));
+      for (var u = 0u; u < 2u; u++) {
+        if (u == 1u && !has_b) { break; }
+        let j0 = 4u * (ua + u);
+        store_dz(z, j0, vec4f(0.0));
+        store_dz(z + H, j0, vec4f(0.0));
+        store_dz(z + 2u * H, j0, vec4f(0.0));
+        store_dz(z + 3u * H, j0, vec4f(0.0));
+      }
     }
   }
 }
@@ -325,12 +375,12 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec
 @compute @workgroup_size(64)
 fn pack_t(@builtin(global_invocation_id) gid: vec3u) {
   let n = gid.x;
-  if (n >= 2u * 4u * UB * UB * 4u) { return; }
+  if (n >= 2u * 4u * UBP * UB * 4u) { return; }
   let rr = n % 4u;
   let r4 = (n / 4u) % UB;
-  let ub = (n / (4u * UB)) % UB;
-  let gate = (n / (4u * UB * UB)) % 4u;
-  let d = n / (16u * UB * UB);
+  let ub = (n / (4u * UB)) % UBP;
+  let gate = (n / (4u * UB * UBP)) % 4u;
+  let d = n / (16u * UB * UBP);
   let j = 4u * r4 + rr;
   var v = vec4f(0.0);
   for (var u = 0u; u < 4u; u++) {
