@@ -24,21 +24,22 @@
 //   @binding(15) dzs:     (2, G, 2, 8·QY, 4, UB) vec4f scratch [direction, workgroup, parity]:
 //                         dz of the workgroup's sentences, each workgroup's own region,
 //                         written and read between storageBarriers
-//   dispatch: (G, 2, 1) workgroups of (UB, QY, 1), G = ceil(B / (8·QY)), workgroup y is
-//   the direction, sentence groups interleaved as in lstm.wgsl. Invocation (ub, q) owns
-//   units 4ub … 4ub+3 (all four gates) of sentences 8·(group·QY + q) … +7; dz of the
-//   workgroup's sentences goes through `dzs`, double-buffered: one barrier per step (not
-//   workgroup memory: llvmpipe compiled the 32 KiB array of H = 256 in ≈ 100 s). The step
-//   loop runs over the workgroup's longest sentence.
+//   dispatch: (G, 2, 1) workgroups of (UV, QY, 1), UV = ceil(UB / 4), G = ceil(B / (8·QY)),
+//   workgroup y is the direction, sentence groups interleaved as in lstm.wgsl. Invocation
+//   (v, q) owns unit quads 4v … 4v+3 (< UB), i.e. units 16v … 16v+15 (all four gates), of
+//   sentences 8·(group·QY + q) … +7, so each dz load feeds 16 units and each W_hhᵀ load 8
+//   sentences. dz of the workgroup's sentences goes through `dzs`, double-buffered: one
+//   barrier per step (not workgroup memory: llvmpipe compiled the 32 KiB array of H = 256 in
+//   ≈ 100 s). The step loop runs over the workgroup's longest sentence.
 //   Loop iterations per invocation ≈ T·(4·UB + 16) + 8·T.
 //
 // entry `pack_t`
 //   @binding(0) src: W_hh (2, 4H, H) f32, read
 //   @binding(1) dst: (2, 4, WSTRIDE) vec4f, `=`: element (d, gate, ub, r4, rr) at
 //       (d·4 + gate)·WSTRIDE + (ub·UB + r4)·4 + rr is (W_hh[d][gate·H + 4r4 + rr][4ub + u]
-//       for u = 0..3), zero beyond H: mat4x4f(4 consecutive vec4) · mat4x4f(dz of 4
-//       sentences) gives W_hhᵀ·dz for 4 units × 4 sentences.
-//   dispatch: (ceil(2·4·UB·UB·4 / 64), 1, 1); one invocation per vec4.
+//       for u = 0..3), zero beyond H, ub < UBP = 4·UV: mat4x4f(4 consecutive vec4) ·
+//       mat4x4f(dz of 4 sentences) gives W_hhᵀ·dz for 4 units × 4 sentences.
+//   dispatch: (ceil(2·4·UBP·UB·4 / 64), 1, 1); one invocation per vec4.
 //
 // entry `dwhh`: dW_hh[d] += Σ_n dz[n, d]ᵀ · h_prev[n, d] over all B·T rows
 //   @binding(0) params:  uniform (B, T, _, _) u32
@@ -52,9 +53,9 @@
 override H: u32 = 1u;
 override UB: u32 = 1u;
 override QY: u32 = 1u;
-// Invocations per sentence row of `main`: ceil(UB / 2), each owning two unit quads.
+// Invocations per sentence row of `main`: ceil(UB / 4), each owning four unit quads.
 override UV: u32 = 1u;
-// Unit quads in the packed W_hhᵀ: 2·UV (a zero quad when UB is odd).
+// Unit quads in the packed W_hhᵀ: 4·UV (zero quads beyond UB).
 override UBP: u32 = 1u;
 // Read W_hh from the eight uniform bindings (H ≤ 128) instead of the storage buffer.
 override USE_UNIFORM: bool = false;
@@ -113,9 +114,12 @@ fn sentence_group(x: u32, groups: u32) -> u32 {
   return groups - 1u - x / 2u;
 }
 
-// W_hhᵀ·dz_next for 8 units × 8 sentences: a for units 4·ua … +3, b for units 4·(ua+1) … +3;
+// W_hhᵀ·dz_next for 16 units × 8 sentences: a, b, c, d for the unit quads ua … ua+3;
 // column s of x0 is sentence s, of x1 sentence 4+s.
-struct DH { a0: mat4x4f, a1: mat4x4f, b0: mat4x4f, b1: mat4x4f }
+struct DH {
+  a0: mat4x4f, a1: mat4x4f, b0: mat4x4f, b1: mat4x4f,
+  c0: mat4x4f, c1: mat4x4f, d0: mat4x4f, d1: mat4x4f,
+}
 
 // dz of gate `gate`, rows 4·r4 … 4·r4+3 of that gate, for the two sentence quads at db.
 fn dz_quads(db: u32, gate: u32, r4: u32) -> array<mat4x4f, 2> {
@@ -127,12 +131,17 @@ fn dz_quads(db: u32, gate: u32, r4: u32) -> array<mat4x4f, 2> {
   );
 }
 
-// Each dz load feeds 8 units and each W_hhᵀ load 8 sentences (CPU adapters are bound by loads).
-fn acc(dh: ptr<function, DH>, ma: mat4x4f, mb: mat4x4f, dq: array<mat4x4f, 2>) {
-  (*dh).a0 += ma * dq[0];
-  (*dh).a1 += ma * dq[1];
-  (*dh).b0 += mb * dq[0];
-  (*dh).b1 += mb * dq[1];
+// Each dz load feeds 16 units and each W_hhᵀ load 8 sentences: on llvmpipe the dz loads
+// (storage) cost most, W_hhᵀ from uniform buffers much less.
+fn acc(dh: ptr<function, DH>, w: array<mat4x4f, 4>, dq: array<mat4x4f, 2>) {
+  (*dh).a0 += w[0] * dq[0];
+  (*dh).a1 += w[0] * dq[1];
+  (*dh).b0 += w[1] * dq[0];
+  (*dh).b1 += w[1] * dq[1];
+  (*dh).c0 += w[2] * dq[0];
+  (*dh).c1 += w[2] * dq[1];
+  (*dh).d0 += w[3] * dq[0];
+  (*dh).d1 += w[3] * dq[1];
 }
 
 fn wt(i: u32) -> mat4x4f {
@@ -144,66 +153,94 @@ fn dh_storage(wb: u32, db: u32) -> DH {
   for (var gate = 0u; gate < 4u; gate++) {
     for (var r4 = 0u; r4 < UB; r4++) {
       let w = wb + gate * WSTRIDE + 4u * r4;
-      acc(&dh, wt(w), wt(w + 4u * UB), dz_quads(db, gate, r4));
+      let q4 = 4u * UB; // vec4s between unit quads
+      acc(&dh, array<mat4x4f, 4>(wt(w), wt(w + q4), wt(w + 2u * q4), wt(w + 3u * q4)),
+        dz_quads(db, gate, r4));
     }
   }
   return dh;
 }
 
+fn um_i0(w: u32) -> mat4x4f {
+  return mat4x4f(u_i0[w], u_i0[w + 1u], u_i0[w + 2u], u_i0[w + 3u]);
+}
+
+fn um_f0(w: u32) -> mat4x4f {
+  return mat4x4f(u_f0[w], u_f0[w + 1u], u_f0[w + 2u], u_f0[w + 3u]);
+}
+
+fn um_g0(w: u32) -> mat4x4f {
+  return mat4x4f(u_g0[w], u_g0[w + 1u], u_g0[w + 2u], u_g0[w + 3u]);
+}
+
+fn um_o0(w: u32) -> mat4x4f {
+  return mat4x4f(u_o0[w], u_o0[w + 1u], u_o0[w + 2u], u_o0[w + 3u]);
+}
+
 fn dh_uniform0(wb: u32, db: u32) -> DH {
   var dh: DH;
+  let q4 = 4u * UB; // vec4s between unit quads
   for (var r4 = 0u; r4 < UB; r4++) {
     let w = wb + 4u * r4;
-    let w1 = w + 4u * UB;
-    acc(&dh, mat4x4f(u_i0[w], u_i0[w + 1u], u_i0[w + 2u], u_i0[w + 3u]),
-      mat4x4f(u_i0[w1], u_i0[w1 + 1u], u_i0[w1 + 2u], u_i0[w1 + 3u]), dz_quads(db, 0u, r4));
+    acc(&dh, array<mat4x4f, 4>(um_i0(w), um_i0(w + q4), um_i0(w + 2u * q4), um_i0(w + 3u * q4)),
+      dz_quads(db, 0u, r4));
   }
   for (var r4 = 0u; r4 < UB; r4++) {
     let w = wb + 4u * r4;
-    let w1 = w + 4u * UB;
-    acc(&dh, mat4x4f(u_f0[w], u_f0[w + 1u], u_f0[w + 2u], u_f0[w + 3u]),
-      mat4x4f(u_f0[w1], u_f0[w1 + 1u], u_f0[w1 + 2u], u_f0[w1 + 3u]), dz_quads(db, 1u, r4));
+    acc(&dh, array<mat4x4f, 4>(um_f0(w), um_f0(w + q4), um_f0(w + 2u * q4), um_f0(w + 3u * q4)),
+      dz_quads(db, 1u, r4));
   }
   for (var r4 = 0u; r4 < UB; r4++) {
     let w = wb + 4u * r4;
-    let w1 = w + 4u * UB;
-    acc(&dh, mat4x4f(u_g0[w], u_g0[w + 1u], u_g0[w + 2u], u_g0[w + 3u]),
-      mat4x4f(u_g0[w1], u_g0[w1 + 1u], u_g0[w1 + 2u], u_g0[w1 + 3u]), dz_quads(db, 2u, r4));
+    acc(&dh, array<mat4x4f, 4>(um_g0(w), um_g0(w + q4), um_g0(w + 2u * q4), um_g0(w + 3u * q4)),
+      dz_quads(db, 2u, r4));
   }
   for (var r4 = 0u; r4 < UB; r4++) {
     let w = wb + 4u * r4;
-    let w1 = w + 4u * UB;
-    acc(&dh, mat4x4f(u_o0[w], u_o0[w + 1u], u_o0[w + 2u], u_o0[w + 3u]),
-      mat4x4f(u_o0[w1], u_o0[w1 + 1u], u_o0[w1 + 2u], u_o0[w1 + 3u]), dz_quads(db, 3u, r4));
+    acc(&dh, array<mat4x4f, 4>(um_o0(w), um_o0(w + q4), um_o0(w + 2u * q4), um_o0(w + 3u * q4)),
+      dz_quads(db, 3u, r4));
   }
   return dh;
 }
 
+fn um_i1(w: u32) -> mat4x4f {
+  return mat4x4f(u_i1[w], u_i1[w + 1u], u_i1[w + 2u], u_i1[w + 3u]);
+}
+
+fn um_f1(w: u32) -> mat4x4f {
+  return mat4x4f(u_f1[w], u_f1[w + 1u], u_f1[w + 2u], u_f1[w + 3u]);
+}
+
+fn um_g1(w: u32) -> mat4x4f {
+  return mat4x4f(u_g1[w], u_g1[w + 1u], u_g1[w + 2u], u_g1[w + 3u]);
+}
+
+fn um_o1(w: u32) -> mat4x4f {
+  return mat4x4f(u_o1[w], u_o1[w + 1u], u_o1[w + 2u], u_o1[w + 3u]);
+}
+
 fn dh_uniform1(wb: u32, db: u32) -> DH {
   var dh: DH;
+  let q4 = 4u * UB; // vec4s between unit quads
   for (var r4 = 0u; r4 < UB; r4++) {
     let w = wb + 4u * r4;
-    let w1 = w + 4u * UB;
-    acc(&dh, mat4x4f(u_i1[w], u_i1[w + 1u], u_i1[w + 2u], u_i1[w + 3u]),
-      mat4x4f(u_i1[w1], u_i1[w1 + 1u], u_i1[w1 + 2u], u_i1[w1 + 3u]), dz_quads(db, 0u, r4));
+    acc(&dh, array<mat4x4f, 4>(um_i1(w), um_i1(w + q4), um_i1(w + 2u * q4), um_i1(w + 3u * q4)),
+      dz_quads(db, 0u, r4));
   }
   for (var r4 = 0u; r4 < UB; r4++) {
     let w = wb + 4u * r4;
-    let w1 = w + 4u * UB;
-    acc(&dh, mat4x4f(u_f1[w], u_f1[w + 1u], u_f1[w + 2u], u_f1[w + 3u]),
-      mat4x4f(u_f1[w1], u_f1[w1 + 1u], u_f1[w1 + 2u], u_f1[w1 + 3u]), dz_quads(db, 1u, r4));
+    acc(&dh, array<mat4x4f, 4>(um_f1(w), um_f1(w + q4), um_f1(w + 2u * q4), um_f1(w + 3u * q4)),
+      dz_quads(db, 1u, r4));
   }
   for (var r4 = 0u; r4 < UB; r4++) {
     let w = wb + 4u * r4;
-    let w1 = w + 4u * UB;
-    acc(&dh, mat4x4f(u_g1[w], u_g1[w + 1u], u_g1[w + 2u], u_g1[w + 3u]),
-      mat4x4f(u_g1[w1], u_g1[w1 + 1u], u_g1[w1 + 2u], u_g1[w1 + 3u]), dz_quads(db, 2u, r4));
+    acc(&dh, array<mat4x4f, 4>(um_g1(w), um_g1(w + q4), um_g1(w + 2u * q4), um_g1(w + 3u * q4)),
+      dz_quads(db, 2u, r4));
   }
   for (var r4 = 0u; r4 < UB; r4++) {
     let w = wb + 4u * r4;
-    let w1 = w + 4u * UB;
-    acc(&dh, mat4x4f(u_o1[w], u_o1[w + 1u], u_o1[w + 2u], u_o1[w + 3u]),
-      mat4x4f(u_o1[w1], u_o1[w1 + 1u], u_o1[w1 + 2u], u_o1[w1 + 3u]), dz_quads(db, 3u, r4));
+    acc(&dh, array<mat4x4f, 4>(um_o1(w), um_o1(w + q4), um_o1(w + 2u * q4), um_o1(w + 3u * q4)),
+      dz_quads(db, 3u, r4));
   }
   return dh;
 }
@@ -257,9 +294,8 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec
   let B = params.batch;
   let T = params.time;
   let dir = wg.y;
-  let ua = 2u * lid.x; // this invocation's unit quads: ua and ub2 = ua + 1 (if < UB)
-  let ub2 = ua + 1u;
-  let has_b = ub2 < UB;
+  let ua = 4u * lid.x; // this invocation's unit quads: ua … ua + nq − 1
+  let nq = min(4u, UB - ua);
   let q = lid.y;
   let first = sentence_group(wg.x, params.groups) * QY * 8u;
   let b0 = first + 8u * q;
@@ -275,8 +311,7 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec
     for (var p = 0u; p < 2u; p++) {
       let a = region + p * half + (8u * q + s) * R4 + ua;
       for (var g = 0u; g < 4u; g++) {
-        dzs[a + g * UB] = vec4f(0.0);
-        if (has_b) { dzs[a + g * UB + 1u] = vec4f(0.0); }
+        for (var u = 0u; u < nq; u++) { dzs[a + g * UB + u] = vec4f(0.0); }
       }
     }
   }
@@ -296,14 +331,18 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec
   ctx.b0 = b0;
   ctx.T = T;
   ctx.dir = dir;
-  // dc_next, column s: units of quad ua (a) or ub2 (b), sentence s (x0) or 4+s (x1).
+  // dc_next, column s: units of quad ua + 0 … 3 (a … d), sentence s (x0) or 4+s (x1).
   var dca0 = mat4x4f();
   var dca1 = mat4x4f();
   var dcb0 = mat4x4f();
   var dcb1 = mat4x4f();
+  var dcc0 = mat4x4f();
+  var dcc1 = mat4x4f();
+  var dcd0 = mat4x4f();
+  var dcd1 = mat4x4f();
   let len_lo = vec4u(len[0], len[1], len[2], len[3]);
   let len_hi = vec4u(len[4], len[5], len[6], len[7]);
-  let nk = select(2u, 4u, has_b);
+  let nk = 2u * nq;
 
   for (var n = 0u; n < steps; n++) {
     let step = steps - 1u - n;
@@ -318,13 +357,12 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec
     } else {
       dh = dh_storage(dir * 4u * WSTRIDE + w_own, db);
     }
-    // k = 2·(second quad) + (second half of the sentences). The loop count is a runtime value
+    // k = 2·(quad − ua) + (second half of the sentences). The loop count is a runtime value
     // so that it is not unrolled (code size is llvmpipe's compile time); within it, every
     // index into dh and dc is a constant.
     for (var k = 0u; k < nk; k++) {
       let hi = (k & 1u) == 1u;
-      let qb = k >= 2u;
-      let ubk = select(ua, ub2, qb);
+      let ubk = ua + k / 2u;
       let sb = select(0u, 4u, hi);
       let lv = select(len_lo, len_hi, hi);
       var dhm: mat4x4f;
@@ -333,7 +371,11 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec
         case 0u: { dhm = dh.a0; dcm = dca0; }
         case 1u: { dhm = dh.a1; dcm = dca1; }
         case 2u: { dhm = dh.b0; dcm = dcb0; }
-        default: { dhm = dh.b1; dcm = dcb1; }
+        case 3u: { dhm = dh.b1; dcm = dcb1; }
+        case 4u: { dhm = dh.c0; dcm = dcc0; }
+        case 5u: { dhm = dh.c1; dcm = dcc1; }
+        case 6u: { dhm = dh.d0; dcm = dcd0; }
+        default: { dhm = dh.d1; dcm = dcd1; }
       }
       dcm[0] = cell_back(ctx, ubk, sb, lv.x, dhm[0], dcm[0]);
       dcm[1] = cell_back(ctx, ubk, sb + 1u, lv.y, dhm[1], dcm[1]);
@@ -343,7 +385,11 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec
         case 0u: { dca0 = dcm; }
         case 1u: { dca1 = dcm; }
         case 2u: { dcb0 = dcm; }
-        default: { dcb1 = dcm; }
+        case 3u: { dcb1 = dcm; }
+        case 4u: { dcc0 = dcm; }
+        case 5u: { dcc1 = dcm; }
+        case 6u: { dcd0 = dcm; }
+        default: { dcd1 = dcm; }
       }
     }
     // dz of this step is complete, and nobody reads dz_next's parity any more (it is
@@ -357,8 +403,7 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec
     if (b >= B) { break; }
     for (var t = len[s]; t < T; t++) {
       let z = (b * T + t) * 8u * H + dir * 4u * H;
-      for (var u = 0u; u < 2u; u++) {
-        if (u == 1u && !has_b) { break; }
+      for (var u = 0u; u < nq; u++) {
         let j0 = 4u * (ua + u);
         store_dz(z, j0, vec4f(0.0));
         store_dz(z + H, j0, vec4f(0.0));

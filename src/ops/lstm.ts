@@ -229,8 +229,8 @@ export async function createBiLstm(
   // Forward: 2·8·QY·UB vec4 of h in workgroup memory (≤ 16 KiB); backward: dz in a storage
   // scratch (below); UB·QY ≤ 256 invocations.
   const fitF = Math.min(Math.floor(SHARED_VEC4 / (16 * UB)), Math.floor(256 / UB));
-  // Backward: each invocation owns two unit quads (UV per row of 8 sentences).
-  const UV = Math.ceil(UB / 2);
+  // Backward: each invocation owns four unit quads (UV per row of 8 sentences).
+  const UV = Math.ceil(UB / 4);
   const fitB = Math.floor(256 / UV);
   const qf = Math.max(1, Math.min(options.forwardQuads ?? 1, fitF));
   const qb = Math.max(1, Math.min(options.backwardQuads ?? 1, fitB));
@@ -244,8 +244,8 @@ export async function createBiLstm(
   // storage is as fast as workgroup memory.
   const hInStorage = options.hScratch ?? gpu.adapter.isFallbackAdapter;
   const wStride = useUniform ? UNIFORM_BLOCK / 16 : UB * UB * 4;
-  // W_hhᵀ blocks hold 2·UV unit quads (one of zeros when UB is odd).
-  const wStrideT = useUniform ? UNIFORM_BLOCK / 16 : 2 * UV * UB * 4;
+  // W_hhᵀ blocks hold 4·UV unit quads (zeros beyond UB).
+  const wStrideT = useUniform ? UNIFORM_BLOCK / 16 : 4 * UV * UB * 4;
   const saved: BiLstmSaved = {
     pre: createBuffer(gpu, `${label} pre/dz`, rows * 8 * H * 4),
     gates: createBuffer(gpu, `${label} gates`, rows * 8 * Hp * 4),
@@ -377,10 +377,10 @@ export async function createBiLstm(
           label: `${label} pack W_hh T`,
           code: lstmBackwardWgsl,
           entryPoint: "pack_t",
-          constants: { H, UB, UBP: 2 * UV, WSTRIDE: wStrideT },
+          constants: { H, UB, UBP: 4 * UV, WSTRIDE: wStrideT },
         },
         [buffers.wHh, saved.whhPackedT],
-        [Math.ceil(2 * 4 * 2 * UV * UB * 4 / 64)],
+        [Math.ceil(2 * 4 * 4 * UV * UB * 4 / 64)],
       );
       const reverse = await makeDispatch(gpu, {
         label: `${label} backward recurrence`,
