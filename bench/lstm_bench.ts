@@ -3,7 +3,9 @@
  * reference (on the first sentences of the batch: sentences are
  * independent), then times the fused recurrence forward and backward and
  * the full layer forward and backward. Run alone with
- * `deno run -A bench/lstm_bench.ts`.
+ * `deno run -A bench/lstm_bench.ts`; with `--first-run` it prints instead how long each
+ * kernel's first run takes (shader compile included on llvmpipe: set
+ * `MESA_SHADER_CACHE_DISABLE=true` for a cold cache).
  *
  * FLOP counts (multiply-add = 2), per real token and direction:
  * recurrence forward 2·4H·H (W_hh·h), recurrence backward 2·4H·H
@@ -169,8 +171,57 @@ export async function benchLstm(
   return results;
 }
 
+/**
+ * Seconds each dispatch of a layer (forward and backward) takes on its first run, which on
+ * llvmpipe includes compiling its shader: run with `MESA_SHADER_CACHE_DISABLE=true` to see
+ * what a fresh CI machine pays.
+ */
+async function firstRuns(gpu: Gpu, H: number, uniformWeights: boolean): Promise<string[]> {
+  const B = 8, T = 3, E = 4;
+  const zeros = (n: number) => createBuffer(gpu, "zeros", Math.max(16, n * 4));
+  const buf = {
+    x: zeros(B * T * E),
+    lengths: createBuffer(gpu, "lengths", new Int32Array(B).fill(T)),
+    wIh: zeros(8 * H * E),
+    wHh: zeros(8 * H * H),
+    bIh: zeros(8 * H),
+    bHh: zeros(8 * H),
+    hOut: zeros(B * T * 2 * H),
+    dhOut: zeros(B * T * 2 * H),
+    dX: zeros(B * T * E),
+    dWIh: zeros(8 * H * E),
+    dWHh: zeros(8 * H * H),
+    dBIh: zeros(8 * H),
+    dBHh: zeros(8 * H),
+  };
+  const size = { maxBatch: B, maxTime: T, inputSize: E, hiddenSize: H };
+  const layer = await createBiLstm(gpu, buf, size, { uniformWeights });
+  const rows: string[] = [];
+  for (const d of [...layer.forward, ...await layer.backward(buf)]) {
+    const start = performance.now();
+    submitDispatches(gpu, [d]);
+    await readFloat32(gpu, buf.hOut, 1);
+    rows.push(
+      `| ${H} | ${layer.uniformWeights} | ${d.label} | ${
+        ((performance.now() - start) / 1000).toFixed(2)
+      } |`,
+    );
+  }
+  layer.destroy();
+  for (const b of Object.values(buf)) b.destroy();
+  return rows;
+}
+
 if (import.meta.main) {
   const gpu = await acquireGpu();
   console.log(`adapter: ${describeAdapter(gpu.adapter)}`);
-  console.log(kernelTable(await benchLstm(gpu)));
+  if (Deno.args.includes("--first-run")) {
+    // deno run -A bench/lstm_bench.ts --first-run (with MESA_SHADER_CACHE_DISABLE=true)
+    console.log("| H | uniform W_hh | dispatch | first run s |\n| --- | --- | --- | --- |");
+    for (const [H, uniform] of [[10, true], [10, false], [100, true], [256, false]] as const) {
+      console.log((await firstRuns(gpu, H, uniform)).join("\n"));
+    }
+  } else {
+    console.log(kernelTable(await benchLstm(gpu)));
+  }
 }
