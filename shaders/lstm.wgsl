@@ -35,9 +35,9 @@
 //   eight sentences 8·(group·QY + q) … +7, so each W_hh load feeds 8 sentences and each h
 //   load 16 rows (CPU adapters are bound by loads). h of the workgroup's sentences lives in
 //   workgroup memory, or in `hscr` with H_SCRATCH, double-buffered: one barrier per step.
-//   Workgroup x is mapped to sentence groups alternately from both ends (0, G−1, 1, G−2, …) so that contiguous
-//   blocks of workgroups (one CPU thread each on llvmpipe) mix long and short sentences of
-//   a length-sorted batch. Loop iterations per invocation ≈ maxlen·(UB + 12) + 8·T, far
+//   Workgroup x is mapped to sentence groups alternately from both ends (0, G−1, 1, G−2,
+//   …) so that contiguous blocks of workgroups (one CPU thread each on llvmpipe) mix long
+//   and short sentences of a length-sorted batch. Loop iterations per invocation ≈ maxlen·(UB + 12) + 8·T, far
 //   under llvmpipe's 65,535 for T ≤ 150 (small loops are written out for that reason).
 //
 // entry `pack`
