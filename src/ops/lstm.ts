@@ -123,8 +123,8 @@ export interface BiLstm {
    */
   resize(batch: number, time: number): void;
   /**
-   * Builds the backward dispatches, in order (6, or 5 without dX): pack
-   * W_hhᵀ, the fused reverse-time kernel (dz), dX = dz·W_ih, dW_ih += dzᵀ·x
+   * Builds the backward dispatches, in order (7, or 6 without dX): pack
+   * W_hhᵀ, the fused reverse-time kernel (dz), dX = dz·W_ih, dW_ih += dzᵀ·x (two dispatches)
    * with dB_ih += Σ dz, dW_hh += Σ_t dz_tᵀ·h_prev_t, dB_hh += Σ dz.
    *
    * @param grads where to read dh_out and write gradients
