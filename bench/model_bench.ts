@@ -12,13 +12,7 @@ import { parseArgs } from "node:util";
 import { type Batch, encodeSentences, makeBatches } from "../src/data/batch.ts";
 import { CASING_CLASSES } from "../src/data/casing.ts";
 import { buildCharVocabulary, buildTagVocabulary, buildWordVocabulary } from "../src/data/vocab.ts";
-import {
-  acquireGpu,
-  describeAdapter,
-  type Gpu,
-  gpuMemory,
-  profileDispatches,
-} from "../src/gpu/mod.ts";
+import { acquireGpu, describeAdapter, type Gpu, profileDispatches } from "../src/gpu/mod.ts";
 import { type ModelConfig, resolveConfig } from "../src/model/config.ts";
 import { NerGraph } from "../src/model/graph.ts";
 import { modelLossRef } from "../src/model/graph_ref.ts";
@@ -73,6 +67,8 @@ export interface ModelBenchResult {
   gpuBytes: number;
   /** Dispatches per training step (train rows). */
   dispatches?: number;
+  /** Why the row was not measured (e.g. the shape exceeds the adapter's limits). */
+  skipped?: string;
 }
 
 /** Options of {@linkcode benchModel}. */
@@ -169,11 +165,30 @@ export async function benchModel(
     })[0];
     await validate(gpu, config, sizes, small);
     for (const batchSize of batchSizes) {
-      const graph = await NerGraph.create(gpu, config, sizes, {
-        maxBatch: batchSize,
-        maxTime,
-        maxChars: config.maxChars,
-      }, { seed: 1 });
+      let graph: NerGraph;
+      try {
+        graph = await NerGraph.create(gpu, config, sizes, {
+          maxBatch: batchSize,
+          maxTime,
+          maxChars: config.maxChars,
+        }, { seed: 1 });
+      } catch (e) {
+        if (!(e instanceof RangeError)) throw e;
+        log(`${shape.name} B=${batchSize}: skipped: ${e.message}`);
+        for (const mode of ["train", "infer"] as const) {
+          rows.push({
+            model: shape.name,
+            mode,
+            batch: batchSize,
+            tokensPerSecond: NaN,
+            batches: 0,
+            hostMsPerBatch: NaN,
+            gpuBytes: 0,
+            skipped: e.message,
+          });
+        }
+        continue;
+      }
       const batches = makeBatches(encoded, { batchSize, seed: 7, maxChars: config.maxChars });
       for (const mode of ["train", "infer"] as const) {
         // Warm-up: the first dispatch of each pipeline compiles it on some adapters.
@@ -209,7 +224,7 @@ export async function benchModel(
           tokensPerSecond: tokens / elapsed,
           batches: count,
           hostMsPerBatch: mode === "train" ? hostMs / count : NaN,
-          gpuBytes: gpuMemory(gpu).allocatedBytes,
+          gpuBytes: graph.gpuBytes,
           dispatches: mode === "train" ? graph.dispatchesPerStep : undefined,
         };
         rows.push(row);
@@ -253,7 +268,9 @@ export function modelTable(rows: readonly ModelBenchResult[]): string {
       r.model,
       r.mode,
       r.batch,
-      Math.round(r.tokensPerSecond).toLocaleString("en-US"),
+      r.skipped
+        ? "skipped (exceeds the adapter's binding limit)"
+        : Math.round(r.tokensPerSecond).toLocaleString("en-US"),
       r.batches,
       Number.isNaN(r.hostMsPerBatch) ? "" : r.hostMsPerBatch.toFixed(2),
       (r.gpuBytes / 2 ** 20).toFixed(0),

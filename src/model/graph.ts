@@ -257,6 +257,20 @@ export class NerGraph {
   ): Promise<NerGraph> {
     const training = options.training ?? true;
     const seed = options.seed ?? 1;
+    // The LSTM's gate buffers, (B·T, 8H) f32, are the largest; each must fit one storage binding.
+    const largest = capacity.maxBatch * capacity.maxTime * 8 * config.hidden * 4;
+    const limit = gpu.device.limits.maxStorageBufferBindingSize;
+    if (largest > limit) {
+      throw new RangeError(
+        `A batch of ${capacity.maxBatch} sentences × ${capacity.maxTime} tokens at hidden size ` +
+          `${config.hidden} needs ${
+            (largest / 2 ** 20).toFixed(0)
+          } MiB per LSTM gate buffer, more than ` +
+          `this adapter's ${
+            (limit / 2 ** 20).toFixed(0)
+          } MiB storage binding limit; use a smaller batch size`,
+      );
+    }
     const bytesBefore = gpuMemory(gpu).allocatedBytes;
     const { maxBatch, maxTime } = capacity;
     const maxChars = config.charFeatures === "cnn"
