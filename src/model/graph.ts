@@ -224,6 +224,9 @@ export class NerGraph {
     readonly optimizerState: { m: GPUBuffer; v: GPUBuffer } | null,
   ) {}
 
+  /** Host milliseconds the last {@linkcode NerGraph.trainOn} spent preparing the step (grouping ids, uploads, resizes), before recording and submitting. */
+  lastHostMs = 0;
+
   /** Bytes of GPU buffers this graph's creation allocated (parameters, state, activations, scratch). */
   gpuBytes = 0;
 
@@ -769,11 +772,13 @@ export class NerGraph {
    */
   trainOn(batch: Batch, hyper: AdamHyper): void {
     if (!this.#adam) throw new Error("This graph was built for inference only (training: false)");
+    const start = performance.now();
     const extras = this.#upload(batch, true);
     for (const resize of this.#resizers) resize(batch, extras);
     this.#step++;
     for (const d of this.#dropouts) d.setStep(this.#step);
     this.#adam.setStep(this.#step, hyper);
+    this.lastHostMs = performance.now() - start;
     submitDispatches(this.gpu, this.trainStep, "training step");
   }
 
