@@ -13,7 +13,7 @@ import { parseArgs } from "node:util";
 import { acquireGpu, describeAdapter } from "../src/gpu/mod.ts";
 import { benchAdam } from "./adam_bench.ts";
 import { benchCrf } from "./crf_bench.ts";
-import { benchCharCnn, benchEmbedding } from "./embedding_bench.ts";
+import { benchEmbedding } from "./embedding_bench.ts";
 import { benchLstm, LSTM_BENCH_CONFIGS } from "./lstm_bench.ts";
 import { benchMatmul } from "./matmul_bench.ts";
 import { benchModel, type ModelBenchResult, modelTable } from "./model_bench.ts";
@@ -100,8 +100,8 @@ if (wanted("kernels")) {
         ),
     ],
     ["crf", () => benchCrf(gpu, quick ? { batches: [32], tags: [9] } : {})],
+    // Embedding gather/scatter, char CNN, dropout and fill.
     ["embedding", () => benchEmbedding(gpu, quick ? [32] : [32, 256])],
-    ["char cnn", () => benchCharCnn(gpu, quick ? [32] : [32, 256])],
     ["adam", () => benchAdam(gpu, quick ? [1 << 20] : undefined)],
   ];
   for (const [name, bench] of families) {
