@@ -109,6 +109,22 @@ const BATCH = 128;
  */
 export class Tagger {
   #constrained = true;
+  #continuationTags?: Map<string, number[]>;
+
+  /** Tag ids that continue an entity of each type (I-, E-, L-), computed once. */
+  #continuations(): Map<string, number[]> {
+    if (!this.#continuationTags) {
+      const byType = new Map<string, number[]>();
+      this.model.tags.items.forEach((tag, id) => {
+        const { prefix, type } = splitTag(tag);
+        if (prefix === "I" || prefix === "E" || prefix === "L") {
+          byType.set(type, [...(byType.get(type) ?? []), id]);
+        }
+      });
+      this.#continuationTags = byType;
+    }
+    return this.#continuationTags;
+  }
 
   private constructor(
     readonly gpu: Gpu,
@@ -294,14 +310,7 @@ export class Tagger {
           const spanIds = ids.slice(span.start, span.end);
           let score: number;
           if (params && out.logAlpha) {
-            const continuation = labels
-              .map((l, i) => [l, i] as const)
-              .filter(([l]) => {
-                const p = splitTag(l);
-                return p.type === span.type &&
-                  (p.prefix === "I" || p.prefix === "E" || p.prefix === "L");
-              })
-              .map(([, i]) => i);
+            const continuation = this.#continuations().get(span.type) ?? [];
             score = spanProbability({
               tags: K,
               length: n,
