@@ -61,6 +61,8 @@ Training:
   --fp16               store the final model.safetensors in float16 (half the size)
   --min-frequency N    keep words seen at least N times in the training data (default 1)
   --unk-replace P      feed words seen once as <unk> with probability P (default 0)
+  --lowercase          look words up lowercased (case still reaches the model through the
+                       casing and character features; the default with --embeddings)
   --quiet              no progress bar
   -h, --help           show this help
 
@@ -129,6 +131,7 @@ export async function main(args: string[]): Promise<number> {
         fp16: { type: "boolean" },
         "min-frequency": { type: "string" },
         "unk-replace": { type: "string" },
+        lowercase: { type: "boolean" },
         help: { type: "boolean", short: "h" },
       },
     });
@@ -250,6 +253,7 @@ export async function main(args: string[]): Promise<number> {
       timeBudget,
       minFrequency: intFlag("min-frequency", v["min-frequency"], 1, 1),
       unkReplace: numFlag("unk-replace", v["unk-replace"], 0),
+      lowercase: v.lowercase ? true : undefined,
       embeddings,
       resume: await read(v.resume),
       initFrom: await read(v.init),
