@@ -3,7 +3,7 @@
 /**
  * The demo page: tag text with the shipped model on the visitor's GPU, and
  * train or fine-tune a model on a small corpus in the browser. Bundled by
- * `demo/main.ts`; see docs/demo.md.
+ * `demo/main.ts`; see the README section "The web demo".
  *
  * The model URL is `models/gmb-small.safetensors` next to the page, or the
  * `?model=` query parameter.

@@ -109,6 +109,12 @@ const BATCH = 128;
  */
 export class Tagger {
   #constrained = true;
+  #mask?: ReturnType<typeof transitionMask>;
+
+  /** The scheme's allowed transitions, computed once. */
+  #schemeMask(): ReturnType<typeof transitionMask> {
+    return this.#mask ??= transitionMask(this.model.tags.items, this.model.scheme);
+  }
   #continuationTags?: Map<string, number[]>;
 
   /** Tag ids that continue an entity of each type (I-, E-, L-), computed once. */
@@ -215,7 +221,7 @@ export class Tagger {
     this.#constrained = on;
     const K = this.model.tags.size;
     this.graph.setConstraints(
-      on ? transitionMask(this.model.tags.items, this.model.scheme) : {
+      on ? this.#schemeMask() : {
         transitions: new Uint8Array(K * K).fill(1),
         start: new Uint8Array(K).fill(1),
         end: new Uint8Array(K).fill(1),
@@ -341,7 +347,7 @@ export class Tagger {
           const paths = nBestRef({
             ...params,
             emissions: row(out.emissions!),
-            allowed: this.#constrained ? transitionMask(labels, this.model.scheme) : undefined,
+            allowed: this.#constrained ? this.#schemeMask() : undefined,
           }, { tags: K, k: options.nBest });
           (result.nBest ??= []).push(...paths.map((p) => ({
             tags: p.path.map((id) => labels[id]),
