@@ -2,7 +2,8 @@
  * Optimizer benchmark: validates one Adam step and the gradient norm
  * against the float64 reference, then times the update (28 bytes per
  * parameter: p, g, m, v read; p, m, v written), the gradient-norm
- * reduction (4 bytes per parameter) and the whole optimizer step.
+ * reduction (4 bytes per parameter), the whole optimizer step, and the
+ * weight-average update (12 bytes per parameter).
  * Run alone with `deno run -A bench/adam_bench.ts`.
  *
  * @module
@@ -18,6 +19,8 @@ import {
 } from "../src/gpu/mod.ts";
 import { adamOptimizer } from "../src/ops/adam.ts";
 import { adamStepRef } from "../src/ops/adam_ref.ts";
+import { parameterAverage } from "../src/ops/average.ts";
+import { averageStepRef } from "../src/ops/average_ref.ts";
 import { gradNormRef } from "../src/ops/grad_norm_ref.ts";
 import { type KernelBenchResult, kernelTable, timeDispatches } from "./report.ts";
 
@@ -36,7 +39,7 @@ function random(n: number, seed: number): Float32Array {
  *
  * @param gpu the device
  * @param sizes parameter counts P (default 1M and 5M floats)
- * @returns three results per size: update, grad norm, whole step
+ * @returns four results per size: update, grad norm, whole step, weight average
  */
 export async function benchAdam(
   gpu: Gpu,
@@ -82,6 +85,29 @@ export async function benchAdam(
       const ms = await timeDispatches(gpu, dispatches, adam.stats, reps);
       results.push({ op, config: label, ms, gbps: bytes * size / ms / 1e6, validated: true });
     }
+    // The weight average: 12 bytes per parameter (p, average read; average written).
+    const average = createBuffer(gpu, "average", g);
+    const avg = await parameterAverage(gpu, { params: buffers.params, average }, size);
+    avg.setWeight(0.25);
+    const p1 = await readFloat32(gpu, buffers.params, size);
+    submitDispatches(gpu, [avg.update]);
+    const expected = Float64Array.from(g);
+    averageStepRef(expected, p1, 0.25);
+    const gotAverage = await readFloat32(gpu, average, size);
+    let averageError = 0;
+    for (let i = 0; i < size; i++) {
+      averageError = Math.max(averageError, Math.abs(gotAverage[i] - expected[i]));
+    }
+    if (averageError > 1e-6) throw new Error(`average P=${size} is wrong: error ${averageError}`);
+    const ms = await timeDispatches(gpu, [avg.update], average, reps);
+    results.push({
+      op: "weight average update",
+      config: label,
+      ms,
+      gbps: 12 * size / ms / 1e6,
+      validated: true,
+    });
+    average.destroy();
     for (const b of Object.values(buffers)) b.destroy();
   }
   return results;

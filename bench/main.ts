@@ -28,7 +28,7 @@ Measures this adapter and writes one JSON result (schema: bench/SCHEMA.md).
 
 Parts (all by default): runtime, kernels, model, tagging, tfjs.
   runtime  dispatch and readback costs
-  kernels  matmul, lstm, crf/viterbi/softmax, embedding/char cnn/dropout, adam
+  kernels  matmul, lstm, crf/viterbi/softmax, embedding/char cnn/dropout, adam/average
   model    whole-model training and inference tokens/s at batch 1, 32, 256
   tagging  the Tagger on ~46k tokens with a shipped-size model, loading and marginals included
   tfjs     TensorFlow.js 4.22 (wasm and webgpu backends) on the same shapes, with ratios

@@ -42,6 +42,7 @@ Model:
   --layers N           stacked BiLSTM layers (default 1)
   --word-dim N         word embedding size (default 100; the vectors' size with --embeddings)
   --chars cnn|none     character features (default cnn)
+  --char-filters N     char CNN filters, i.e. the char feature size (default 48)
   --head crf|softmax   output layer (default crf)
   --dropout P          dropout on LSTM input and output (default 0.5)
   --scheme iob2|iobes  output tag scheme (default iob2)
@@ -50,6 +51,8 @@ Training:
   --epochs N           most epochs (default 30)
   --batch-size N       sentences per batch (default 32)
   --lr X               Adam learning rate (default 0.002)
+  --average D          per-step decay of the weight average that is evaluated and saved
+                       (Polyak averaging; default 0.999; 0 = use the raw weights)
   --patience N         stop after N epochs without a better dev F1 (default 5; 0 = never)
   --seed N             seed of weights, shuffling and dropout (default 1)
   --time-budget S      stop training after S seconds, then evaluate and save
@@ -61,6 +64,7 @@ Training:
   --fp16               store the final model.safetensors in float16 (half the size)
   --min-frequency N    keep words seen at least N times in the training data (default 1)
   --unk-replace P      feed words seen once as <unk> with probability P (default 0)
+  --word-dropout P     feed any word as <unk> with probability P (default 0)
   --lowercase          look words up lowercased (case still reaches the model through the
                        casing and character features; the default with --embeddings)
   --quiet              no progress bar
@@ -82,11 +86,20 @@ function intFlag(name: string, value: string | undefined, fallback: number, min 
   return n;
 }
 
-function numFlag(name: string, value: string | undefined, fallback: number): number {
+function numFlag(
+  name: string,
+  value: string | undefined,
+  fallback: number,
+  below = Infinity,
+): number {
   if (value === undefined) return fallback;
   const n = Number(value);
-  if (!Number.isFinite(n) || n < 0) {
-    fail(`--${name}: expected a non-negative number, got '${value}'`);
+  if (!Number.isFinite(n) || n < 0 || n >= below) {
+    fail(
+      below === Infinity
+        ? `--${name}: expected a non-negative number, got '${value}'`
+        : `--${name}: expected a number in [0, ${below}), got '${value}'`,
+    );
   }
   return n;
 }
@@ -131,6 +144,9 @@ export async function main(args: string[]): Promise<number> {
         fp16: { type: "boolean" },
         "min-frequency": { type: "string" },
         "unk-replace": { type: "string" },
+        "word-dropout": { type: "string" },
+        average: { type: "string" },
+        "char-filters": { type: "string" },
         lowercase: { type: "boolean" },
         help: { type: "boolean", short: "h" },
       },
@@ -242,6 +258,9 @@ export async function main(args: string[]): Promise<number> {
         wordDim: v["word-dim"] ? intFlag("word-dim", v["word-dim"], 100, 1) : undefined,
         charFeatures: v.chars as CharFeatures | undefined,
         head: v.head as Head | undefined,
+        charFilters: v["char-filters"]
+          ? intFlag("char-filters", v["char-filters"], 48, 1)
+          : undefined,
         dropout: v.dropout !== undefined ? numFlag("dropout", v.dropout, 0.5) : undefined,
       },
       epochs: intFlag("epochs", v.epochs, 30, 1),
@@ -253,6 +272,8 @@ export async function main(args: string[]): Promise<number> {
       timeBudget,
       minFrequency: intFlag("min-frequency", v["min-frequency"], 1, 1),
       unkReplace: numFlag("unk-replace", v["unk-replace"], 0),
+      wordDropout: numFlag("word-dropout", v["word-dropout"], 0, 1),
+      average: numFlag("average", v.average, 0.999, 1),
       lowercase: v.lowercase ? true : undefined,
       embeddings,
       resume: await read(v.resume),

@@ -81,6 +81,9 @@ Deno.test("cli/train.ts explains its flags and rejects bad ones with exit status
       "--resume",
       "--time-budget",
       "--scheme",
+      "--average",
+      "--word-dropout",
+      "--char-filters",
     ]
   ) {
     assert.ok(help.out.includes(flag), flag);
@@ -88,6 +91,9 @@ Deno.test("cli/train.ts explains its flags and rejects bad ones with exit status
   const bad = await run(["--head", "hmm"]);
   assert.equal(bad.code, 2);
   assert.match(bad.err, /--head: expected crf or softmax, got 'hmm'/);
+  const average = await run(["--average", "1"]);
+  assert.equal(average.code, 2);
+  assert.match(average.err, /--average: expected a number in \[0, 1\), got '1'/);
   const missing = await run(["--dev", "x.txt"]);
   assert.equal(missing.code, 2);
   assert.match(missing.err, /--dev and --test need --train/);

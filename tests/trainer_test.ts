@@ -2,6 +2,8 @@ import assert from "node:assert/strict";
 import type { Sentence } from "../src/data/sentence.ts";
 import { acquireGpu } from "../src/gpu/mod.ts";
 import { decodeModel } from "../src/model/checkpoint.ts";
+import { CASING_CLASSES } from "../src/data/casing.ts";
+import { parameterLayout, toPytorchTensors } from "../src/model/graph.ts";
 import { type TrainEvent, trainModel, type TrainOptions } from "../src/train/trainer.ts";
 
 /** Invented sentences: a name, a place and filler words, in a few patterns. */
@@ -72,6 +74,47 @@ Deno.test("resuming from the last checkpoint continues exactly where training st
   });
   assert.equal(result.epochs, 3);
   assert.deepEqual(losses(resumed), [losses(full)[2]]);
+  // Dev F1 is measured on the averaged weights, restored from the checkpoint too.
+  const devF1 = (events: TrainEvent[]) => events.flatMap((e) => e.type === "epoch" ? [e.dev] : []);
+  assert.deepEqual(devF1(resumed), [devF1(full)[2]]);
+});
+
+Deno.test("the kept model is the weight average; a run without averaging cannot resume with it", async () => {
+  const gpu = await acquireGpu();
+  let last: Uint8Array | null = null;
+  const save = (kind: string, bytes: Uint8Array) => {
+    if (kind === "last") last = bytes;
+  };
+  const result = await trainModel(gpu, data, { ...options, epochs: 1, average: 0.9, save });
+  const checkpoint = decodeModel(last!);
+  const average = checkpoint.training?.average;
+  assert.ok(average, "the last checkpoint has no optimizer.average");
+  // After one epoch the best model is that epoch's: the average, not the raw weights.
+  const kept = result.model.tensors["crf.transitions"];
+  const raw = checkpoint.tensors["crf.transitions"];
+  assert.notDeepEqual([...kept], [...raw], "the kept model equals the raw weights");
+  const layout = parameterLayout(checkpoint.config, {
+    words: checkpoint.words.size,
+    chars: checkpoint.chars.size,
+    casings: CASING_CLASSES.length,
+    tags: checkpoint.tags.size,
+  });
+  const averaged = toPytorchTensors(layout.unpack(average));
+  for (const [name, tensor] of Object.entries(result.model.tensors)) {
+    assert.deepEqual([...tensor], [...averaged[name]], `${name} is not the saved average`);
+  }
+
+  const plain = await trainModel(gpu, data, { ...options, epochs: 1, average: 0, save });
+  assert.equal(decodeModel(last!).training?.average, undefined);
+  assert.deepEqual(
+    [...plain.model.tensors["crf.transitions"]],
+    [...decodeModel(last!).tensors["crf.transitions"]],
+    "without averaging the kept model is the raw one",
+  );
+  await assert.rejects(
+    trainModel(gpu, data, { ...options, epochs: 2, resume: last! }),
+    /trained without it/,
+  );
 });
 
 Deno.test("an abort (Ctrl-C) stops after the current step and still saves", async () => {

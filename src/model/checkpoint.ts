@@ -5,7 +5,7 @@
  * bytes in and out, so it works in browsers too.
  *
  * A resumable checkpoint is the same file plus `optimizer.m` and
- * `optimizer.v` (flat, GPU layout) and a `training_state` metadata entry.
+ * `optimizer.v` (flat, GPU layout), `optimizer.average` when weights are averaged, and a `training_state` metadata entry.
  *
  * @module
  */
@@ -49,6 +49,8 @@ export interface TrainingState {
   m: Float32Array;
   /** Adam second moments, flat GPU layout. */
   v: Float32Array;
+  /** The running parameter average, flat GPU layout, when training averages weights. */
+  average?: Float32Array;
   /** Anything the trainer needs (epoch, step, best F1, history). */
   state: Record<string, unknown>;
 }
@@ -113,11 +115,19 @@ export function encodeModel(model: ModelData, options: EncodeModelOptions = {}):
     summary: JSON.stringify(model.summary ?? {}),
   };
   if (options.training) {
-    const { m, v, state } = options.training;
+    const { m, v, average, state } = options.training;
     entries.push(
       { name: "optimizer.m", dtype: "F32", shape: [m.length], data: m },
       { name: "optimizer.v", dtype: "F32", shape: [v.length], data: v },
     );
+    if (average) {
+      entries.push({
+        name: "optimizer.average",
+        dtype: "F32",
+        shape: [average.length],
+        data: average,
+      });
+    }
     metadata.training_state = JSON.stringify(state);
   }
   return encodeSafetensors(entries, metadata);
@@ -222,6 +232,8 @@ export function decodeModel(
       v: tensorToFloat32(v),
       state: parseJson(source, "training_state", meta.training_state),
     };
+    const average = file.tensors.get("optimizer.average");
+    if (average) model.training.average = tensorToFloat32(average);
   }
   return model;
 }

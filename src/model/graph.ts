@@ -32,6 +32,7 @@ import {
 } from "../gpu/mod.ts";
 import { type AdamOptimizer, adamOptimizer, ParameterLayout } from "../ops/adam.ts";
 import type { AdamHyper } from "../ops/adam_ref.ts";
+import { type ParameterAverage, parameterAverage } from "../ops/average.ts";
 import { charCnnBackward, charCnnForward, groupCharIds } from "../ops/char_cnn.ts";
 import { crfLoss, crfMarginals, type LossOp, resetLoss, type SequenceOp } from "../ops/crf.ts";
 import { dropoutBackward, type DropoutDispatch, dropoutForward } from "../ops/dropout.ts";
@@ -182,6 +183,36 @@ export interface Inference {
 }
 
 /**
+ * The flat GPU layout of a model's parameters (LSTM directions stacked):
+ * where each tensor lives in `params`, in the optimizer's `m` and `v` and in
+ * the weight average of a resumable checkpoint.
+ *
+ * @param config the model configuration
+ * @param sizes vocabulary sizes
+ * @returns the layout
+ *
+ * @example
+ * ```ts
+ * import { parameterLayout } from "./graph.ts";
+ * import { resolveConfig } from "./config.ts";
+ * const layout = parameterLayout(resolveConfig(), { words: 10, chars: 5, casings: 8, tags: 3 });
+ * if (layout.get("crf.transitions").size !== 9) throw new Error("wrong transitions");
+ * ```
+ */
+export function parameterLayout(config: ModelConfig, sizes: VocabularySizes): ParameterLayout {
+  const layout = new ParameterLayout();
+  for (const spec of parameterSpecs(config, sizes)) {
+    if (spec.name.endsWith("_reverse")) continue;
+    const name = stackedName(spec.name);
+    const shape = name.startsWith("lstm.")
+      ? [2 * spec.shape[0], ...spec.shape.slice(1)]
+      : spec.shape;
+    layout.add(name, shape);
+  }
+  return layout;
+}
+
+/**
  * The BiLSTM-CRF on the GPU. Create with {@linkcode NerGraph.create}.
  */
 export class NerGraph {
@@ -194,6 +225,7 @@ export class NerGraph {
   #dropouts: DropoutDispatch[] = [];
   #lossOp?: LossOp;
   #adam?: AdamOptimizer;
+  #average?: { op: ParameterAverage; buffer: GPUBuffer; swapped: boolean };
   #decode!: { dispatches: Dispatch[]; resize(b: Batch): void };
   #marginals?: SequenceOp;
   #step = 0;
@@ -287,20 +319,13 @@ export class NerGraph {
     const crf = config.head === "crf";
 
     // Parameters: one flat buffer, PyTorch tensors with LSTM directions stacked.
-    const layout = new ParameterLayout();
-    const specs = parameterSpecs(config, sizes);
+    const layout = parameterLayout(config, sizes);
     const random = mulberry32(seed);
     const initial: Record<string, Float32Array> = {};
-    for (const spec of specs) initial[spec.name] = initialValues(spec, random);
-    const stacked = fromPytorchTensors(initial);
-    for (const spec of specs) {
-      if (spec.name.endsWith("_reverse")) continue;
-      const name = stackedName(spec.name);
-      const shape = name.startsWith("lstm.")
-        ? [2 * spec.shape[0], ...spec.shape.slice(1)]
-        : spec.shape;
-      layout.add(name, shape);
+    for (const spec of parameterSpecs(config, sizes)) {
+      initial[spec.name] = initialValues(spec, random);
     }
+    const stacked = fromPytorchTensors(initial);
     const params = createBuffer(gpu, "parameters", layout.pack(stacked));
     const P = layout.size;
     const grads = training ? createBuffer(gpu, "gradients", P * 4) : null;
@@ -678,6 +703,13 @@ export class NerGraph {
       decayEnd: layout.decayEnd,
     });
     graph.#adam = adam;
+    const averageBuffer = createBuffer(gpu, "parameter average", P * 4);
+    graph.#owned.push(averageBuffer);
+    graph.#average = {
+      op: await parameterAverage(gpu, { params, average: averageBuffer }, P),
+      buffer: averageBuffer,
+      swapped: false,
+    };
     graph.#lossOp = lossOp;
     graph.#dropouts = [dropX, dropH, dropHBack, dropXBack];
     graph.trainStep.push(
@@ -769,17 +801,74 @@ export class NerGraph {
    *
    * @param batch the batch
    * @param hyper optimizer settings for this step
+   * @param averageWeight when > 0, also moves the parameter average toward
+   *   the new parameters by this fraction (1 copies them)
    */
-  trainOn(batch: Batch, hyper: AdamHyper): void {
+  trainOn(batch: Batch, hyper: AdamHyper, averageWeight = 0): void {
     if (!this.#adam) throw new Error("This graph was built for inference only (training: false)");
+    if (this.#average!.swapped) {
+      throw new Error(
+        "The averaged weights are swapped in; call useAverage(false) before training",
+      );
+    }
     const start = performance.now();
     const extras = this.#upload(batch, true);
     for (const resize of this.#resizers) resize(batch, extras);
     this.#step++;
     for (const d of this.#dropouts) d.setStep(this.#step);
     this.#adam.setStep(this.#step, hyper);
+    let dispatches = this.trainStep;
+    if (averageWeight > 0) {
+      this.#average!.op.setWeight(averageWeight);
+      dispatches = [...dispatches, this.#average!.op.update];
+    }
     this.lastHostMs = performance.now() - start;
-    submitDispatches(this.gpu, this.trainStep, "training step");
+    submitDispatches(this.gpu, dispatches, "training step");
+  }
+
+  /**
+   * Swaps the running parameter average in (`true`: inference, reads and
+   * checkpoints see the averaged weights) or back out (`false`). The
+   * average is updated by {@linkcode NerGraph.trainOn}'s `averageWeight`;
+   * before any update it holds zeros.
+   *
+   * @param averaged whether the averaged weights should be the live ones
+   */
+  useAverage(averaged: boolean): void {
+    const average = this.#average;
+    if (!average) throw new Error("This graph was built for inference only");
+    if (average.swapped === averaged) return;
+    submitDispatches(this.gpu, [average.op.swap], "swap averaged weights");
+    average.swapped = averaged;
+  }
+
+  /**
+   * Reads the parameter average (flat, GPU layout) for a resumable checkpoint.
+   *
+   * @returns the flat average
+   */
+  async readAverage(): Promise<Float32Array> {
+    const average = this.#average;
+    if (!average) throw new Error("This graph was built for inference only");
+    return await readFloat32(
+      this.gpu,
+      average.swapped ? this.params : average.buffer,
+      this.layout.size,
+    );
+  }
+
+  /**
+   * Overwrites the parameter average (resume).
+   *
+   * @param flat the flat average, GPU layout
+   */
+  writeAverage(flat: Float32Array): void {
+    const average = this.#average;
+    if (!average) throw new Error("This graph was built for inference only");
+    if (flat.length !== this.layout.size) {
+      throw new RangeError(`Average: expected ${this.layout.size} values, got ${flat.length}`);
+    }
+    writeBuffer(this.gpu, average.swapped ? this.params : average.buffer, flat);
   }
 
   /**

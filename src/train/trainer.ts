@@ -32,6 +32,10 @@ import { Progress, type ProgressSink } from "./progress.ts";
 import { mulberry32 } from "../data/random.ts";
 import { groupTokenIds } from "../ops/embedding.ts";
 import { EarlyStopping } from "./early_stopping.ts";
+import { averageWeight } from "../ops/average.ts";
+
+/** Steps between updates of the weight average (it costs a pass over every parameter). */
+const AVERAGE_EVERY = 4;
 
 /** Options of {@linkcode trainModel}; every field has a default. */
 export interface TrainOptions {
@@ -47,6 +51,12 @@ export interface TrainOptions {
   lrDecay?: number;
   /** Global gradient-norm clip (default 5; 0 disables). */
   clip?: number;
+  /**
+   * Per-step decay of the exponential moving average of the weights that is
+   * evaluated, kept and saved (Polyak averaging; default 0.999; 0 evaluates
+   * the raw weights).
+   */
+  average?: number;
   /** Epochs without a better dev F1 before stopping (default 5; 0 never stops early). */
   patience?: number;
   /** Seed of the weights, the shuffling and dropout (default 1). */
@@ -69,6 +79,11 @@ export interface TrainOptions {
    * what rare words look like (Lample et al. 2016).
    */
   unkReplace?: number;
+  /**
+   * Probability of feeding any word as `<unk>` (default 0): word-level
+   * dropout, which pushes the model to use the character and casing features.
+   */
+  wordDropout?: number;
   /** Read the loss back every this many steps (default 50). */
   lossEvery?: number;
   /** Sentences per batch at evaluation (default 128). */
@@ -224,6 +239,19 @@ export async function trainModel(
   const baseLr = options.lr ?? 2e-3;
   const lrDecay = options.lrDecay ?? 0.05;
   const clip = options.clip ?? 5;
+  const averageDecay = options.average ?? 0.999;
+  if (!(averageDecay >= 0 && averageDecay < 1)) {
+    throw new RangeError(`average: expected a decay in [0, 1), got ${averageDecay}`);
+  }
+  const averaging = averageDecay > 0;
+  // The average starts as a copy of the first step's weights and then moves
+  // every AVERAGE_EVERY steps, as the plain mean of its updates until the
+  // exponential weight takes over (so it never lags behind its start).
+  const averageWeightAt = (step: number): number => {
+    if (!averaging || (step !== 1 && step % AVERAGE_EVERY !== 0)) return 0;
+    const updates = 1 + Math.floor(step / AVERAGE_EVERY);
+    return Math.max(averageWeight(averageDecay, AVERAGE_EVERY), 1 / updates);
+  };
   const emit = options.onEvent ?? (() => {});
 
   const train = toScheme(data.train, scheme);
@@ -305,12 +333,20 @@ export async function trainModel(
     }
     for (const [id, n] of counts) if (n === 1 && id > 1) singleton[id] = 1;
   }
+  const wordDropout = options.wordDropout ?? 0;
+  if (!(wordDropout >= 0 && wordDropout < 1)) {
+    throw new RangeError(`wordDropout: expected a probability in [0, 1), got ${wordDropout}`);
+  }
   const withUnknowns = (batch: Batch, random: () => number): Batch => {
-    if (unkReplace <= 0) return batch;
+    if (unkReplace <= 0 && wordDropout <= 0) return batch;
     const ids = batch.wordIds.slice();
     let changed = false;
     for (let r = 0; r < ids.length; r++) {
-      if (singleton[ids[r]] && random() < unkReplace) {
+      if (
+        ids[r] > 1 &&
+        ((singleton[ids[r]] && random() < unkReplace) ||
+          (wordDropout > 0 && random() < wordDropout))
+      ) {
         ids[r] = 1; // <unk>
         changed = true;
       }
@@ -352,6 +388,15 @@ export async function trainModel(
   if (resumed?.training) {
     Object.assign(state, resumed.training.state);
     graph.writeOptimizerState(resumed.training);
+    if (averaging) {
+      if (!resumed.training.average) {
+        throw new Error(
+          "Cannot resume with weight averaging: the checkpoint was trained without it " +
+            "(resume with the same --average as the run that wrote it)",
+        );
+      }
+      graph.writeAverage(resumed.training.average);
+    }
     graph.setStepCount(state.step);
     for (const h of state.history) stopper.observe(h.dev.f1);
   }
@@ -404,7 +449,11 @@ export async function trainModel(
     let stoppedEarly = false;
     const random = mulberry32(seed * 7919 + epoch);
     for (const batch of batches) {
-      graph.trainOn(withUnknowns(batch, random), { lr, maxNorm: clip });
+      graph.trainOn(
+        withUnknowns(batch, random),
+        { lr, maxNorm: clip },
+        averageWeightAt(state.step + 1),
+      );
       tokens += batch.tokens;
       pending++;
       state.step++;
@@ -436,6 +485,8 @@ export async function trainModel(
     const tokensPerSecond = tokens / seconds;
     progress?.done(`loss ${(lossSum / lossBatches).toFixed(3)}`);
 
+    // Evaluate, keep and save the averaged weights; training continues from the raw ones.
+    if (averaging) graph.useAverage(true);
     const predicted = await predictBatches(graph, devBatches, encoders.tags, dev.length);
     const counts = conllevalCounts(
       dev.map((s) => convertTags(s.tags, "IOB2")),
@@ -457,6 +508,7 @@ export async function trainModel(
     state.history.push(event);
     emit(event);
     const tensors = toPytorchTensors(await graph.readParameters());
+    if (averaging) graph.useAverage(false);
     if (best) {
       state.bestDevF1 = devScores.f1;
       state.bestEpoch = epoch;
@@ -466,9 +518,11 @@ export async function trainModel(
     }
     if (options.save) {
       const { m, v } = await graph.readOptimizerState();
+      const raw = averaging ? toPytorchTensors(await graph.readParameters()) : tensors;
+      const average = averaging ? await graph.readAverage() : undefined;
       await options.save(
         "last",
-        encodeModel(modelFrom(tensors), { training: { m, v, state: { ...state } } }),
+        encodeModel(modelFrom(raw), { training: { m, v, average, state: { ...state } } }),
       );
     }
     if (stoppedEarly) {
@@ -481,7 +535,9 @@ export async function trainModel(
   emit({ type: "stop", reason: stopReason, epoch: state.epoch });
   if (!bestTensors) {
     // Resumed after the best epoch: the best weights are the resumed ones' best file; use the current ones.
+    if (averaging) graph.useAverage(true);
     bestTensors = toPytorchTensors(await graph.readParameters());
+    if (averaging) graph.useAverage(false);
     bestBytes = encodeModel(modelFrom(bestTensors));
   }
 
