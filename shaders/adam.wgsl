@@ -20,7 +20,7 @@
 // stats.skipped is incremented, so one bad batch cannot poison the model and
 // the host learns of it without a readback per step.
 //
-// entry `main`
+// entry `main` (the dense update)
 //   @binding(0) hyper:  uniform Hyper (below)
 //   @binding(1) params: (P / 4) vec4f, updated in place (`=`)
 //   @binding(2) grads:  (P / 4) vec4f, read only (not scaled in place)
@@ -31,6 +31,22 @@
 //   dispatch: (groups, 1, 1) workgroups of 64; workgroup w owns the contiguous vec4s
 //   [w·64·per, (w+1)·64·per), invocation i the vec4s w·64·per + k·64 + i, k < per
 //   (per is 2, or more only past 33M parameters: far below llvmpipe's 65,535-iteration trap).
+//
+// entry `sparse_rows` (lazy Adam for an embedding table): the same update, for
+// the rows of a (rows, dim) table that this step's batch touched only, as
+// TensorFlow's LazyAdam and PyTorch's SparseAdam do: the rows of words not in
+// the batch keep their value and moments instead of drifting on stale momentum,
+// and a step costs O(batch) instead of O(vocabulary). The table's gradient rows
+// hold this step's values only for the listed ids (embedding.wgsl's overwrite).
+// It reads `stats` (norm: the clip factor and the non-finite skip) and never
+// writes it; `main`, on the rest of the parameters, counts the step.
+//   @binding(0) hyper, @binding(1) params, @binding(2) grads, @binding(3) m, @binding(4) v,
+//   @binding(5) stats: as for `main`, bound to the table's range (row r at vec4 r · dim4)
+//   @binding(6) row_ids: (≥ count) i32, distinct ids of the batch (negative: skipped)
+//   @binding(7) rdims:   uniform (count, dim4, decayed, _) u32; decayed = 1 applies the
+//                        weight decay of `hyper` to the table
+//   dispatch: linear grid of workgroups of 64 (src/ops/fill.ts linearGrid) over
+//   count · dim4 invocations; invocation k owns vec4 k % dim4 of row row_ids[k / dim4].
 
 const WG: u32 = 64u;
 
@@ -66,6 +82,12 @@ struct Stats {
 @group(0) @binding(3) var<storage, read_write> m: array<vec4f>;
 @group(0) @binding(4) var<storage, read_write> v: array<vec4f>;
 @group(0) @binding(5) var<storage, read_write> stats: Stats;
+
+struct RowDims { count: u32, dim4: u32, decayed: u32, pad: u32 }
+
+@group(0) @binding(5) var<storage, read> stats_in: Stats;
+@group(0) @binding(6) var<storage, read> row_ids: array<i32>;
+@group(0) @binding(7) var<uniform> rdims: RowDims;
 
 fn is_finite(x: f32) -> bool {
   // Exponent bits all ones means Inf or NaN; a bit test cannot be folded away
@@ -105,4 +127,30 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
     let denom = sqrt(vi) * hyper.inv_sqrt_bc2 + hyper.eps;
     params[i] = select(1.0, hyper.decay_mul, decayed) * p - hyper.step_size * mi / denom;
   }
+}
+
+@compute @workgroup_size(64)
+fn sparse_rows(
+  @builtin(workgroup_id) wid: vec3u,
+  @builtin(num_workgroups) nwg: vec3u,
+  @builtin(local_invocation_index) lid: u32,
+) {
+  let k = (wid.y * nwg.x + wid.x) * WG + lid;
+  if (k >= rdims.count * rdims.dim4) { return; }
+  let norm = stats_in.norm;
+  if (!is_finite(norm)) { return; }
+  var scale = 1.0;
+  if (hyper.max_norm > 0.0) { scale = min(1.0, hyper.max_norm / (norm + 1e-6)); }
+  let id = row_ids[k / rdims.dim4];
+  if (id < 0) { return; }
+  let i = u32(id) * rdims.dim4 + k % rdims.dim4;
+  let decayed = rdims.decayed != 0u;
+  let p = params[i];
+  let g = scale * grads[i] + select(0.0, hyper.l2, decayed) * p;
+  let mi = hyper.beta1 * m[i] + hyper.one_minus_b1 * g;
+  let vi = hyper.beta2 * v[i] + hyper.one_minus_b2 * (g * g);
+  m[i] = mi;
+  v[i] = vi;
+  let denom = sqrt(vi) * hyper.inv_sqrt_bc2 + hyper.eps;
+  params[i] = select(1.0, hyper.decay_mul, decayed) * p - hyper.step_size * mi / denom;
 }

@@ -12,8 +12,11 @@
 // CSR grouping built on the CPU when the batch is made (uniqueIds, offsets,
 // positions: the rows where each distinct id occurs). Every (id, column) has
 // one owner that adds its group in the stored order, so the result is
-// deterministic. dtable is dense (V, D), accumulated with `+=`: the caller
-// zeroes it each step (fill.wgsl), and the optimizer updates the whole table.
+// deterministic. dtable is dense (V, D), accumulated with `+=` (the caller
+// zeroes it each step, fill.wgsl), or, with `overwrite`, written with `=` in
+// the batch's rows only: rows of ids not in the batch keep stale values, which
+// an optimizer that updates only the batch's rows (adam.wgsl `sparse_rows`)
+// never reads, and the table needs no zeroing.
 //
 // entry `forward`
 //   @binding(0) dims:    uniform (rows B·T, time T, D, row_stride, col_offset, vocab V, _, _)
@@ -26,12 +29,13 @@
 //   (consecutive invocations: the column quads of one row, so the id load is shared).
 //
 // entry `backward`
-//   @binding(0) dims:       uniform (U, _, D, row_stride, col_offset, vocab V, _, _)
+//   @binding(0) dims:       uniform (U, _, D, row_stride, col_offset, vocab V, overwrite, _)
 //   @binding(1) unique_ids: (U) i32, the distinct ids
 //   @binding(2) offsets:    (U + 1) i32, group u is positions[offsets[u] .. offsets[u + 1])
 //   @binding(3) positions:  (N) i32, rows of dout (b·T + t for word tokens)
 //   @binding(4) dout:       (rows, row_stride) f32, read at columns [off, off + D)
-//   @binding(5) dtable:     (V, D) f32, accumulated with `+=`
+//   @binding(5) dtable:     (V, D) f32, accumulated with `+=` (overwrite 0) or the
+//                           batch's rows written with `=` (overwrite 1)
 //   dispatch: linear grid of workgroups of 64 over U · ceil(D / 4) invocations; one
 //   owns 4 columns of one distinct id and loops over its group: a group must hold
 //   fewer than 65,000 positions (llvmpipe's loop trap; checked by groupIds).
@@ -43,7 +47,7 @@ struct Dims {
   row_stride: u32,
   col_offset: u32,
   vocab: u32,
-  pad0: u32,
+  overwrite: u32,
   pad1: u32,
 }
 
@@ -110,6 +114,8 @@ fn backward(
   let dst = u32(id) * dims.dim;
   for (var j = 0u; j < 4u; j++) {
     let d = d0 + j;
-    if (d < dims.dim) { dtable[dst + d] += sum[j]; }
+    if (d < dims.dim) {
+      dtable[dst + d] = select(dtable[dst + d] + sum[j], sum[j], dims.overwrite != 0u);
+    }
   }
 }

@@ -22,8 +22,20 @@
 //   neighbouring invocations read neighbouring elements. per is bounded by the host
 //   (≤ 256 on a 128 MiB buffer) far below llvmpipe's 65,535-iteration trap.
 //
+// entry `partial_rows`: Σ g² over the rows of a table that a step touched (the
+// word embedding's gradient with adam.wgsl's `sparse_rows`), appended to the
+// dense partials so that `finish` sums both.
+//   @binding(0) rdims:    uniform (count, dim4, first, _) u32: `count` rows of dim4 vec4s;
+//                         partial sums are written from partials[first]
+//   @binding(1) g4:       (rows · dim4) vec4f, the table's gradient (row r at r · dim4)
+//   @binding(2) partials: written with `=` at [first, first + groups·64)
+//   @binding(3) row_ids:  (≥ count) i32, distinct row ids (negative ids contribute 0)
+//   dispatch: (groups, 1, 1), fixed whatever the count; invocation j of the grid
+//   (N invocations) sums rows j, j + N, j + 2N, … < count, so at most
+//   ceil(count / N)·dim4 loads each.
+//
 // entry `finish`
-//   @binding(0) dims:     as above
+//   @binding(0) dims:     as above (`groups` counts the dense and the row partial groups)
 //   @binding(1) partials: (groups · 64) f32
 //   @binding(2) out:      (≥ 1) f32; out[0] = sqrt(Σ partials), written with `=`
 //                         (other words of `out` are not touched)
@@ -33,8 +45,11 @@
 const WG: u32 = 64u;
 
 struct Dims { n: u32, len: u32, per: u32, groups: u32 }
+struct RowDims { count: u32, dim4: u32, first: u32, pad: u32 }
 
 @group(0) @binding(0) var<uniform> dims: Dims;
+@group(0) @binding(0) var<uniform> rdims: RowDims;
+@group(0) @binding(3) var<storage, read> row_ids: array<i32>;
 @group(0) @binding(1) var<storage, read> g: array<f32>;
 @group(0) @binding(1) var<storage, read> g4: array<vec4f>;
 @group(0) @binding(1) var<storage, read> partials_in: array<f32>;
@@ -75,6 +90,24 @@ fn partial_vec4(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_ind
     if (i < dims.len) { let x = g4[i]; acc = acc + x * x; }
   }
   partials[wid.x * WG + lid] = (acc.x + acc.y) + (acc.z + acc.w);
+}
+
+@compute @workgroup_size(64)
+fn partial_rows(
+  @builtin(workgroup_id) wid: vec3u,
+  @builtin(num_workgroups) nwg: vec3u,
+  @builtin(local_invocation_index) lid: u32,
+) {
+  let j = wid.x * WG + lid;
+  let stride = nwg.x * WG;
+  var acc = vec4f(0.0);
+  for (var r = j; r < rdims.count; r += stride) {
+    let id = row_ids[r];
+    if (id < 0) { continue; }
+    let base = u32(id) * rdims.dim4;
+    for (var c = 0u; c < rdims.dim4; c++) { let x = g4[base + c]; acc = acc + x * x; }
+  }
+  partials[rdims.first + j] = (acc.x + acc.y) + (acc.z + acc.w);
 }
 
 @compute @workgroup_size(64)

@@ -254,3 +254,112 @@ Deno.test("adam runs a large multi-workgroup update and rejects bad sizes", asyn
   assert.throws(() => adam.setStep(1, { lr: 1, maxNorm: NaN }), /maxNorm must be a number/);
   for (const b of Object.values(buffers)) b.destroy();
 });
+
+Deno.test("lazy Adam updates only the listed table rows and equals the float64 reference", async () => {
+  const gpu = await acquireGpu();
+  // A (rows, dim) table first (as the word embedding is), then dense tensors.
+  const rows = 37;
+  const dim = 8;
+  const layout = new ParameterLayout();
+  layout.add("table", [rows, dim]);
+  layout.add("w", [5, 7]);
+  layout.add("bias", [6], { weightDecay: false });
+  const size = layout.size;
+  const tableEnd = rows * dim;
+  const cases: { name: string; hyper: AdamHyper; ids: number[][]; bad?: [number, number] }[] = [
+    {
+      name: "AdamW, clipped",
+      hyper: { lr: 0.05, weightDecay: 0.1, maxNorm: 1 },
+      ids: [[0, 5, 36], [5, 2], [], [9, 1, 0, 35]],
+    },
+    {
+      name: "Adam+L2",
+      hyper: { lr: 0.05, weightDecay: 0.1, decoupled: false },
+      ids: [[3], [4, 3]],
+    },
+    // A NaN in a stale row (not listed) must not skip the step; in a listed row it must.
+    { name: "stale NaN", hyper: { lr: 0.05 }, ids: [[1, 2], [7]], bad: [0, 30 * dim] },
+    { name: "live NaN", hyper: { lr: 0.05 }, ids: [[1, 2], [7, 30]], bad: [1, 30 * dim + 3] },
+  ];
+  for (const [c, test] of cases.entries()) {
+    const p0 = randomArray(200 + c, size);
+    p0.fill(0, tableEnd, layout.get("w").offset); // padding, as ParameterLayout.pack leaves it
+    const buffers = {
+      params: createBuffer(gpu, "params", p0),
+      grads: createBuffer(gpu, "grads", size * 4),
+      m: createBuffer(gpu, "m", size * 4),
+      v: createBuffer(gpu, "v", size * 4),
+    };
+    const ids = createBuffer(gpu, "ids", 64 * 4);
+    const adam = await adamOptimizer(gpu, buffers, {
+      size,
+      decayEnd: layout.decayEnd,
+      sparseTable: { rows, dim, ids },
+    });
+    const ref = {
+      params: Float64Array.from(p0),
+      m: new Float64Array(size),
+      v: new Float64Array(size),
+    };
+    let skipped = 0;
+    for (const [s, stepIds] of test.ids.entries()) {
+      const t = s + 1;
+      // Stale rows hold large garbage: reading them would change the norm and the update.
+      const g = randomArray(300 + 10 * c + t, size, -1, 1);
+      for (let i = 0; i < tableEnd; i++) if (!stepIds.includes(Math.floor(i / dim))) g[i] = 1e3;
+      for (let i = tableEnd; i < layout.get("w").offset; i++) g[i] = 0; // padding
+      if (test.bad?.[0] === s) g[test.bad[1]] = NaN;
+      const active = new Uint8Array(size).fill(1);
+      for (let i = 0; i < tableEnd; i++) active[i] = stepIds.includes(Math.floor(i / dim)) ? 1 : 0;
+      writeBuffer(gpu, buffers.grads, g);
+      writeBuffer(gpu, ids, Int32Array.from(stepIds));
+      adam.setRowCount(stepIds.length);
+      adam.setStep(t, test.hyper);
+      submitDispatches(gpu, adam.dispatches);
+      if (!adamStepRef(ref, g, test.hyper, t, layout.decayEnd, active)) skipped++;
+      const tag = `${test.name} t=${t}`;
+      assertClose(await readFloat32(gpu, buffers.m, size), ref.m, {
+        atol: 1e-7,
+        rtol: 1e-5,
+        name: `m ${tag}`,
+      });
+      assertClose(await readFloat32(gpu, buffers.v, size), ref.v, {
+        atol: 1e-9,
+        rtol: 1e-5,
+        name: `v ${tag}`,
+      });
+      assertClose(await readFloat32(gpu, buffers.params, size), ref.params, {
+        atol: 1e-6,
+        rtol: 1e-5,
+        name: `params ${tag}`,
+      });
+      const stats = await adam.readStats();
+      assert.equal(stats.skippedSteps, skipped, `skipped ${tag}`);
+    }
+    assert.equal(skipped, test.name === "live NaN" ? 1 : 0, test.name);
+  }
+});
+
+Deno.test("lazy Adam rejects a table it cannot update row by row", async () => {
+  const gpu = await acquireGpu();
+  const b = createBuffer(gpu, "b", 4096);
+  const buffers = { params: b, grads: b, m: b, v: b };
+  const ids = createBuffer(gpu, "ids", 16);
+  await assert.rejects(
+    adamOptimizer(gpu, buffers, { size: 1024, sparseTable: { rows: 4, dim: 6, ids } }),
+    /multiple of 4/,
+  );
+  await assert.rejects(
+    adamOptimizer(gpu, buffers, { size: 1024, sparseTable: { rows: 256, dim: 4, ids } }),
+    /nothing is dense/,
+  );
+  await assert.rejects(
+    adamOptimizer(gpu, buffers, { size: 1024, decayEnd: 8, sparseTable: { rows: 4, dim: 4, ids } }),
+    /whole sparse table or none/,
+  );
+  const adam = await adamOptimizer(gpu, buffers, {
+    size: 1024,
+    sparseTable: { rows: 4, dim: 4, ids },
+  });
+  assert.throws(() => adam.setRowCount(5), /row count in \[0, 4\]/);
+});

@@ -110,11 +110,30 @@ Deno.test("embedding forward and backward on the GPU equal the reference", async
       name: `out ${tag}`,
       shape: [rows, c.dim],
     });
-    const expected = embeddingBackwardRef(dBlock, ids, lengths, dims).map((v) => v + 0.5);
+    const exact = embeddingBackwardRef(dBlock, ids, lengths, dims);
+    const expected = exact.map((v) => v + 0.5);
     assertClose(await readFloat32(gpu, buf.dTable, c.vocab * c.dim), expected, {
       atol: 1e-5 * Math.sqrt(rows),
       rtol: 1e-5,
       name: `dtable ${tag}`,
+      shape: [c.vocab, c.dim],
+    });
+    // Overwrite mode: the batch's rows get the gradient itself, other rows keep the 0.5.
+    const stale = createBuffer(gpu, "dtable", new Float32Array(c.vocab * c.dim).fill(0.5));
+    submitDispatches(gpu, [
+      await embeddingBackward(gpu, stale, { ...buf, dOut: buf.dX }, {
+        uniqueCount: g.uniqueIds.length,
+        dim: c.dim,
+        vocab: c.vocab,
+        ...layout,
+      }, { overwrite: true }),
+    ]);
+    const inBatch = new Set([...g.uniqueIds].filter((id) => id >= 0 && id < c.vocab));
+    const overwritten = exact.map((v, i) => inBatch.has(Math.floor(i / c.dim)) ? v : 0.5);
+    assertClose(await readFloat32(gpu, stale, c.vocab * c.dim), overwritten, {
+      atol: 1e-5 * Math.sqrt(rows),
+      rtol: 1e-5,
+      name: `dtable (overwrite) ${tag}`,
       shape: [c.vocab, c.dim],
     });
   }

@@ -161,6 +161,8 @@ export function placeholderBuffer(gpu: Gpu): GPUBuffer {
  */
 export function writeBuffer(gpu: Gpu, buffer: GPUBuffer, data: ArrayBufferView, offset = 0): void {
   const bytes = new Uint8Array(data.buffer as ArrayBuffer, data.byteOffset, data.byteLength);
+  // Nothing to write; an empty write panics Deno 2.9's WebGPU.
+  if (bytes.byteLength === 0) return;
   if (bytes.byteLength % 4 === 0) {
     gpu.queue.writeBuffer(buffer, offset, bytes);
   } else {

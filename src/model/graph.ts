@@ -225,6 +225,7 @@ export class NerGraph {
   #dropouts: DropoutDispatch[] = [];
   #lossOp?: LossOp;
   #adam?: AdamOptimizer;
+  #sparseWords = false;
   #average?: { op: ParameterAverage; buffer: GPUBuffer; swapped: boolean };
   #decode!: { dispatches: Dispatch[]; resize(b: Batch): void };
   #marginals?: SequenceOp;
@@ -559,7 +560,18 @@ export class NerGraph {
     const pDrop = config.dropout;
     const dropIn = { p: pDrop, seed: (seed * 2654435761) >>> 0 };
     const dropOut = { p: pDrop, seed: (seed * 2246822519 + 7) >>> 0 };
-    const zero = await fillBuffer(gpu, grads!, 0, { label: "zero gradients" });
+    // Lazy Adam on the word embedding (a row-length multiple of 4 and first in the layout):
+    // its gradient rows are overwritten for the batch's words and never zeroed, the
+    // optimizer touches only those rows, and the rest of the gradients are zeroed per step.
+    const wordTable = layout.get("word_emb.weight");
+    const sparseWords = wordTable.offset === 0 && config.wordDim % 4 === 0 &&
+      Math.ceil(wordTable.size / 64) * 64 < P;
+    const denseStart = sparseWords ? Math.ceil(wordTable.size / 64) * 64 : 0;
+    const zero = await fillBuffer(gpu, grads!, 0, {
+      label: "zero gradients",
+      offset: denseStart,
+      count: P - denseStart,
+    });
     const dropX = await dropoutForward(gpu, { x }, rows * E, {
       ...dropIn,
       label: "dropout (lstm input)",
@@ -645,6 +657,7 @@ export class NerGraph {
       columnOffset: 0,
     }, {
       label: "word embedding backward",
+      overwrite: sparseWords,
     });
     embedBackward.push(wordBack);
     const backResizers: ((b: Batch, extra: BatchExtras) => void)[] = [
@@ -701,8 +714,12 @@ export class NerGraph {
     const adam = await adamOptimizer(gpu, { params, grads: grads!, ...optimizerState! }, {
       size: P,
       decayEnd: layout.decayEnd,
+      sparseTable: sparseWords
+        ? { rows: sizes.words, dim: config.wordDim, ids: inputs.wordUnique }
+        : undefined,
     });
     graph.#adam = adam;
+    graph.#sparseWords = sparseWords;
     const averageBuffer = createBuffer(gpu, "parameter average", P * 4);
     graph.#owned.push(averageBuffer);
     graph.#average = {
@@ -776,6 +793,7 @@ export class NerGraph {
     writeBuffer(gpu, inputs.tagIds, batch.tagIds);
     const wg = batch.wordGroups;
     writeBuffer(gpu, inputs.wordUnique, wg.uniqueIds);
+    if (this.#sparseWords) this.#adam!.setRowCount(wg.uniqueIds.length);
     writeBuffer(gpu, inputs.wordOffsets, wg.offsets);
     writeBuffer(gpu, inputs.wordPositions, wg.positions);
     if (this.config.casingDim > 0) {

@@ -18,7 +18,8 @@ import type { Gpu } from "../gpu/device.ts";
 import { createBuffer, readBytes, writeBuffer } from "../gpu/buffers.ts";
 import { type Binding, type Dispatch, makeDispatch, ParamBlock } from "../gpu/kernel.ts";
 import type { AdamHyper } from "./adam_ref.ts";
-import { gradNorm } from "./grad_norm.ts";
+import { gradNormWithRows } from "./grad_norm.ts";
+import { linearGrid } from "./fill.ts";
 
 export type { AdamHyper } from "./adam_ref.ts";
 
@@ -215,6 +216,15 @@ export interface AdamOptions {
   decayEnd?: number;
   /** Label for errors and profiles (default "adam"). */
   label?: string;
+  /**
+   * Lazy Adam for an embedding table at the start of the buffers: floats
+   * [0, rows·dim) are a (rows, dim) table of which only the rows listed in
+   * `ids` are read and updated each step (set their count with
+   * {@linkcode AdamOptimizer.setRowCount}); the table's gradient rows of
+   * other ids may hold stale values. The dense update covers the rest,
+   * from the next 256-byte boundary.
+   */
+  sparseTable?: { rows: number; dim: number; ids: GPUBuffer };
 }
 
 /** What the optimizer's small stats buffer holds, as read by {@linkcode AdamOptimizer.readStats}. */
@@ -246,6 +256,13 @@ export interface AdamOptimizer {
    * @param hyper learning rate and the rest (may change every step)
    */
   setStep(t: number, hyper: AdamHyper): void;
+  /**
+   * Sets how many ids of the sparse table's `ids` the next step updates
+   * (only with `sparseTable`).
+   *
+   * @param count distinct row ids in the buffer for this step
+   */
+  setRowCount(count: number): void;
   /** Reads the stats buffer (one readback: do it every N steps, not every step). */
   readStats(): Promise<AdamStats>;
   /** Zeroes the skipped and applied counters. */
@@ -314,10 +331,35 @@ export async function adamOptimizer(
       throw new RangeError(`${label}: ${name} holds ${buffer.size / 4} floats, expected ≥ ${size}`);
     }
   }
-  const len4 = size / 4;
+  // With a sparse table the dense update starts after it, at a bindable (256-byte) offset.
+  const table = options.sparseTable;
+  let denseStart = 0;
+  if (table) {
+    const { rows, dim } = table;
+    if (!Number.isInteger(rows) || rows < 1 || !Number.isInteger(dim) || dim < 4 || dim % 4) {
+      throw new RangeError(
+        `${label}: sparseTable needs rows ≥ 1 and a row length that is a multiple of 4, ` +
+          `got ${rows} × ${dim}`,
+      );
+    }
+    denseStart = Math.ceil((rows * dim) / 64) * 64;
+    if (denseStart >= size) {
+      throw new RangeError(`${label}: the sparse table fills the buffers; nothing is dense`);
+    }
+    if (decayEnd > 0 && decayEnd < rows * dim) {
+      throw new RangeError(
+        `${label}: weight decay must cover the whole sparse table or none of it`,
+      );
+    }
+  }
+  const denseSize = size - denseStart;
+  const len4 = denseSize / 4;
   let per = PER;
   if (Math.ceil(len4 / (WG * per)) > MAX_GROUPS) per = Math.ceil(len4 / (WG * MAX_GROUPS));
   const groups = Math.ceil(len4 / (WG * per));
+  const denseDecayEnd = Math.max(0, decayEnd - denseStart);
+  const dense = (buffer: GPUBuffer) => ({ buffer, offset: denseStart * 4, size: denseSize * 4 });
+  const sparse = (buffer: GPUBuffer) => ({ buffer, offset: 0, size: table!.rows * table!.dim * 4 });
 
   const stats = createBuffer(gpu, `${label} stats`, 16);
   const hyperBlock = new ParamBlock(gpu, `${label} hyper`, new Array(16).fill(0));
@@ -354,22 +396,54 @@ export async function adamOptimizer(
       maxNorm,
     ];
     floats.forEach((x, i) => words.setFloat32(i * 4, x, true));
-    [len4, decayEnd / 4, per].forEach((x, i) => words.setUint32((10 + i) * 4, x, true));
+    [len4, denseDecayEnd / 4, per].forEach((x, i) => words.setUint32((10 + i) * 4, x, true));
     // ParamBlock.set would store integral floats (lr = 1, β = 0) as integers:
     // the words are written above and setFloat uploads the whole block once.
     hyperBlock.setFloat(0, floats[0]);
   };
   setStep(1, { lr: 0 });
 
-  const norm = await gradNorm(gpu, stats, buffers.grads, size, { label: `${label} grad norm` });
+  const norm = await gradNormWithRows(gpu, stats, dense(buffers.grads), denseSize, {
+    label: `${label} grad norm`,
+    rows: table && { table: sparse(buffers.grads), ids: table.ids, dim: table.dim },
+  });
+  const { params, grads, m, v } = buffers;
   const update = await makeDispatch(
     gpu,
     { label: `${label} update`, code: adamWgsl },
-    [hyperBlock.buffer, buffers.params, buffers.grads, buffers.m, buffers.v, stats],
+    [hyperBlock.buffer, dense(params), dense(grads), dense(m), dense(v), stats],
     [groups],
   );
+  const dispatches = [...norm.dispatches, update];
+  let setRowCount = (count: number) => norm.setRowCount(count);
+  if (table) {
+    const rowDims = new ParamBlock(gpu, `${label} row dims`, [0, table.dim / 4, 0, 0]);
+    const decayed = decayEnd >= table.rows * table.dim ? 1 : 0;
+    const rowsUpdate = await makeDispatch(
+      gpu,
+      { label: `${label} sparse rows`, code: adamWgsl, entryPoint: "sparse_rows" },
+      [
+        hyperBlock.buffer,
+        sparse(params),
+        sparse(grads),
+        sparse(m),
+        sparse(v),
+        stats,
+        table.ids,
+        rowDims.buffer,
+      ],
+      [0],
+    );
+    dispatches.push(rowsUpdate);
+    setRowCount = (count: number) => {
+      norm.setRowCount(count);
+      rowDims.set([count, table.dim / 4, decayed, 0]);
+      rowsUpdate.workgroups = linearGrid(count * (table.dim / 4));
+    };
+  }
   return {
-    dispatches: [...norm, update],
+    dispatches,
+    setRowCount,
     stats,
     setStep,
     async readStats() {

@@ -47,13 +47,16 @@ export interface AdamStateRef {
  *   v ← β2·v + (1 − β2)·g²                m̂ = m / (1 − β1^t), v̂ = v / (1 − β2^t)
  *   p ← p − α·λ·p (AdamW only) − α·m̂ / (sqrt(v̂) + ε)
  *
- * Weight decay applies to indices below `decayEnd` only.
+ * Weight decay applies to indices below `decayEnd` only. With `active`
+ * (lazy Adam), only elements marked 1 count in the norm and are updated; the
+ * others keep their parameter and moments whatever their gradient holds.
  *
  * @param state params, m, v (updated in place)
  * @param grads the gradients (P)
  * @param hyper hyper-parameters
  * @param t the step number, 1-based
  * @param decayEnd weight decay applies to [0, decayEnd) (default: all)
+ * @param active 1 for the elements this step updates (default: all)
  * @returns true when the step was applied, false when skipped
  *
  * @example
@@ -71,14 +74,16 @@ export function adamStepRef(
   hyper: AdamHyper,
   t: number,
   decayEnd: number = state.params.length,
+  active?: ArrayLike<number>,
 ): boolean {
   const { lr, beta1 = 0.9, beta2 = 0.999, eps = 1e-8, weightDecay = 0 } = hyper;
   const decoupled = hyper.decoupled ?? true;
-  const norm = gradNormRef(grads);
+  const norm = gradNormRef(active ? Array.from(grads).filter((_, i) => active[i]) : grads);
   if (!Number.isFinite(norm)) return false;
   const c = clipFactorRef(norm, hyper.maxNorm ?? 0);
   const { params, m, v } = state;
   for (let i = 0; i < params.length; i++) {
+    if (active && !active[i]) continue;
     const lambda = i < decayEnd ? weightDecay : 0;
     let g = c * grads[i];
     if (!decoupled) g += lambda * params[i];

@@ -26,24 +26,6 @@ export interface ParameterAverage {
   setWeight(weight: number): void;
 }
 
-/**
- * The weight of one update when the average is refreshed every `every`
- * steps but should decay like `decay` per step: `1 − decay^every`.
- *
- * @param decay the per-step decay, in [0, 1)
- * @param every steps between updates (≥ 1)
- * @returns the update weight, in (0, 1]
- *
- * @example
- * ```ts
- * import { averageWeight } from "./average.ts";
- * if (Math.abs(averageWeight(0.9, 2) - 0.19) > 1e-12) throw new Error("wrong weight");
- * ```
- */
-export function averageWeight(decay: number, every: number): number {
-  return 1 - decay ** every;
-}
-
 /** Invocations per workgroup in `average.wgsl`. */
 const WG = 64;
 /** vec4s per invocation when the buffer is small enough. */

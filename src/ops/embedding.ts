@@ -233,14 +233,16 @@ export interface EmbeddingBackwardDispatch extends Dispatch {
  * Builds the table gradient `dTable[uniqueIds[u]] += Σ_{p in group u}
  * dOut[p, off .. off + D)`: one invocation per (distinct id, 4 columns),
  * summing its group in the stored order (deterministic, no atomics). One
- * dispatch. dTable is dense and accumulated: zero it first each step.
+ * dispatch. dTable is dense and accumulated: zero it first each step; or,
+ * with `overwrite`, the batch's rows are written with `=` and the other rows
+ * keep stale values (for an optimizer that updates the batch's rows only).
  *
  * @param gpu the device
- * @param dTable (V, D) f32, accumulated with `+=`
+ * @param dTable (V, D) f32, accumulated with `+=` (or rows overwritten)
  * @param inputs dOut (rows, rowStride) f32 and the grouping's three i32 buffers
  *   (uniqueIds (U), offsets (U + 1), positions (N)), from {@linkcode groupIds}
  * @param dims group count, shape, row stride and column offset
- * @param options label
+ * @param options label; `overwrite` writes the batch's rows with `=`
  * @returns the dispatch; `resize({ uniqueCount })` for the next batch
  *
  * @example
@@ -265,9 +267,10 @@ export async function embeddingBackward(
   dTable: GPUBuffer,
   inputs: { dOut: GPUBuffer; uniqueIds: GPUBuffer; offsets: GPUBuffer; positions: GPUBuffer },
   dims: EmbeddingGradDims,
-  options: { label?: string } = {},
+  options: { label?: string; overwrite?: boolean } = {},
 ): Promise<EmbeddingBackwardDispatch> {
   const label = options.label ?? "embedding backward";
+  const overwrite = options.overwrite ? 1 : 0;
   const rowStride = dims.rowStride ?? dims.dim;
   const offset = dims.columnOffset ?? 0;
   checkDim(label, "dim", dims.dim, 1);
@@ -286,7 +289,7 @@ export async function embeddingBackward(
   );
   const resize = (next: { uniqueCount: number }) => {
     checkDim(label, "uniqueCount", next.uniqueCount);
-    params.set([next.uniqueCount, 0, dims.dim, rowStride, offset, dims.vocab, 0, 0]);
+    params.set([next.uniqueCount, 0, dims.dim, rowStride, offset, dims.vocab, overwrite, 0]);
     dispatch.workgroups = linearGrid(next.uniqueCount * Math.ceil(dims.dim / 4));
   };
   resize(dims);

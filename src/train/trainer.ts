@@ -32,7 +32,6 @@ import { Progress, type ProgressSink } from "./progress.ts";
 import { mulberry32 } from "../data/random.ts";
 import { groupTokenIds } from "../ops/embedding.ts";
 import { EarlyStopping } from "./early_stopping.ts";
-import { averageWeight } from "../ops/average.ts";
 
 /** Steps between updates of the weight average (it costs a pass over every parameter). */
 const AVERAGE_EVERY = 4;
@@ -245,12 +244,14 @@ export async function trainModel(
   }
   const averaging = averageDecay > 0;
   // The average starts as a copy of the first step's weights and then moves
-  // every AVERAGE_EVERY steps, as the plain mean of its updates until the
-  // exponential weight takes over (so it never lags behind its start).
+  // every AVERAGE_EVERY steps; its decay warms up as (1 + n) / (10 + n) over
+  // the first n updates (as TensorFlow's ExponentialMovingAverage does), so
+  // early, short runs follow the recent weights rather than their start.
   const averageWeightAt = (step: number): number => {
     if (!averaging || (step !== 1 && step % AVERAGE_EVERY !== 0)) return 0;
-    const updates = 1 + Math.floor(step / AVERAGE_EVERY);
-    return Math.max(averageWeight(averageDecay, AVERAGE_EVERY), 1 / updates);
+    const updates = Math.floor(step / AVERAGE_EVERY);
+    const decay = Math.min(averageDecay ** AVERAGE_EVERY, (1 + updates) / (10 + updates));
+    return step === 1 ? 1 : 1 - decay;
   };
   const emit = options.onEvent ?? (() => {});
 
