@@ -38,6 +38,7 @@ export {
   type TrainingState,
 } from "./src/model/checkpoint.ts";
 export { DEFAULT_CONFIG, type ModelConfig, resolveConfig } from "./src/model/config.ts";
+export { parameterLayout, toPytorchTensors } from "./src/model/graph.ts";
 
 // Data: parsers of bytes or text (file readers are in deno.ts).
 export { type ConllOptions, parseConll } from "./src/data/conll.ts";
