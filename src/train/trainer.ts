@@ -30,8 +30,8 @@ import { type ModelConfig, resolveConfig } from "../model/config.ts";
 import { fromPytorchTensors, NerGraph, toPytorchTensors } from "../model/graph.ts";
 import { Progress, type ProgressSink } from "./progress.ts";
 import { mulberry32 } from "../data/random.ts";
-import { groupTokenIds } from "../ops/embedding.ts";
 import { EarlyStopping } from "./early_stopping.ts";
+import { dropWords, singletonWords } from "./word_dropout.ts";
 
 /** Steps between updates of the weight average (it costs a pass over every parameter). */
 const AVERAGE_EVERY = 4;
@@ -321,43 +321,18 @@ export async function trainModel(
     emit({ type: "stop", reason: `embeddings coverage: ${JSON.stringify(coverage)}`, epoch: 0 });
   }
 
-  // Word ids seen once in the training data (for unkReplace).
   const unkReplace = options.unkReplace ?? 0;
   if (!(unkReplace >= 0 && unkReplace <= 1)) {
     throw new RangeError(`unkReplace: expected a probability in [0, 1], got ${unkReplace}`);
-  }
-  const singleton = new Uint8Array(encoders.words.size);
-  if (unkReplace > 0) {
-    const counts = new Map<number, number>();
-    for (const s of encodedTrain) {
-      for (const id of s.words) counts.set(id, (counts.get(id) ?? 0) + 1);
-    }
-    for (const [id, n] of counts) if (n === 1 && id > 1) singleton[id] = 1;
   }
   const wordDropout = options.wordDropout ?? 0;
   if (!(wordDropout >= 0 && wordDropout < 1)) {
     throw new RangeError(`wordDropout: expected a probability in [0, 1), got ${wordDropout}`);
   }
-  const withUnknowns = (batch: Batch, random: () => number): Batch => {
-    if (unkReplace <= 0 && wordDropout <= 0) return batch;
-    const ids = batch.wordIds.slice();
-    let changed = false;
-    for (let r = 0; r < ids.length; r++) {
-      if (
-        ids[r] > 1 &&
-        ((singleton[ids[r]] && random() < unkReplace) ||
-          (wordDropout > 0 && random() < wordDropout))
-      ) {
-        ids[r] = 1; // <unk>
-        changed = true;
-      }
-    }
-    if (!changed) return batch;
-    return {
-      ...batch,
-      wordIds: ids,
-      wordGroups: groupTokenIds(ids, batch.lengths, batch.maxLength),
-    };
+  const dropping = {
+    unkReplace,
+    wordDropout,
+    singletons: singletonWords(encodedTrain.map((s) => s.words), encoders.words.size),
   };
 
   const devBatches = makeBatches(encodedDev, {
@@ -451,7 +426,7 @@ export async function trainModel(
     const random = mulberry32(seed * 7919 + epoch);
     for (const batch of batches) {
       graph.trainOn(
-        withUnknowns(batch, random),
+        dropWords(batch, dropping, random),
         { lr, maxNorm: clip },
         averageWeightAt(state.step + 1),
       );
