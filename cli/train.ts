@@ -63,8 +63,8 @@ Training:
   --example TEXT       sentence to tag at the end
   --fp16               store the final model.safetensors in float16 (half the size)
   --min-frequency N    keep words seen at least N times in the training data (default 1)
-  --unk-replace P      feed words seen once as <unk> with probability P (default 0)
-  --word-dropout P     feed any word as <unk> with probability P (default 0)
+  --unk-replace P      feed words seen once as <unk> with probability P (default 0.5)
+  --word-dropout P     feed any word as <unk> with probability P (default 0.2)
   --lowercase          look words up lowercased (case still reaches the model through the
                        casing and character features; the default with --embeddings)
   --quiet              no progress bar
@@ -271,8 +271,8 @@ export async function main(args: string[]): Promise<number> {
       scheme,
       timeBudget,
       minFrequency: intFlag("min-frequency", v["min-frequency"], 1, 1),
-      unkReplace: numFlag("unk-replace", v["unk-replace"], 0),
-      wordDropout: numFlag("word-dropout", v["word-dropout"], 0, 1),
+      unkReplace: numFlag("unk-replace", v["unk-replace"], 0.5),
+      wordDropout: numFlag("word-dropout", v["word-dropout"], 0.2, 1),
       average: numFlag("average", v.average, 0.999, 1),
       lowercase: v.lowercase ? true : undefined,
       embeddings,

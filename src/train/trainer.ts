@@ -74,12 +74,12 @@ export interface TrainOptions {
   embeddings?: Embeddings;
   /**
    * Probability of replacing a word seen once in the training data by
-   * `<unk>` each time it is fed (default 0), so the `<unk>` embedding learns
+   * `<unk>` each time it is fed (default 0.5), so the `<unk>` embedding learns
    * what rare words look like (Lample et al. 2016).
    */
   unkReplace?: number;
   /**
-   * Probability of feeding any word as `<unk>` (default 0): word-level
+   * Probability of feeding any word as `<unk>` (default 0.2): word-level
    * dropout, which pushes the model to use the character and casing features.
    */
   wordDropout?: number;
@@ -321,11 +321,11 @@ export async function trainModel(
     emit({ type: "stop", reason: `embeddings coverage: ${JSON.stringify(coverage)}`, epoch: 0 });
   }
 
-  const unkReplace = options.unkReplace ?? 0;
+  const unkReplace = options.unkReplace ?? 0.5;
   if (!(unkReplace >= 0 && unkReplace <= 1)) {
     throw new RangeError(`unkReplace: expected a probability in [0, 1], got ${unkReplace}`);
   }
-  const wordDropout = options.wordDropout ?? 0;
+  const wordDropout = options.wordDropout ?? 0.2;
   if (!(wordDropout >= 0 && wordDropout < 1)) {
     throw new RangeError(`wordDropout: expected a probability in [0, 1), got ${wordDropout}`);
   }
