@@ -65,8 +65,8 @@ Training:
   --min-frequency N    keep words seen at least N times in the training data (default 1)
   --unk-replace P      feed words seen once as <unk> with probability P (default 0.5)
   --word-dropout P     feed any word as <unk> with probability P (default 0.2)
-  --lowercase          look words up lowercased (case still reaches the model through the
-                       casing and character features; the default with --embeddings)
+  --case-sensitive     look words up as written (default: lowercased; case still reaches
+                       the model through the casing and character features)
   --quiet              no progress bar
   -h, --help           show this help
 
@@ -147,7 +147,7 @@ export async function main(args: string[]): Promise<number> {
         "word-dropout": { type: "string" },
         average: { type: "string" },
         "char-filters": { type: "string" },
-        lowercase: { type: "boolean" },
+        "case-sensitive": { type: "boolean" },
         help: { type: "boolean", short: "h" },
       },
     });
@@ -274,7 +274,7 @@ export async function main(args: string[]): Promise<number> {
       unkReplace: numFlag("unk-replace", v["unk-replace"], 0.5),
       wordDropout: numFlag("word-dropout", v["word-dropout"], 0.2, 1),
       average: numFlag("average", v.average, 0.999, 1),
-      lowercase: v.lowercase ? true : undefined,
+      lowercase: !v["case-sensitive"],
       embeddings,
       resume: await read(v.resume),
       initFrom: await read(v.init),

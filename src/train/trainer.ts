@@ -66,7 +66,11 @@ export interface TrainOptions {
   timeBudget?: number;
   /** Keep words seen at least this often in the training data (default 1). */
   minFrequency?: number;
-  /** Lowercase words before lookup (default: true with pretrained vectors, else false). */
+  /**
+   * Lowercase words before lookup (default true: "JAPAN" in a headline finds
+   * "Japan"'s embedding; case still reaches the model through the casing and
+   * character features).
+   */
   lowercase?: boolean;
   /** Map digits to 0 (default true). */
   normalizeDigits?: boolean;
@@ -270,7 +274,7 @@ export async function trainModel(
       throw new Error(`The data has tags the model does not know: ${unknown.join(", ")}`);
     }
   } else {
-    const lowercase = options.lowercase ?? Boolean(options.embeddings);
+    const lowercase = options.lowercase ?? true;
     const normalizeDigits = options.normalizeDigits ?? true;
     config = resolveConfig({
       ...options.config,
