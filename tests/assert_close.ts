@@ -28,9 +28,11 @@ function unravel(index: number, shape?: number[]): string {
 }
 
 /**
- * Asserts |actual − expected| ≤ atol + rtol·|expected| elementwise. On
- * failure the message names the tensor, the count and first few
- * mismatching indices, and the largest error.
+ * Asserts |actual − expected| ≤ atol + rtol·|expected| elementwise. A NaN
+ * on either side is a mismatch (NaN against NaN too: a NaN in a reference
+ * is a bug to find, not a value to match); infinities pass only against
+ * the same infinity. On failure the message names the tensor, the count
+ * and first few mismatching indices, and the largest error.
  *
  * @param actual values under test (e.g. read back from the GPU)
  * @param expected reference values (e.g. float64)
@@ -58,8 +60,10 @@ export function assertClose(
     const a = actual[i];
     const e = expected[i];
     const error = Math.abs(a - e);
-    const ok = error <= atol + rtol * Math.abs(e) || (Number.isNaN(a) && Number.isNaN(e));
-    if (!ok || Number.isNaN(error) && !(Number.isNaN(a) && Number.isNaN(e))) {
+    // NaN never passes (not even against NaN); an infinity passes only against itself
+    // (else −∞ vs +∞ would pass: ∞ ≤ atol + rtol·∞).
+    const ok = a === e || (Number.isFinite(error) && error <= atol + rtol * Math.abs(e));
+    if (!ok) {
       bad.push(i);
       if (!(error <= worstError)) {
         worstError = error;

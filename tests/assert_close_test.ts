@@ -13,6 +13,27 @@ Deno.test("assertClose passes within tolerance and names the tensor, index and e
 
 Deno.test("assertClose rejects NaN and length mismatches", () => {
   assert.throws(() => assertClose([NaN], [0], { name: "h" }), /h: 1 of 1/);
+  // NaN is not equal to NaN: the message names the tensor and the index.
+  assert.throws(
+    () => assertClose([1, 2, NaN], [1, 2, NaN], { name: "dBias" }),
+    (e: Error) =>
+      /^dBias: 1 of 3 values differ/.test(e.message) &&
+      e.message.includes("[2]: got NaN, expected NaN"),
+  );
+  assert.throws(
+    () => assertClose([0, 0, 0, 0, 5, 0], [0, 0, 0, 0, NaN, 0], { name: "logZ", shape: [2, 3] }),
+    (e: Error) =>
+      /^logZ: 1 of 6 values differ/.test(e.message) &&
+      e.message.includes("[1, 1]: got 5, expected NaN") && e.message.includes("at [1, 1]"),
+  );
+  assert.throws(
+    () => assertClose([NaN, 1], [3, 1], { name: "m" }),
+    (e: Error) => e.message.includes("[0]: got NaN, expected 3") && e.message.includes("at [0]"),
+  );
+  // Infinities pass only against the same infinity.
+  assertClose([-Infinity, Infinity, 1], [-Infinity, Infinity, 1]);
+  assert.throws(() => assertClose([Infinity], [-Infinity], { name: "s" }), /s: 1 of 1/);
+  assert.throws(() => assertClose([Infinity], [1e30], { name: "s" }), /s: 1 of 1/);
   assert.throws(() => assertClose([1], [1, 2], { name: "c" }), /c: expected 2 values, got 1/);
 });
 
