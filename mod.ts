@@ -38,6 +38,7 @@ export {
   type TrainingState,
 } from "./src/model/checkpoint.ts";
 export { DEFAULT_CONFIG, type ModelConfig, resolveConfig } from "./src/model/config.ts";
+export { relabelModel, type RelabelOptions } from "./src/model/relabel.ts";
 export { parameterLayout, toPytorchTensors } from "./src/model/graph.ts";
 
 // Data: parsers of bytes or text (file readers are in deno.ts).

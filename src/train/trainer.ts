@@ -28,6 +28,7 @@ import { describeAdapter } from "../gpu/device.ts";
 import { decodeModel, encodeModel, type ModelData } from "../model/checkpoint.ts";
 import { type ModelConfig, resolveConfig } from "../model/config.ts";
 import { fromPytorchTensors, NerGraph, toPytorchTensors } from "../model/graph.ts";
+import { relabelModel } from "../model/relabel.ts";
 import { Progress, type ProgressSink } from "./progress.ts";
 import { mulberry32 } from "../data/random.ts";
 import { EarlyStopping } from "./early_stopping.ts";
@@ -231,7 +232,7 @@ export async function trainModel(
       "Cannot resume: the checkpoint has no optimizer state (use a last-epoch checkpoint)",
     );
   }
-  const initial = resumed ??
+  let initial = resumed ??
     (options.initFrom ? decodeModel(options.initFrom, "the initial model") : undefined);
   const scheme = initial?.scheme ?? options.scheme ?? "IOB2";
   const seed = options.seed ?? 1;
@@ -270,8 +271,15 @@ export async function trainModel(
     config = initial.config;
     encoders = { words: initial.words, chars: initial.chars, tags: initial.tags };
     const unknown = collectTags([...train, ...dev]).filter((t) => !encoders.tags.has(t));
-    if (unknown.length) {
+    if (unknown.length && resumed) {
       throw new Error(`The data has tags the model does not know: ${unknown.join(", ")}`);
+    }
+    if (unknown.length) {
+      // Fine-tuning on a new label set: the data's tags, with the output layer and CRF
+      // kept for the labels the model has and fresh for the others (src/model/relabel.ts).
+      const tags = collectTags([...train, ...dev, ...toScheme(data.test ?? [], scheme)]);
+      initial = relabelModel(initial, tags, { seed });
+      encoders = { ...encoders, tags: initial.tags };
     }
   } else {
     const lowercase = options.lowercase ?? true;
