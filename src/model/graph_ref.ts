@@ -1,8 +1,9 @@
 /**
- * Float64 reference of the whole graph without dropout (embeddings →
- * char CNN → BiLSTM layers → linear → CRF NLL), composed from the ops'
- * references: the loss and every parameter's gradient, to check the GPU
- * graph end to end. For tests only.
+ * Float64 reference of the whole graph (embeddings → char CNN → dropout →
+ * BiLSTM layers → dropout → linear → CRF NLL or softmax cross-entropy),
+ * composed from the ops' references: the loss and every parameter's
+ * gradient, to check the GPU graph end to end. Dropout is applied from
+ * given keep masks (none by default). For tests only.
  *
  * @module
  */
@@ -11,6 +12,7 @@ import type { Batch } from "../data/batch.ts";
 import { charCnnBackwardRef, charCnnForwardRef } from "../ops/char_cnn_ref.ts";
 import { crfBackwardRef, crfNllRef } from "../ops/crf_ref.ts";
 import { embeddingBackwardRef, embeddingForwardRef } from "../ops/embedding_ref.ts";
+import { softmaxXentBackwardRef, softmaxXentRef } from "../ops/softmax_xent_ref.ts";
 import { biLstmBackwardRef, biLstmRef } from "../ops/lstm_ref.ts";
 import { matmulBackwardRef, matmulRef } from "../ops/matmul_ref.ts";
 import { inputDim, type ModelConfig } from "./config.ts";
@@ -45,14 +47,67 @@ function placeColumns(
   }
 }
 
+/** Keep masks (1 kept, 0 dropped) of the two dropout sites of one training step. */
+export interface DropoutMasksRef {
+  /** Drop probability p: kept values are scaled by 1/(1 − p). */
+  p: number;
+  /** (B, T, E) mask of the LSTM input. */
+  input: ArrayLike<number>;
+  /** (B, T, 2H) mask of the last LSTM layer's output. */
+  output: ArrayLike<number>;
+}
+
+/** Inverted dropout from a keep mask: x·keep/(1 − p) (its backward is the same map). */
+function masked(x: ArrayLike<number>, keep: ArrayLike<number>, p: number): Float64Array {
+  if (keep.length !== x.length) {
+    throw new Error(`dropout mask: expected ${x.length} values, found ${keep.length}`);
+  }
+  return Float64Array.from(x, (v, i) => keep[i] ? v / (1 - p) : 0);
+}
+
+/** The head's loss (mean over sentences), dLoss/dEmissions and the head's own gradients. */
+function headRef(
+  config: ModelConfig,
+  tensors: Record<string, ArrayLike<number>>,
+  batch: Batch,
+  emissions: Float64Array, // (B, T, K)
+  K: number,
+): { loss: number; dEmissions: Float64Array; grads: Record<string, Float64Array> } {
+  const B = batch.size;
+  const shape = { batch: B, time: batch.maxLength, tags: K };
+  const gold = { emissions, lengths: batch.lengths, tags: batch.tagIds };
+  if (config.head === "softmax") {
+    const tokenLoss = softmaxXentRef(gold, shape);
+    const dLoss = new Array(tokenLoss.length).fill(1 / B);
+    const dEmissions = softmaxXentBackwardRef(gold, shape, dLoss);
+    return { loss: tokenLoss.reduce((a, v) => a + v, 0) / B, dEmissions, grads: {} };
+  }
+  const crf = {
+    ...gold,
+    transitions: tensors["crf.transitions"],
+    start: tensors["crf.start"],
+    end: tensors["crf.end"],
+  };
+  const nll = crfNllRef(crf, shape);
+  const d = crfBackwardRef(crf, shape, new Array(B).fill(1 / B));
+  return {
+    loss: nll.reduce((a, v) => a + v, 0) / B,
+    dEmissions: d.dEmissions,
+    grads: { "crf.transitions": d.dTransitions, "crf.start": d.dStart, "crf.end": d.dEnd },
+  };
+}
+
 /**
- * The loss L = (1/B)·Σ_b NLL_b of a CRF model on `batch`, and dL/dθ for
- * every parameter (GPU layout names: LSTM directions stacked).
+ * The loss L = (1/B)·Σ_b loss_b of the model on `batch` (a sentence's loss
+ * is its CRF NLL, or the sum of its tokens' cross-entropies for the softmax
+ * head), and dL/dθ for every parameter (GPU layout names: LSTM directions
+ * stacked).
  *
- * @param config the model configuration (dropout is ignored: none here)
+ * @param config the model configuration (`config.dropout` is not read: pass `dropout`)
  * @param sizes vocabulary sizes
  * @param tensors parameters, GPU layout
  * @param batch the batch
+ * @param dropout keep masks of the step (default: no dropout)
  * @returns the loss and the gradients by name
  *
  * @example
@@ -66,6 +121,7 @@ export function modelLossRef(
   sizes: VocabularySizes,
   tensors: Record<string, ArrayLike<number>>,
   batch: Batch,
+  dropout?: DropoutMasksRef,
 ): { loss: number; grads: Record<string, Float64Array> } {
   const B = batch.size;
   const T = batch.maxLength;
@@ -120,7 +176,7 @@ export function modelLossRef(
     );
   }
   const layerInputs: Float64Array[] = [];
-  let h: Float64Array = x;
+  let h: Float64Array = dropout ? masked(x, dropout.input, dropout.p) : x;
   const lstmParams = (layer: number) => ({
     wIh: tensors[`lstm.weight_ih_l${layer}`],
     wHh: tensors[`lstm.weight_hh_l${layer}`],
@@ -136,29 +192,17 @@ export function modelLossRef(
       hiddenSize: H,
     });
   }
+  if (dropout) h = masked(h, dropout.output, dropout.p);
   const outDims = { m: rows, n: K, k: 2 * H, transB: true };
   const emissions = matmulRef(h, tensors["out.weight"], outDims, tensors["out.bias"]);
-  const crf = {
-    emissions,
-    lengths,
-    tags: batch.tagIds,
-    transitions: tensors["crf.transitions"],
-    start: tensors["crf.start"],
-    end: tensors["crf.end"],
-  };
-  const shape = { batch: B, time: T, tags: K };
-  const nll = crfNllRef(crf, shape);
-  const loss = nll.reduce((a, b) => a + b, 0) / B;
+  const head = headRef(config, tensors, batch, emissions, K);
+  const loss = head.loss;
 
-  const grads: Record<string, Float64Array> = {};
-  const dCrf = crfBackwardRef(crf, shape, new Array(B).fill(1 / B));
-  grads["crf.transitions"] = dCrf.dTransitions;
-  grads["crf.start"] = dCrf.dStart;
-  grads["crf.end"] = dCrf.dEnd;
-  const dOut = matmulBackwardRef(h, tensors["out.weight"], dCrf.dEmissions, outDims);
+  const grads: Record<string, Float64Array> = { ...head.grads };
+  const dOut = matmulBackwardRef(h, tensors["out.weight"], head.dEmissions, outDims);
   grads["out.weight"] = dOut.dB;
   grads["out.bias"] = dOut.dBias;
-  let dh: Float64Array = dOut.dA;
+  let dh: Float64Array = dropout ? masked(dOut.dA, dropout.output, dropout.p) : dOut.dA;
   for (let layer = config.layers - 1; layer >= 0; layer--) {
     const g = biLstmBackwardRef(layerInputs[layer], lengths, lstmParams(layer), {
       batch: B,
@@ -172,6 +216,7 @@ export function modelLossRef(
     grads[`lstm.bias_hh_l${layer}`] = g.dBHh;
     dh = g.dX;
   }
+  if (dropout) dh = masked(dh, dropout.input, dropout.p);
   grads["word_emb.weight"] = embeddingBackwardRef(
     columns(dh, rows, E, 0, config.wordDim),
     batch.wordIds,
