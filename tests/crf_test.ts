@@ -16,49 +16,18 @@ import {
   type CrfShape,
 } from "../src/ops/crf_ref.ts";
 import { assertClose, numericGradient, randomArray } from "./assert_close.ts";
-
-/** Every tag path of length n over K tags. */
-function* allPaths(n: number, k: number): Generator<number[]> {
-  const path = new Array(n).fill(0);
-  if (n === 0) return;
-  while (true) {
-    yield path.slice();
-    let i = n - 1;
-    while (i >= 0 && ++path[i] === k) path[i--] = 0;
-    if (i < 0) return;
-  }
-}
-
-/** The score of one path of sentence b, straight from the definition. */
-function pathScore(batch: CrfGoldBatch, shape: CrfShape, b: number, path: number[]): number {
-  const { time: T, tags: K } = shape;
-  let s = batch.start[path[0]] + batch.end[path[path.length - 1]];
-  path.forEach((y, t) => {
-    s += batch.emissions[(b * T + t) * K + y];
-    if (t > 0) s += batch.transitions[path[t - 1] * K + y];
-  });
-  return s;
-}
-
-function randomBatch(seed: number, shape: CrfShape, lengths: number[], spread = 2): CrfGoldBatch {
-  const { batch: B, time: T, tags: K } = shape;
-  const tags = new Int32Array(B * T);
-  const r = randomArray(seed + 7, B * T, 0, K);
-  for (let i = 0; i < B * T; i++) tags[i] = Math.floor(r[i]);
-  // Padding holds junk that must not matter.
-  for (let b = 0; b < B; b++) for (let t = lengths[b]; t < T; t++) tags[b * T + t] = 99;
-  return {
-    emissions: randomArray(seed, B * T * K, -spread, spread),
-    tags,
-    lengths: Int32Array.from(lengths),
-    transitions: randomArray(seed + 1, K * K, -1, 1),
-    start: randomArray(seed + 2, K, -1, 1),
-    end: randomArray(seed + 3, K, -1, 1),
-  };
-}
+import {
+  allPaths,
+  destroyAll,
+  ENUMERATION_SHAPES,
+  pathScore,
+  randomCrfBatch as randomBatch,
+  SEQUENCE_CASES,
+  uploadBatch,
+} from "./fixtures.ts";
 
 Deno.test("CRF reference: log Z, gold score, marginals and span probabilities equal enumeration", () => {
-  for (const [K, T] of [[2, 1], [3, 4], [4, 5], [3, 5]]) {
+  for (const [K, T] of ENUMERATION_SHAPES) {
     const shape = { batch: 3, time: T, tags: K };
     const lengths = [T, Math.max(1, T - 2), 0];
     const batch = randomBatch(K * 10 + T, shape, lengths);
@@ -162,12 +131,7 @@ async function runLoss(
   const [initT, initS, initE] = options.init ??
     [new Float32Array(K * K), new Float32Array(K), new Float32Array(K)];
   const buf = {
-    emissions: createBuffer(gpu, "emissions", Float32Array.from(batch.emissions)),
-    tags: createBuffer(gpu, "tags", Int32Array.from(batch.tags)),
-    lengths: createBuffer(gpu, "lengths", Int32Array.from(batch.lengths)),
-    transitions: createBuffer(gpu, "transitions", Float32Array.from(batch.transitions)),
-    start: createBuffer(gpu, "start", Float32Array.from(batch.start)),
-    end: createBuffer(gpu, "end", Float32Array.from(batch.end)),
+    ...uploadBatch(gpu, batch),
     nll: createBuffer(gpu, "nll", new Float32Array(B).fill(123)),
     dEmissions: createBuffer(gpu, "dEmissions", new Float32Array(B * T * K).fill(123)),
     dTransitions: createBuffer(gpu, "dTransitions", initT),
@@ -185,7 +149,7 @@ async function runLoss(
     dEnd: await readFloat32(gpu, buf.dEnd, K),
     loss: (await readFloat32(gpu, buf.loss, 1))[0] - 0.5,
   };
-  for (const b of Object.values(buf)) b.destroy();
+  destroyAll(buf);
   return out;
 }
 
@@ -213,14 +177,7 @@ Deno.test("CRF loss on the GPU equals the float64 reference (K=3, 9; B=1, 5; T=1
   const gpu = await acquireGpu();
   let seed = 100;
   for (const K of [3, 9]) {
-    for (
-      const [B, T, lengths] of [
-        [1, 1, [1]],
-        [1, 7, [7]],
-        [5, 7, [7, 1, 4, 0, 6]],
-        [5, 1, [1, 1, 0, 1, 1]],
-      ] as [number, number, number[]][]
-    ) {
+    for (const [B, T, lengths] of SEQUENCE_CASES) {
       const shape = { batch: B, time: T, tags: K };
       const batch = randomBatch(seed++, shape, lengths);
       const scale = 1 / B;
@@ -294,12 +251,7 @@ Deno.test("CRF loss resizes to smaller and larger batches; resetLoss zeroes the 
   const big = { batch: 9, time: 12, tags: K };
   const batch = randomBatch(9, big, [12, 3, 7, 1, 12, 5, 0, 8, 2]);
   const buf = {
-    emissions: createBuffer(gpu, "emissions", Float32Array.from(batch.emissions)),
-    tags: createBuffer(gpu, "tags", Int32Array.from(batch.tags)),
-    lengths: createBuffer(gpu, "lengths", Int32Array.from(batch.lengths)),
-    transitions: createBuffer(gpu, "transitions", Float32Array.from(batch.transitions)),
-    start: createBuffer(gpu, "start", Float32Array.from(batch.start)),
-    end: createBuffer(gpu, "end", Float32Array.from(batch.end)),
+    ...uploadBatch(gpu, batch),
     nll: createBuffer(gpu, "nll", 9 * 4),
     dEmissions: createBuffer(gpu, "dEmissions", 9 * 12 * K * 4),
     dTransitions: createBuffer(gpu, "dTransitions", K * K * 4),
@@ -323,7 +275,7 @@ Deno.test("CRF loss resizes to smaller and larger batches; resetLoss zeroes the 
     atol: 1e-4,
     name: "loss after reset and shrinking",
   });
-  for (const b of Object.values(buf)) b.destroy();
+  destroyAll(buf);
 });
 
 Deno.test("CRF marginals, log α, log β and log Z on the GPU equal the reference", async () => {
@@ -339,11 +291,7 @@ Deno.test("CRF marginals, log α, log β and log Z on the GPU equal the referenc
     const shape = { batch: B, time: T, tags: K };
     const batch = randomBatch(seed++, shape, lengths);
     const buf = {
-      emissions: createBuffer(gpu, "emissions", Float32Array.from(batch.emissions)),
-      lengths: createBuffer(gpu, "lengths", Int32Array.from(batch.lengths)),
-      transitions: createBuffer(gpu, "transitions", Float32Array.from(batch.transitions)),
-      start: createBuffer(gpu, "start", Float32Array.from(batch.start)),
-      end: createBuffer(gpu, "end", Float32Array.from(batch.end)),
+      ...uploadBatch(gpu, batch),
       logZ: createBuffer(gpu, "logZ", new Float32Array(B).fill(7)),
       marginals: createBuffer(gpu, "marginals", new Float32Array(B * T * K).fill(7)),
       logAlpha: createBuffer(gpu, "logAlpha", new Float32Array(B * T * K).fill(7)),
@@ -369,7 +317,7 @@ Deno.test("CRF marginals, log α, log β and log Z on the GPU equal the referenc
       name: `logBeta ${tag}`,
       shape: [B, T, K],
     });
-    for (const b of Object.values(buf)) b.destroy();
+    destroyAll(buf);
   }
 });
 
