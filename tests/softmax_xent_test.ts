@@ -16,18 +16,12 @@ import {
   softmaxXentRef,
 } from "../src/ops/softmax_xent_ref.ts";
 import { assertClose, numericGradient, randomArray } from "./assert_close.ts";
-
-function randomBatch(seed: number, shape: CrfShape, lengths: number[]): Required<SoftmaxBatch> {
-  const { batch: B, time: T, tags: K } = shape;
-  const r = randomArray(seed + 1, B * T, 0, K);
-  const tags = Int32Array.from(r, (v) => Math.floor(v));
-  for (let b = 0; b < B; b++) for (let t = lengths[b]; t < T; t++) tags[b * T + t] = -7;
-  return {
-    emissions: randomArray(seed, B * T * K, -3, 3),
-    tags,
-    lengths: Int32Array.from(lengths),
-  };
-}
+import {
+  destroyAll,
+  randomSoftmaxBatch as randomBatch,
+  SEQUENCE_CASES,
+  uploadBatch,
+} from "./fixtures.ts";
 
 Deno.test("softmax cross-entropy reference backward equals finite differences of Σ loss·dLoss", () => {
   const shape = { batch: 3, time: 4, tags: 5 };
@@ -46,9 +40,7 @@ Deno.test("softmax cross-entropy reference backward equals finite differences of
 async function runLoss(gpu: Gpu, batch: Required<SoftmaxBatch>, shape: CrfShape, scale: number) {
   const { batch: B, time: T, tags: K } = shape;
   const buf = {
-    emissions: createBuffer(gpu, "emissions", Float32Array.from(batch.emissions)),
-    tags: createBuffer(gpu, "tags", Int32Array.from(batch.tags)),
-    lengths: createBuffer(gpu, "lengths", Int32Array.from(batch.lengths)),
+    ...uploadBatch(gpu, batch),
     dEmissions: createBuffer(gpu, "dEmissions", new Float32Array(B * T * K).fill(9)),
     tokenLoss: createBuffer(gpu, "tokenLoss", new Float32Array(B * T).fill(9)),
     loss: createBuffer(gpu, "loss", new Float32Array([0.25])),
@@ -60,7 +52,7 @@ async function runLoss(gpu: Gpu, batch: Required<SoftmaxBatch>, shape: CrfShape,
     tokenLoss: await readFloat32(gpu, buf.tokenLoss, B * T),
     loss: (await readFloat32(gpu, buf.loss, 1))[0] - 0.25,
   };
-  for (const b of Object.values(buf)) b.destroy();
+  destroyAll(buf);
   return out;
 }
 
@@ -70,12 +62,9 @@ Deno.test("softmax cross-entropy on the GPU equals the reference (K=3, 9; B=1, 5
   for (const K of [3, 9]) {
     for (
       const [B, T, lengths] of [
-        [1, 1, [1]],
-        [1, 7, [7]],
-        [5, 7, [7, 1, 4, 0, 6]],
-        [5, 1, [1, 0, 1, 1, 1]],
-        [3, 150, [150, 3, 149]],
-      ] as [number, number, number[]][]
+        ...SEQUENCE_CASES,
+        [3, 150, [150, 3, 149]] as [number, number, number[]],
+      ]
     ) {
       const shape = { batch: B, time: T, tags: K };
       const batch = randomBatch(seed++, shape, lengths);
@@ -101,9 +90,7 @@ Deno.test("softmax loss: resize grows scratch, setLossScale and resetLoss work, 
   const lengths = Array.from({ length: 40 }, (_, b) => b % 10);
   const batch = randomBatch(4, shape, lengths);
   const buf = {
-    emissions: createBuffer(gpu, "emissions", Float32Array.from(batch.emissions)),
-    tags: createBuffer(gpu, "tags", Int32Array.from(batch.tags)),
-    lengths: createBuffer(gpu, "lengths", Int32Array.from(batch.lengths)),
+    ...uploadBatch(gpu, batch),
     dEmissions: createBuffer(gpu, "dEmissions", 40 * 9 * 4 * 4),
     loss: createBuffer(gpu, "loss", 4),
   };
@@ -120,7 +107,7 @@ Deno.test("softmax loss: resize grows scratch, setLossScale and resetLoss work, 
   op.setLossScale(1);
   submitDispatches(gpu, op.dispatches);
   assertClose(await readFloat32(gpu, buf.loss, 1), [total], { rtol: 1e-5, name: "after reset" });
-  for (const b of Object.values(buf)) b.destroy();
+  destroyAll(buf);
 });
 
 Deno.test("softmax prediction on the GPU equals the reference argmax and probabilities", async () => {
@@ -136,9 +123,9 @@ Deno.test("softmax prediction on the GPU equals the reference argmax and probabi
   ) {
     const shape = { batch: B, time: T, tags: K };
     const batch = randomBatch(seed++, shape, lengths);
+    const { tags: _, ...inputs } = batch;
     const buf = {
-      emissions: createBuffer(gpu, "emissions", Float32Array.from(batch.emissions)),
-      lengths: createBuffer(gpu, "lengths", Int32Array.from(batch.lengths)),
+      ...uploadBatch(gpu, inputs),
       prediction: createBuffer(gpu, "prediction", new Int32Array(B * T).fill(5)),
       probabilities: createBuffer(gpu, "probabilities", new Float32Array(B * T * K).fill(5)),
     };
@@ -149,6 +136,6 @@ Deno.test("softmax prediction on the GPU equals the reference argmax and probabi
       atol: 1e-6,
       name: `probabilities K=${K}`,
     });
-    for (const b of Object.values(buf)) b.destroy();
+    destroyAll(buf);
   }
 });

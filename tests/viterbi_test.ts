@@ -11,49 +11,20 @@ import type { CrfBatch, CrfShape } from "../src/ops/crf_ref.ts";
 import { createTransitionMask, viterbiDecode } from "../src/ops/viterbi.ts";
 import { nBestRef, type TransitionMask, viterbiRef } from "../src/ops/viterbi_ref.ts";
 import { assertClose, randomArray } from "./assert_close.ts";
+import {
+  allPaths,
+  destroyAll,
+  ENUMERATION_SHAPES,
+  pathScore,
+  randomCrfBatch,
+  SEQUENCE_CASES,
+  uploadBatch,
+} from "./fixtures.ts";
 
-/** Every tag path of length n over K tags. */
-function* allPaths(n: number, k: number): Generator<number[]> {
-  if (n === 0) return;
-  const path = new Array(n).fill(0);
-  while (true) {
-    yield path.slice();
-    let i = n - 1;
-    while (i >= 0 && ++path[i] === k) path[i--] = 0;
-    if (i < 0) return;
-  }
-}
-
-/** A path's score from the definition; −∞ if it uses a forbidden transition. */
-function pathScore(
-  batch: CrfBatch,
-  shape: CrfShape,
-  b: number,
-  path: number[],
-  mask?: TransitionMask,
-): number {
-  const { time: T, tags: K } = shape;
-  const n = path.length;
-  if (mask && (!mask.start[path[0]] || !mask.end[path[n - 1]])) return -Infinity;
-  let s = batch.start[path[0]] + batch.end[path[n - 1]];
-  for (let t = 0; t < n; t++) {
-    s += batch.emissions[(b * T + t) * K + path[t]];
-    if (t === 0) continue;
-    if (mask && !mask.transitions[path[t - 1] * K + path[t]]) return -Infinity;
-    s += batch.transitions[path[t - 1] * K + path[t]];
-  }
-  return s;
-}
-
+/** A random batch without gold tags (emissions, lengths and CRF parameters). */
 function randomBatch(seed: number, shape: CrfShape, lengths: number[]): CrfBatch {
-  const { batch: B, time: T, tags: K } = shape;
-  return {
-    emissions: randomArray(seed, B * T * K, -2, 2),
-    lengths: Int32Array.from(lengths),
-    transitions: randomArray(seed + 1, K * K),
-    start: randomArray(seed + 2, K),
-    end: randomArray(seed + 3, K),
-  };
+  const { tags: _, ...batch } = randomCrfBatch(seed, shape, lengths);
+  return batch;
 }
 
 /** IOB2 over `types` entity types: tag 0 = O, 1 + 2x = B-x, 2 + 2x = I-x. I-x only after B-x or I-x. */
@@ -85,7 +56,7 @@ function randomMask(seed: number, K: number): TransitionMask {
 }
 
 Deno.test("Viterbi and k-best references equal enumeration of every path, with and without a mask", () => {
-  for (const [K, T] of [[2, 1], [3, 4], [4, 5], [3, 5]]) {
+  for (const [K, T] of ENUMERATION_SHAPES) {
     const shape = { batch: 3, time: T, tags: K };
     const lengths = [T, Math.max(1, T - 2), 0];
     const batch = randomBatch(K * 7 + T, shape, lengths);
@@ -133,11 +104,7 @@ async function runViterbi(
 ): Promise<Decoded> {
   const { batch: B, time: T, tags: K } = shape;
   const buf = {
-    emissions: createBuffer(gpu, "emissions", Float32Array.from(batch.emissions)),
-    lengths: createBuffer(gpu, "lengths", Int32Array.from(batch.lengths)),
-    transitions: createBuffer(gpu, "transitions", Float32Array.from(batch.transitions)),
-    start: createBuffer(gpu, "start", Float32Array.from(batch.start)),
-    end: createBuffer(gpu, "end", Float32Array.from(batch.end)),
+    ...uploadBatch(gpu, batch),
     allowed: mask ? createTransitionMask(gpu, mask, K) : undefined,
     path: createBuffer(gpu, "path", new Int32Array(B * T).fill(55)),
     score: createBuffer(gpu, "score", new Float32Array(B).fill(55)),
@@ -147,7 +114,7 @@ async function runViterbi(
     path: await readInt32(gpu, buf.path, B * T),
     score: await readFloat32(gpu, buf.score, B),
   };
-  for (const b of Object.values(buf)) b?.destroy();
+  destroyAll(buf);
   return out;
 }
 
@@ -168,14 +135,7 @@ Deno.test("Viterbi on the GPU equals the reference (K=3, 9; B=1, 5; T=1, 7; padd
   const gpu = await acquireGpu();
   let seed = 40;
   for (const K of [3, 9]) {
-    for (
-      const [B, T, lengths] of [
-        [1, 1, [1]],
-        [1, 7, [7]],
-        [5, 7, [7, 1, 4, 0, 6]],
-        [5, 1, [1, 0, 1, 1, 1]],
-      ] as [number, number, number[]][]
-    ) {
+    for (const [B, T, lengths] of SEQUENCE_CASES) {
       const shape = { batch: B, time: T, tags: K };
       const batch = randomBatch(seed++, shape, lengths);
       for (const mask of [undefined, K === 9 ? iob2Mask(4) : randomMask(seed, K)]) {
@@ -243,11 +203,7 @@ Deno.test("Viterbi: a padded batch equals its sentences one by one; resize grows
   }
   // Built for one short sentence, resized to the whole batch.
   const buf = {
-    emissions: createBuffer(gpu, "emissions", Float32Array.from(batch.emissions)),
-    lengths: createBuffer(gpu, "lengths", Int32Array.from(lengths)),
-    transitions: createBuffer(gpu, "transitions", Float32Array.from(batch.transitions)),
-    start: createBuffer(gpu, "start", Float32Array.from(batch.start)),
-    end: createBuffer(gpu, "end", Float32Array.from(batch.end)),
+    ...uploadBatch(gpu, batch),
     path: createBuffer(gpu, "path", 4 * 9 * 4),
     score: createBuffer(gpu, "score", 4 * 4),
   };
@@ -256,5 +212,5 @@ Deno.test("Viterbi: a padded batch equals its sentences one by one; resize grows
   submitDispatches(gpu, op.dispatches);
   assert.deepEqual(await readInt32(gpu, buf.path, 36), whole.path);
   await assert.rejects(viterbiDecode(gpu, buf, { batch: 1, time: 9, tags: 33 }), /1 to 32 tags/);
-  for (const b of Object.values(buf)) b.destroy();
+  destroyAll(buf);
 });
