@@ -8,3 +8,4 @@
 export * from "./device.ts";
 export * from "./buffers.ts";
 export * from "./kernel.ts";
+export * from "./profile.ts";
