@@ -14,12 +14,7 @@ import {
   type CharCnnRefInputs,
 } from "../src/ops/char_cnn_ref.ts";
 import { assertClose, numericGradient, randomArray } from "./assert_close.ts";
-
-function sumProduct(x: ArrayLike<number>, y: ArrayLike<number>): number {
-  let s = 0;
-  for (let i = 0; i < x.length; i++) s += x[i] * y[i];
-  return s;
-}
+import { sumProduct } from "./fixtures.ts";
 
 /** A random batch: words of 0..Lc characters (ids 1..C−1, 0 = pad past the word). */
 function randomBatch(seed: number, dims: CharCnnRefDims, lengths: number[]): CharCnnRefInputs {

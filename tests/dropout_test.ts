@@ -3,12 +3,7 @@ import { acquireGpu, createBuffer, readFloat32, submitDispatches } from "../src/
 import { dropoutBackward, dropoutForward } from "../src/ops/dropout.ts";
 import { dropoutMaskRef, dropoutRef, pcgHash } from "../src/ops/dropout_ref.ts";
 import { assertClose, numericGradient, randomArray } from "./assert_close.ts";
-
-function sumProduct(x: ArrayLike<number>, y: ArrayLike<number>): number {
-  let s = 0;
-  for (let i = 0; i < x.length; i++) s += x[i] * y[i];
-  return s;
-}
+import { sumProduct } from "./fixtures.ts";
 
 Deno.test("pcg hash matches known values of the WGSL formula", () => {
   // Computed by hand from the PCG RXS-M-XS definition with BigInt arithmetic.

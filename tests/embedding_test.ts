@@ -11,17 +11,7 @@ import { embeddingBackwardRef, embeddingForwardRef } from "../src/ops/embedding_
 import { encodeSentences, makeBatches } from "../src/data/batch.ts";
 import { Vocabulary } from "../src/data/vocab.ts";
 import { assertClose, numericGradient, randomArray } from "./assert_close.ts";
-
-function sumProduct(x: ArrayLike<number>, y: ArrayLike<number>): number {
-  let s = 0;
-  for (let i = 0; i < x.length; i++) s += x[i] * y[i];
-  return s;
-}
-
-/** Ids with many repeats (a small vocabulary) and some out-of-range values. */
-function randomIds(seed: number, n: number, vocab: number): Int32Array {
-  return Int32Array.from(randomArray(seed, n, 0, vocab), Math.floor);
-}
+import { randomIds, sumProduct } from "./fixtures.ts";
 
 Deno.test("embedding reference backward equals finite differences of sum(out·dout)", () => {
   const dims = { batch: 2, time: 3, dim: 3, vocab: 4 };

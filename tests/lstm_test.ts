@@ -16,12 +16,7 @@ import {
   type BiLstmShape,
 } from "../src/ops/lstm_ref.ts";
 import { assertClose, numericGradient, randomArray } from "./assert_close.ts";
-
-function sumProduct(x: ArrayLike<number>, y: ArrayLike<number>): number {
-  let s = 0;
-  for (let i = 0; i < x.length; i++) s += x[i] * y[i];
-  return s;
-}
+import { sumProduct } from "./fixtures.ts";
 
 function randomParams(seed: number, E: number, H: number, scale = 0.6): BiLstmParams {
   return {

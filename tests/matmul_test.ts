@@ -3,6 +3,7 @@ import { acquireGpu, createBuffer, readFloat32, submitDispatches } from "../src/
 import { matmulBackward, matmulForward, vec4Applies } from "../src/ops/matmul.ts";
 import { matmulBackwardRef, type MatmulDims, matmulRef } from "../src/ops/matmul_ref.ts";
 import { assertClose, numericGradient, randomArray } from "./assert_close.ts";
+import { sumProduct } from "./fixtures.ts";
 
 const shapes: [number, number, number][] = [[1, 1, 1], [7, 13, 5], [64, 100, 400], [12, 8, 4], [
   68,
@@ -10,12 +11,6 @@ const shapes: [number, number, number][] = [[1, 1, 1], [7, 13, 5], [64, 100, 400
   20,
 ]];
 const transposes = [[false, false], [true, false], [false, true], [true, true]];
-
-function sumProduct(x: ArrayLike<number>, y: ArrayLike<number>): number {
-  let s = 0;
-  for (let i = 0; i < x.length; i++) s += x[i] * y[i];
-  return s;
-}
 
 Deno.test("matmul reference backward equals finite differences of sum(C·dC)", () => {
   for (const [transA, transB] of transposes) {

@@ -1,60 +1,11 @@
 import assert from "node:assert/strict";
-import { type Batch, encodeSentences, makeBatches } from "../src/data/batch.ts";
-import { CASING_CLASSES } from "../src/data/casing.ts";
-import { collectTags, type Sentence } from "../src/data/sentence.ts";
-import { buildCharVocabulary, buildTagVocabulary, buildWordVocabulary } from "../src/data/vocab.ts";
+import type { Batch } from "../src/data/batch.ts";
 import { acquireGpu } from "../src/gpu/mod.ts";
-import { type ModelConfig, resolveConfig } from "../src/model/config.ts";
 import { NerGraph } from "../src/model/graph.ts";
 import { modelLossRef } from "../src/model/graph_ref.ts";
 import { assertClose } from "./assert_close.ts";
 import { adamStepRef } from "../src/ops/adam_ref.ts";
-
-/** Eight invented sentences with unequal lengths, one of length 1. */
-const corpus: Sentence[] = [
-  {
-    tokens: ["Ada", "Lovelace", "lived", "in", "London", "."],
-    tags: ["B-PER", "I-PER", "O", "O", "B-LOC", "O"],
-  },
-  { tokens: ["Acme", "Corp", "hired", "Bob"], tags: ["B-ORG", "I-ORG", "O", "B-PER"] },
-  { tokens: ["Paris"], tags: ["B-LOC"] },
-  {
-    tokens: ["Bob", "visited", "Rome", "and", "Oslo"],
-    tags: ["B-PER", "O", "B-LOC", "O", "B-LOC"],
-  },
-  { tokens: ["Nothing", "here", "."], tags: ["O", "O", "O"] },
-  {
-    tokens: ["Zed", "Inc", "sued", "Acme", "Corp", "in", "1999"],
-    tags: ["B-ORG", "I-ORG", "O", "B-ORG", "I-ORG", "O", "O"],
-  },
-  { tokens: ["Eve", "met", "Ada"], tags: ["B-PER", "O", "B-PER"] },
-  { tokens: ["London", "calling"], tags: ["B-LOC", "O"] },
-];
-
-function setup(config: ModelConfig, batchSize = 8) {
-  const words = buildWordVocabulary(corpus);
-  const chars = buildCharVocabulary(corpus);
-  const tags = buildTagVocabulary(collectTags(corpus));
-  const encoded = encodeSentences(corpus, { words, chars, tags });
-  const batches = makeBatches(encoded, { batchSize, seed: 3, maxChars: config.maxChars });
-  const sizes = {
-    words: words.size,
-    chars: chars.size,
-    casings: CASING_CLASSES.length,
-    tags: tags.size,
-  };
-  return { batches, sizes };
-}
-
-const tiny = resolveConfig({
-  wordDim: 6,
-  casingDim: 3,
-  charDim: 4,
-  charFilters: 5,
-  maxChars: 6,
-  hidden: 5,
-  dropout: 0,
-});
+import { TINY_CONFIG as tiny, tinyBatches as setup } from "./fixtures.ts";
 
 for (const layers of [1, 2]) {
   Deno.test(`the GPU graph's loss and every gradient equal the float64 reference (${layers} layer)`, async () => {
