@@ -8,6 +8,7 @@
 
 import type { EvaluationReport } from "./report.ts";
 import type { ConfusionMatrix } from "./confusion.ts";
+import type { Reliability } from "./calibration.ts";
 
 /** One line of a chart: `points` are `[x, y]` pairs. */
 export interface Curve {
@@ -258,6 +259,145 @@ export function renderConfusionSvg(
   return parts.join("\n");
 }
 
+/**
+ * Draws a reliability diagram as SVG: one bar per non-empty score bin, as
+ * high as the bin's observed precision, a dot at its mean score, and the
+ * diagonal where a calibrated model's bars would end. Each bar has a
+ * tooltip with its counts.
+ *
+ * @param r From `reliability`.
+ * @param options `width` and `height` in pixels (default 360 × 320), `title`.
+ * @returns An `<svg>` element as text.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { reliability } from "./calibration.ts";
+ * const svg = renderReliabilitySvg(reliability([{ score: 0.95, correct: true }]));
+ * assert.match(svg, /<title>scores 0\.90–1\.00: 1 spans, mean score 0\.950, precision 1\.000<\/title>/);
+ * ```
+ */
+export function renderReliabilitySvg(
+  r: Reliability,
+  options: { width?: number; height?: number; title?: string } = {},
+): string {
+  const W = options.width ?? 360, H = options.height ?? 320;
+  const m = { left: 48, right: 12, top: 28, bottom: 44 };
+  const sx = (x: number) => m.left + x * (W - m.left - m.right);
+  const sy = (y: number) => H - m.bottom - y * (H - m.top - m.bottom);
+  const title = options.title ?? `Reliability of span scores (ECE ${r.ece.toFixed(4)})`;
+  const parts: string[] = [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="11">`,
+    `<text x="${W / 2}" y="16" text-anchor="middle" font-size="13" font-weight="bold">${
+      escapeHtml(title)
+    }</text>`,
+    `<rect x="${m.left}" y="${m.top}" width="${W - m.left - m.right}" height="${
+      H - m.top - m.bottom
+    }" fill="none" stroke="#999"/>`,
+  ];
+  for (const t of [0, 0.2, 0.4, 0.6, 0.8, 1]) {
+    parts.push(
+      `<text x="${sx(t).toFixed(1)}" y="${H - m.bottom + 15}" text-anchor="middle">${t}</text>`,
+      `<text x="${m.left - 6}" y="${
+        sy(t).toFixed(1)
+      }" text-anchor="end" dominant-baseline="middle">${t}</text>`,
+      `<line x1="${m.left}" y1="${sy(t).toFixed(1)}" x2="${W - m.right}" y2="${
+        sy(t).toFixed(1)
+      }" stroke="#eee"/>`,
+    );
+  }
+  for (const b of r.bins) {
+    if (b.count === 0) continue;
+    const x = sx(b.lo) + 1, w = sx(b.hi) - sx(b.lo) - 2, y = sy(b.precision);
+    parts.push(
+      `<rect x="${x.toFixed(1)}" y="${y.toFixed(1)}" width="${w.toFixed(1)}" height="${
+        (sy(0) - y).toFixed(1)
+      }" fill="#1f77b4" fill-opacity="0.75"><title>scores ${b.lo.toFixed(2)}–${
+        b.hi.toFixed(2)
+      }: ${b.count} spans, mean score ${b.meanScore.toFixed(3)}, precision ${
+        b.precision.toFixed(3)
+      }</title></rect>`,
+      `<circle cx="${sx(b.meanScore).toFixed(1)}" cy="${
+        sy(b.precision).toFixed(1)
+      }" r="2.5" fill="#d62728"/>`,
+    );
+  }
+  parts.push(
+    `<line x1="${sx(0)}" y1="${sy(0)}" x2="${sx(1)}" y2="${
+      sy(1)
+    }" stroke="#555" stroke-dasharray="4 3"/>`,
+    `<text x="${(m.left + W - m.right) / 2}" y="${H - 8}" text-anchor="middle">span score</text>`,
+    `<text transform="translate(14 ${
+      (m.top + H - m.bottom) / 2
+    }) rotate(-90)" text-anchor="middle">observed precision</text>`,
+    "</svg>",
+  );
+  return parts.join("\n");
+}
+
+/**
+ * The HTML sections of one report: entity scores per type, the per-tag
+ * table, the top errors and the confusion heatmap.
+ *
+ * @param r From `evaluateTags`.
+ * @param options `heading`: a prefix for the section headings (e.g. the model's name).
+ * @returns HTML fragments, in order.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { evaluateTags } from "./report.ts";
+ * const parts = renderReportSections(evaluateTags([["B-PER"]], [["B-PER"]]), { heading: "A" });
+ * assert.match(parts.join(""), /<h2>A: Entities/);
+ * ```
+ */
+export function renderReportSections(
+  r: EvaluationReport,
+  options: { heading?: string } = {},
+): string[] {
+  const h = options.heading ? `${escapeHtml(options.heading)}: ` : "";
+  const e = r.entities;
+  return [
+    `<h2>${h}Entities (conlleval${r.rules === "iobes" ? ", IOBES rules" : ""})</h2>`,
+    `<p>${e.tokens} tokens, ${e.overall.gold} gold entities, ${e.overall.guessed} found, ${e.overall.correct} correct; token accuracy ${
+      pct(e.accuracy)
+    }%.</p>`,
+    "<table><tr><th>type</th><th>precision</th><th>recall</th><th>F1</th><th>gold</th><th>found</th><th>correct</th></tr>",
+    ...[...e.types, { type: "overall", ...e.overall }].map((t) =>
+      `<tr${t.type === "overall" ? ' class="total"' : ""}><td>${escapeHtml(t.type)}</td><td>${
+        pct(t.precision)
+      }</td><td>${pct(t.recall)}</td><td>${
+        pct(t.f1)
+      }</td><td>${t.gold}</td><td>${t.guessed}</td><td>${t.correct}</td></tr>`
+    ),
+    "</table>",
+    `<h2>${h}Per tag (token level)</h2>`,
+    "<table><tr><th>tag</th><th>precision</th><th>recall</th><th>F1</th><th>support</th></tr>",
+    ...r.tags.rows.map((t) =>
+      `<tr><td>${escapeHtml(t.label)}</td><td>${pct(t.precision)}</td><td>${
+        pct(t.recall)
+      }</td><td>${pct(t.f1)}</td><td>${t.support}</td></tr>`
+    ),
+    ...([["macro avg", r.tags.macro], ["weighted avg", r.tags.weighted]] as const).map(([n, a]) =>
+      `<tr class="total"><td>${n}</td><td>${pct(a.precision)}</td><td>${pct(a.recall)}</td><td>${
+        pct(a.f1)
+      }</td><td>${a.support}</td></tr>`
+    ),
+    "</table>",
+    `<h2>${h}Top errors</h2>`,
+    r.errors.length === 0
+      ? "<p>No misclassifications.</p>"
+      : `<ol>${
+        r.errors.map((c) =>
+          `<li><code>${escapeHtml(c.gold)} → ${escapeHtml(c.predicted)}</code>: ${c.count}</li>`
+        ).join("")
+      }</ol>`,
+    `<h2>${h}Confusion matrix</h2>`,
+    "<p>Rows gold, columns predicted; colour on a log scale (green diagonal, red errors).</p>",
+    renderConfusionSvg(r.confusion),
+  ];
+}
+
 /** Options for {@linkcode renderHtmlReport}. */
 export interface HtmlReportOptions {
   /** The page title. Default `"webgpu-ner evaluation"`. */
@@ -270,6 +410,8 @@ export interface HtmlReportOptions {
   charts?: readonly Chart[];
   /** Free-form lines shown under the title (data set, model, date). */
   notes?: readonly string[];
+  /** More HTML sections after the report (e.g. a comparison or a reliability diagram). */
+  sections?: readonly string[];
 }
 
 const pct = (x: number) => (100 * x).toFixed(2);
@@ -301,49 +443,8 @@ export function renderHtmlReport(options: HtmlReportOptions = {}): string {
       `<ul class="notes">${options.notes.map((n) => `<li>${escapeHtml(n)}</li>`).join("")}</ul>`,
     );
   }
-  const r = options.report;
-  if (r) {
-    const e = r.entities;
-    body.push(
-      `<h2>Entities (conlleval${r.rules === "iobes" ? ", IOBES rules" : ""})</h2>`,
-      `<p>${e.tokens} tokens, ${e.overall.gold} gold entities, ${e.overall.guessed} found, ${e.overall.correct} correct; token accuracy ${
-        pct(e.accuracy)
-      }%.</p>`,
-      "<table><tr><th>type</th><th>precision</th><th>recall</th><th>F1</th><th>gold</th><th>found</th><th>correct</th></tr>",
-      ...[...e.types, { type: "overall", ...e.overall }].map((t) =>
-        `<tr${t.type === "overall" ? ' class="total"' : ""}><td>${escapeHtml(t.type)}</td><td>${
-          pct(t.precision)
-        }</td><td>${pct(t.recall)}</td><td>${
-          pct(t.f1)
-        }</td><td>${t.gold}</td><td>${t.guessed}</td><td>${t.correct}</td></tr>`
-      ),
-      "</table>",
-      "<h2>Per tag (token level)</h2>",
-      "<table><tr><th>tag</th><th>precision</th><th>recall</th><th>F1</th><th>support</th></tr>",
-      ...r.tags.rows.map((t) =>
-        `<tr><td>${escapeHtml(t.label)}</td><td>${pct(t.precision)}</td><td>${
-          pct(t.recall)
-        }</td><td>${pct(t.f1)}</td><td>${t.support}</td></tr>`
-      ),
-      ...([["macro avg", r.tags.macro], ["weighted avg", r.tags.weighted]] as const).map(([n, a]) =>
-        `<tr class="total"><td>${n}</td><td>${pct(a.precision)}</td><td>${pct(a.recall)}</td><td>${
-          pct(a.f1)
-        }</td><td>${a.support}</td></tr>`
-      ),
-      "</table>",
-      "<h2>Top errors</h2>",
-      r.errors.length === 0
-        ? "<p>No misclassifications.</p>"
-        : `<ol>${
-          r.errors.map((c) =>
-            `<li><code>${escapeHtml(c.gold)} → ${escapeHtml(c.predicted)}</code>: ${c.count}</li>`
-          ).join("")
-        }</ol>`,
-      "<h2>Confusion matrix</h2>",
-      "<p>Rows gold, columns predicted; colour on a log scale (green diagonal, red errors).</p>",
-      renderConfusionSvg(r.confusion),
-    );
-  }
+  if (options.report) body.push(...renderReportSections(options.report));
+  body.push(...(options.sections ?? []));
   const charts: Chart[] = [];
   if (options.curves?.length) charts.push({ title: "training curves", curves: options.curves });
   charts.push(...(options.charts ?? []));
