@@ -5,15 +5,15 @@
  * @module
  */
 
-import { encodeSentences, makeBatches } from "../data/batch.ts";
+import { type Batch, encodeSentences, makeBatches } from "../data/batch.ts";
 import { CASING_CLASSES } from "../data/casing.ts";
 import { splitTag, tagsToSpans, transitionMask } from "../data/schemes.ts";
 import { sentences as splitSentences, type Token } from "../data/tokenize.ts";
 import { acquireGpu, type Gpu } from "../gpu/device.ts";
 import { decodeModel, type ModelData } from "../model/checkpoint.ts";
-import { fromPytorchTensors, NerGraph } from "../model/graph.ts";
+import { fromPytorchTensors, type Inference, NerGraph } from "../model/graph.ts";
 import { spanProbability } from "../ops/crf.ts";
-import { nBestRef } from "../ops/viterbi_ref.ts";
+import { nBest } from "./nbest.ts";
 
 /** An entity found in text. */
 export interface Entity {
@@ -80,19 +80,75 @@ async function readSource(source: ModelSource): Promise<{ bytes: Uint8Array; nam
   return { bytes: new Uint8Array(await response.arrayBuffer()), name: text };
 }
 
+/** A sentence of a text as the Tagger split and tagged it. */
+export interface TaggedSentence {
+  /** Its tokens, with UTF-16 offsets into the text. */
+  tokens: Token[];
+  /** The best tag per token, in the model's scheme (see {@linkcode Tagger.scheme}). */
+  tags: string[];
+}
+
+/** The result of {@linkcode Tagger.tagTexts} for one text. */
+export interface TaggedText {
+  /** The text. */
+  text: string;
+  /** Its entities, in text order. */
+  entities: Entity[];
+  /** Its sentences with their tokens and tags (none for an empty or blank text). */
+  sentences: TaggedSentence[];
+}
+
 /** Sentences longer than this are tagged in pieces. */
 const MAX_TIME = 128;
-/** Sentences per GPU batch (one submit and one readback wait each). */
-const BATCH = 128;
+/** The most sentences per GPU batch (fewer when the adapter's binding limit asks for it). */
+const MAX_BATCH = 256;
+/** Batches submitted ahead of the one being read back and post-processed. */
+const IN_FLIGHT = 2;
+
+/**
+ * The graph's capacity on `gpu`: pieces of at most 128 tokens, and as many
+ * of them per batch (up to 256) as keep the largest buffer, the LSTM gates
+ * (B·T, 8H) f32, within the adapter's storage binding limit.
+ */
+function taggerCapacity(gpu: Gpu, hidden: number): { maxBatch: number; maxTime: number } {
+  const limit = gpu.device.limits.maxStorageBufferBindingSize;
+  const rows = Math.floor(limit / (8 * hidden * 4));
+  if (rows < 1) {
+    throw new RangeError(
+      `A model with hidden size ${hidden} needs ${8 * hidden * 4} bytes per token in one ` +
+        `buffer, more than this adapter's storage binding limit of ${limit} bytes`,
+    );
+  }
+  const maxTime = Math.min(MAX_TIME, rows);
+  return { maxTime, maxBatch: Math.max(1, Math.min(MAX_BATCH, Math.floor(rows / maxTime))) };
+}
+
+/** A piece of a sentence: at most maxTime tokens from `offset`. */
+interface Piece {
+  sentence: number;
+  offset: number;
+  tokens: readonly string[];
+}
+
+/** What one decoding run is asked for. */
+interface DecodeRequest {
+  constrained: boolean;
+  /** Copy each sentence's marginals into its result. */
+  marginals: boolean;
+  nBest?: number;
+}
 
 /**
  * A loaded model, ready to tag. Create with {@linkcode Tagger.load} (a
- * model file) or {@linkcode Tagger.fromModel} (a decoded model).
+ * model file) or {@linkcode Tagger.fromModel} (a decoded model); free its
+ * GPU memory with {@linkcode Tagger.destroy} (or `using`).
  *
  * Decoding is Viterbi on the GPU, restricted by default to tag sequences
  * valid in the model's scheme (no `I-PER` after `O` in IOB2); entity scores
  * are span probabilities from forward-backward marginals, also on the GPU.
- * Sentences longer than 128 tokens are tagged in independent pieces.
+ * Batches are pipelined: the next one is submitted before the previous one
+ * is read back and turned into entities. Sentences longer than 128 tokens
+ * are tagged in independent pieces of 128.
  *
  * @example
  * ```ts
@@ -101,7 +157,7 @@ const BATCH = 128;
  * import { Tagger } from "./tagger.ts";
  * // A real program loads a trained file: Tagger.load("models/gmb-small.safetensors").
  * const bytes = encodeModel(randomModel({ words: ["Ada", "sang"] }));
- * const tagger = await Tagger.load(bytes);
+ * using tagger = await Tagger.load(bytes);
  * for (const e of await tagger.tag("Ada sang in Oslo.")) {
  *   if (e.score <= 0 || e.score > 1) throw new Error("scores are probabilities");
  * }
@@ -109,34 +165,22 @@ const BATCH = 128;
  */
 export class Tagger {
   #constrained = true;
-  #mask?: ReturnType<typeof transitionMask>;
-
-  /** The scheme's allowed transitions, computed once. */
-  #schemeMask(): ReturnType<typeof transitionMask> {
-    return this.#mask ??= transitionMask(this.model.tags.items, this.model.scheme);
-  }
-  #continuationTags?: Map<string, number[]>;
-
-  /** Tag ids that continue an entity of each type (I-, E-, L-), computed once. */
-  #continuations(): Map<string, number[]> {
-    if (!this.#continuationTags) {
-      const byType = new Map<string, number[]>();
-      this.model.tags.items.forEach((tag, id) => {
-        const { prefix, type } = splitTag(tag);
-        if (prefix === "I" || prefix === "E" || prefix === "L") {
-          byType.set(type, [...(byType.get(type) ?? []), id]);
-        }
-      });
-      this.#continuationTags = byType;
-    }
-    return this.#continuationTags;
-  }
+  #destroyed = false;
+  #mask: ReturnType<typeof transitionMask>;
+  /** Tag ids that continue an entity of each type (I-, E-, L-). */
+  #continuations: Map<string, number[]>;
+  #capacity: { maxBatch: number; maxTime: number };
 
   private constructor(
     readonly gpu: Gpu,
     readonly model: ModelData,
     readonly graph: NerGraph,
-  ) {}
+    capacity: { maxBatch: number; maxTime: number },
+  ) {
+    this.#capacity = capacity;
+    this.#mask = transitionMask(model.tags.items, model.scheme);
+    this.#continuations = continuationTags(model.tags.items);
+  }
 
   /**
    * The output tags, in id order (the columns of {@linkcode TokenTagging.marginals}).
@@ -150,10 +194,29 @@ export class Tagger {
    * import { Tagger } from "./tagger.ts";
    * const tagger = await Tagger.fromModel(await acquireGpu(), randomModel());
    * if (tagger.labels.join() !== "O,B-PER,I-PER,B-LOC,I-LOC") throw new Error();
+   * tagger.destroy();
    * ```
    */
   get labels(): readonly string[] {
     return this.model.tags.items;
+  }
+
+  /**
+   * The tag scheme of {@linkcode TaggedSentence.tags} (e.g. "IOB2").
+   *
+   * @returns the scheme
+   *
+   * @example
+   * ```ts
+   * import { acquireGpu } from "../gpu/device.ts";
+   * import { randomModel } from "./random_model.ts";
+   * import { Tagger } from "./tagger.ts";
+   * using tagger = await Tagger.fromModel(await acquireGpu(), randomModel({ scheme: "IOBES" }));
+   * if (tagger.scheme !== "IOBES") throw new Error(tagger.scheme);
+   * ```
+   */
+  get scheme(): ModelData["scheme"] {
+    return this.model.scheme;
   }
 
   /**
@@ -196,10 +259,11 @@ export class Tagger {
    * import { Tagger } from "./tagger.ts";
    * const tagger = await Tagger.fromModel(await acquireGpu(), randomModel());
    * if (tagger.model.scheme !== "IOB2") throw new Error();
+   * tagger.destroy();
    * ```
    */
   static async fromModel(gpu: Gpu, model: ModelData): Promise<Tagger> {
-    const K = model.tags.size;
+    const capacity = taggerCapacity(gpu, model.config.hidden);
     const graph = await NerGraph.create(
       gpu,
       model.config,
@@ -207,13 +271,52 @@ export class Tagger {
         words: model.words.size,
         chars: model.chars.size,
         casings: CASING_CLASSES.length,
-        tags: K,
+        tags: model.tags.size,
       },
-      { maxBatch: BATCH, maxTime: MAX_TIME, maxChars: model.config.maxChars },
+      { ...capacity, maxChars: model.config.maxChars },
       { training: false, constraints: transitionMask(model.tags.items, model.scheme) },
     );
-    graph.writeParameters(fromPytorchTensors(model.tensors));
-    return new Tagger(gpu, model, graph);
+    try {
+      graph.writeParameters(fromPytorchTensors(model.tensors));
+    } catch (e) {
+      graph.destroy();
+      throw e;
+    }
+    return new Tagger(gpu, model, graph, capacity);
+  }
+
+  /**
+   * Frees the tagger's GPU memory (its graph: parameters, activations,
+   * scratch). Idempotent; tagging afterwards throws. Wait for running
+   * tagging calls to finish first. `using tagger = …` calls it too.
+   *
+   * @example
+   * ```ts
+   * import { acquireGpu, gpuMemory } from "../gpu/mod.ts";
+   * import { randomModel } from "./random_model.ts";
+   * import { Tagger } from "./tagger.ts";
+   * const gpu = await acquireGpu();
+   * const before = gpuMemory(gpu).liveBytes;
+   * const tagger = await Tagger.fromModel(gpu, randomModel());
+   * tagger.destroy();
+   * if (gpuMemory(gpu).liveBytes > before) throw new Error("GPU memory not given back");
+   * ```
+   */
+  destroy(): void {
+    if (this.#destroyed) return;
+    this.#destroyed = true;
+    this.graph.destroy();
+  }
+
+  /** Same as {@linkcode Tagger.destroy}, for `using`. */
+  [Symbol.dispose](): void {
+    this.destroy();
+  }
+
+  #checkAlive(): void {
+    if (this.#destroyed) {
+      throw new Error("This Tagger was destroyed; load the model again to tag");
+    }
   }
 
   #setConstrained(on: boolean): void {
@@ -221,7 +324,7 @@ export class Tagger {
     this.#constrained = on;
     const K = this.model.tags.size;
     this.graph.setConstraints(
-      on ? this.#schemeMask() : {
+      on ? this.#mask : {
         transitions: new Uint8Array(K * K).fill(1),
         start: new Uint8Array(K).fill(1),
         end: new Uint8Array(K).fill(1),
@@ -244,7 +347,7 @@ export class Tagger {
    * import { acquireGpu } from "../gpu/device.ts";
    * import { randomModel } from "./random_model.ts";
    * import { Tagger } from "./tagger.ts";
-   * const tagger = await Tagger.fromModel(await acquireGpu(), randomModel({ words: ["Ada"] }));
+   * using tagger = await Tagger.fromModel(await acquireGpu(), randomModel({ words: ["Ada"] }));
    * const [result] = await tagger.tagTokens([["Ada", "sang"]], { nBest: 3 });
    * if (result.tags.length !== 2 || result.marginals.length !== 2 * 5) throw new Error();
    * if (result.nBest![0].tags.join() !== result.tags.join()) throw new Error("1-best is Viterbi");
@@ -254,111 +357,169 @@ export class Tagger {
     sentences: readonly (readonly string[])[],
     options: TagOptions = {},
   ): Promise<TokenTagging[]> {
+    this.#checkAlive();
     if (options.nBest !== undefined && !(Number.isInteger(options.nBest) && options.nBest >= 1)) {
-      throw new RangeError(`nBest: expected a positive integer, got ${options.nBest}`);
+      throw new RangeError(`nBest: expected a positive integer, found ${options.nBest}`);
     }
+    const maxTime = this.#capacity.maxTime;
     if (options.nBest) {
-      const long = sentences.findIndex((s) => s.length > MAX_TIME);
+      const long = sentences.findIndex((s) => s.length > maxTime);
       if (long >= 0) {
         throw new RangeError(
-          `nBest: expected sentences of at most ${MAX_TIME} tokens, sentence ${long} has ` +
+          `nBest: expected sentences of at most ${maxTime} tokens, sentence ${long} has ` +
             `${sentences[long].length}`,
         );
       }
     }
-    this.#setConstrained(options.constrained ?? true);
-    const K = this.model.tags.size;
-    const labels = this.model.tags.items;
-    // Pieces of at most MAX_TIME tokens, tagged independently.
-    const pieces: { sentence: number; offset: number; tokens: string[] }[] = [];
-    sentences.forEach((tokens, sentence) => {
-      if (tokens.length === 0) pieces.push({ sentence, offset: 0, tokens: [] });
-      for (let offset = 0; offset < tokens.length; offset += MAX_TIME) {
-        pieces.push({ sentence, offset, tokens: tokens.slice(offset, offset + MAX_TIME) });
-      }
+    return await this.#decode(sentences, {
+      constrained: options.constrained ?? true,
+      marginals: true,
+      nBest: options.nBest,
     });
+  }
+
+  /**
+   * The one decoding path of every tagging call: sentences cut into pieces
+   * of at most maxTime tokens, batched by length, submitted IN_FLIGHT
+   * batches ahead, each batch's results collected while the next runs.
+   */
+  async #decode(
+    sentences: readonly (readonly string[])[],
+    request: DecodeRequest,
+  ): Promise<TokenTagging[]> {
+    const K = this.model.tags.size;
+    const pieces = splitPieces(sentences, this.#capacity.maxTime);
     const results: TokenTagging[] = sentences.map((t) => ({
       tags: new Array(t.length),
       entities: [],
-      marginals: new Float32Array(t.length * K),
+      marginals: new Float32Array(request.marginals ? t.length * K : 0),
     }));
-    const nonEmpty = pieces.filter((p) => p.tokens.length > 0);
-    const encoded = encodeSentences(
-      nonEmpty.map((p) => ({ tokens: p.tokens, tags: p.tokens.map(() => labels[0]) })),
-      { words: this.model.words, chars: this.model.chars, tags: this.model.tags },
-    );
-    const batches = makeBatches(encoded, {
-      batchSize: BATCH,
-      shuffle: false,
-      maxChars: this.model.config.maxChars,
-    });
-    const crf = this.model.config.head === "crf";
-    const params = crf
-      ? {
-        transitions: this.model.tensors["crf.transitions"],
-        start: this.model.tensors["crf.start"],
-        end: this.model.tensors["crf.end"],
-      }
-      : null;
-    for (const batch of batches) {
-      const out = await this.graph.infer(batch, { marginals: true });
-      const T = batch.maxLength;
-      for (let b = 0; b < batch.size; b++) {
-        const piece = nonEmpty[batch.sentenceIds[b]];
-        const result = results[piece.sentence];
-        const n = batch.lengths[b];
-        const row = (a: Float32Array) => a.subarray(b * T * K, (b * T + n) * K);
-        const ids = Array.from(out.tags.subarray(b * T, b * T + n));
-        ids.forEach((id, t) => result.tags[piece.offset + t] = labels[id]);
-        result.marginals.set(row(out.marginals!), piece.offset * K);
-        const spans = tagsToSpans(ids.map((id) => labels[id]));
-        for (const span of spans) {
-          const spanIds = ids.slice(span.start, span.end);
-          let score: number;
-          if (params && out.logAlpha) {
-            const continuation = this.#continuations().get(span.type) ?? [];
-            score = spanProbability({
-              tags: K,
-              length: n,
-              emissions: row(out.emissions!),
-              logAlpha: row(out.logAlpha!),
-              logBeta: row(out.logBeta!),
-              logZ: out.logZ![b],
-              transitions: params.transitions,
-            }, {
-              first: span.start,
-              tags: spanIds,
-              excludeNext: this.model.scheme === "IOB2" ? continuation : [],
-            });
-          } else {
-            score = spanIds.reduce(
-              (p, id, r) => p * out.marginals![(b * T + span.start + r) * K + id],
-              1,
-            );
-          }
-          result.entities.push({
-            label: span.type,
-            start: piece.offset + span.start,
-            end: piece.offset + span.end,
-            score,
-          });
+    const batches = this.#batches(pieces);
+    const inFlight: { batch: Batch; out: Promise<Inference> }[] = [];
+    let next = 0;
+    try {
+      while (next < batches.length || inFlight.length > 0) {
+        while (inFlight.length < IN_FLIGHT && next < batches.length) {
+          const batch = batches[next++];
+          this.#checkAlive();
+          this.#setConstrained(request.constrained);
+          inFlight.push({ batch, out: this.graph.infer(batch, { marginals: true }) });
         }
-        if (options.nBest && params && out.logZ) {
-          const paths = nBestRef({
-            ...params,
-            emissions: row(out.emissions!),
-            allowed: this.#constrained ? this.#schemeMask() : undefined,
-          }, { tags: K, k: options.nBest });
-          (result.nBest ??= []).push(...paths.map((p) => ({
-            tags: p.path.map((id) => labels[id]),
-            probability: Math.exp(p.score - out.logZ![b]),
-          })));
-        }
+        const { batch, out } = inFlight.shift()!;
+        this.#collect(batch, await out, pieces, results, request);
       }
+    } finally {
+      // A failed batch: the others still settle, without unhandled rejections.
+      for (const { out } of inFlight) out.catch(() => {});
     }
     // Batches hold pieces in length order: put each sentence's entities back in token order.
     for (const r of results) r.entities.sort((a, b) => a.start - b.start);
     return results;
+  }
+
+  /** The GPU batches of the non-empty pieces (sentenceIds index `pieces`). */
+  #batches(pieces: Piece[]): Batch[] {
+    const labels = this.model.tags.items;
+    const encoded = encodeSentences(
+      pieces.map((p) => ({ tokens: p.tokens as string[], tags: p.tokens.map(() => labels[0]) })),
+      { words: this.model.words, chars: this.model.chars, tags: this.model.tags },
+    );
+    return makeBatches(encoded, {
+      batchSize: this.#capacity.maxBatch,
+      shuffle: false,
+      maxChars: this.model.config.maxChars,
+    });
+  }
+
+  /** Turns one batch's inference into tags, entities, marginals and n-best lists. */
+  #collect(
+    batch: Batch,
+    out: Inference,
+    pieces: Piece[],
+    results: TokenTagging[],
+    request: DecodeRequest,
+  ): void {
+    const K = this.model.tags.size;
+    const labels = this.model.tags.items;
+    const T = batch.maxLength;
+    for (let b = 0; b < batch.size; b++) {
+      const piece = pieces[batch.sentenceIds[b]];
+      const result = results[piece.sentence];
+      const n = batch.lengths[b];
+      const rows = { from: b * T * K, to: (b * T + n) * K };
+      const ids = out.tags.subarray(b * T, b * T + n);
+      const tags = Array.from(ids, (id) => labels[id]);
+      for (let t = 0; t < n; t++) result.tags[piece.offset + t] = tags[t];
+      if (request.marginals) {
+        result.marginals.set(out.marginals!.subarray(rows.from, rows.to), piece.offset * K);
+      }
+      for (const span of tagsToSpans(tags)) {
+        result.entities.push({
+          label: span.type,
+          start: piece.offset + span.start,
+          end: piece.offset + span.end,
+          score: this.#spanScore(out, b, T, ids, span),
+        });
+      }
+      if (request.nBest) {
+        (result.nBest ??= []).push(...this.#nBest(out, b, rows, request));
+      }
+    }
+  }
+
+  /** The probability of exactly this span: CRF lattice, or the product of softmax marginals. */
+  #spanScore(
+    out: Inference,
+    b: number,
+    T: number,
+    ids: Int32Array,
+    span: { start: number; end: number; type: string },
+  ): number {
+    const K = this.model.tags.size;
+    const n = ids.length;
+    const spanIds = Array.from(ids.subarray(span.start, span.end));
+    if (this.model.config.head !== "crf" || !out.logAlpha) {
+      return spanIds.reduce(
+        (p, id, r) => p * out.marginals![(b * T + span.start + r) * K + id],
+        1,
+      );
+    }
+    const row = (a: Float32Array) => a.subarray(b * T * K, (b * T + n) * K);
+    return spanProbability({
+      tags: K,
+      length: n,
+      emissions: row(out.emissions!),
+      logAlpha: row(out.logAlpha!),
+      logBeta: row(out.logBeta!),
+      logZ: out.logZ![b],
+      transitions: this.model.tensors["crf.transitions"],
+    }, {
+      first: span.start,
+      tags: spanIds,
+      excludeNext: this.model.scheme === "IOB2" ? this.#continuations.get(span.type) ?? [] : [],
+    });
+  }
+
+  /** The k best sequences of sentence b with their probabilities (CRF only). */
+  #nBest(
+    out: Inference,
+    b: number,
+    rows: { from: number; to: number },
+    request: DecodeRequest,
+  ): { tags: string[]; probability: number }[] {
+    if (this.model.config.head !== "crf" || !out.logZ) return [];
+    const labels = this.model.tags.items;
+    const paths = nBest({
+      emissions: out.emissions!.subarray(rows.from, rows.to),
+      transitions: this.model.tensors["crf.transitions"],
+      start: this.model.tensors["crf.start"],
+      end: this.model.tensors["crf.end"],
+      allowed: request.constrained ? this.#mask : undefined,
+    }, { tags: this.model.tags.size, k: request.nBest! });
+    return paths.map((p) => ({
+      tags: p.path.map((id) => labels[id]),
+      probability: Math.exp(p.score - out.logZ![b]),
+    }));
   }
 
   /**
@@ -374,7 +535,7 @@ export class Tagger {
    * import { acquireGpu } from "../gpu/device.ts";
    * import { randomModel } from "./random_model.ts";
    * import { Tagger } from "./tagger.ts";
-   * const tagger = await Tagger.fromModel(await acquireGpu(), randomModel());
+   * using tagger = await Tagger.fromModel(await acquireGpu(), randomModel());
    * const text = "Ada sang in Oslo.";
    * for (const e of await tagger.tag(text)) {
    *   if (text.slice(e.start, e.end) !== e.text) throw new Error("offsets");
@@ -387,7 +548,7 @@ export class Tagger {
 
   /**
    * Tags many texts with few GPU submits (their sentences share batches of
-   * up to 128 sentences).
+   * up to 256 sentences).
    *
    * @param texts the texts
    * @param options decoding constraints
@@ -398,28 +559,57 @@ export class Tagger {
    * import { acquireGpu } from "../gpu/device.ts";
    * import { randomModel } from "./random_model.ts";
    * import { Tagger } from "./tagger.ts";
-   * const tagger = await Tagger.fromModel(await acquireGpu(), randomModel());
+   * using tagger = await Tagger.fromModel(await acquireGpu(), randomModel());
    * const out = await tagger.tagBatch(["Ada sang.", "", "Bo left Oslo. Cy stayed."]);
    * if (out.length !== 3 || out[1].length !== 0) throw new Error();
    * ```
    */
   async tagBatch(texts: readonly string[], options: TagOptions = {}): Promise<Entity[][]> {
+    return (await this.tagTexts(texts, options)).map((t) => t.entities);
+  }
+
+  /**
+   * Tags many texts and returns, per text, its entities and its sentences
+   * with their tokens and tags (what token-per-line output such as CoNLL
+   * needs). The same path as {@linkcode Tagger.tagBatch}.
+   *
+   * @param texts the texts
+   * @param options decoding constraints
+   * @returns one result per text
+   *
+   * @example
+   * ```ts
+   * import { acquireGpu } from "../gpu/device.ts";
+   * import { randomModel } from "./random_model.ts";
+   * import { Tagger } from "./tagger.ts";
+   * using tagger = await Tagger.fromModel(await acquireGpu(), randomModel());
+   * const [doc] = await tagger.tagTexts(["Ada sang. Bo left."]);
+   * if (doc.sentences.length !== 2 || doc.sentences[0].tags.length !== 3) throw new Error();
+   * ```
+   */
+  async tagTexts(texts: readonly string[], options: TagOptions = {}): Promise<TaggedText[]> {
+    this.#checkAlive();
     const all: { text: number; tokens: Token[] }[] = [];
     texts.forEach((text, i) => {
+      if (typeof text !== "string") {
+        throw new TypeError(`texts[${i}]: expected a string, found ${typeof text}`);
+      }
       for (const s of splitSentences(text)) all.push({ text: i, tokens: s.tokens });
     });
-    const tagged = await this.tagTokens(all.map((s) => s.tokens.map((t) => t.text)), {
-      ...options,
-      nBest: undefined,
+    const tagged = await this.#decode(all.map((s) => s.tokens.map((t) => t.text)), {
+      constrained: options.constrained ?? true,
+      marginals: false,
     });
-    const out: Entity[][] = texts.map(() => []);
+    const out: TaggedText[] = texts.map((text) => ({ text, entities: [], sentences: [] }));
     tagged.forEach((result, i) => {
       const { text, tokens } = all[i];
+      const doc = out[text];
+      doc.sentences.push({ tokens, tags: result.tags });
       for (const e of result.entities) {
         const start = tokens[e.start].start;
         const end = tokens[e.end - 1].end;
-        out[text].push({
-          text: texts[text].slice(start, end),
+        doc.entities.push({
+          text: doc.text.slice(start, end),
           label: e.label,
           start,
           end,
@@ -430,6 +620,29 @@ export class Tagger {
     });
     return out;
   }
+}
+
+/** Sentences cut into pieces of at most `maxTime` tokens (empty sentences: none). */
+function splitPieces(sentences: readonly (readonly string[])[], maxTime: number): Piece[] {
+  const pieces: Piece[] = [];
+  sentences.forEach((tokens, sentence) => {
+    for (let offset = 0; offset < tokens.length; offset += maxTime) {
+      pieces.push({ sentence, offset, tokens: tokens.slice(offset, offset + maxTime) });
+    }
+  });
+  return pieces;
+}
+
+/** Tag ids that continue an entity of each type (I-, E-, L-). */
+function continuationTags(tags: readonly string[]): Map<string, number[]> {
+  const byType = new Map<string, number[]>();
+  tags.forEach((tag, id) => {
+    const { prefix, type } = splitTag(tag);
+    if (prefix === "I" || prefix === "E" || prefix === "L") {
+      byType.set(type, [...(byType.get(type) ?? []), id]);
+    }
+  });
+  return byType;
 }
 
 /** Re-exported for callers that build entities from tokens themselves. */
