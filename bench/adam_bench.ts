@@ -23,6 +23,7 @@ import { parameterAverage } from "../src/ops/average.ts";
 import { averageStepRef } from "../src/ops/average_ref.ts";
 import { gradNormRef } from "../src/ops/grad_norm_ref.ts";
 import { type KernelBenchResult, kernelTable, timeDispatches } from "./report.ts";
+import { assertClose } from "../tests/assert_close.ts";
 
 function random(n: number, seed: number): Float32Array {
   const out = new Float32Array(n);
@@ -65,14 +66,17 @@ export async function benchAdam(
       v: new Float64Array(size),
     };
     adamStepRef(ref, g, hyper, 1);
-    const got = await readFloat32(gpu, buffers.params, size);
-    let worst = 0;
-    for (let i = 0; i < size; i++) worst = Math.max(worst, Math.abs(got[i] - ref.params[i]));
+    assertClose(await readFloat32(gpu, buffers.params, size), ref.params, {
+      atol: 1e-6,
+      rtol: 0,
+      name: `adam P=${size} params`,
+    });
     const stats = await adam.readStats();
-    const normError = Math.abs(stats.gradNorm / gradNormRef(g) - 1);
-    if (worst > 1e-6 || normError > 1e-5) {
-      throw new Error(`adam P=${size} is wrong: params error ${worst}, norm error ${normError}`);
-    }
+    assertClose([stats.gradNorm], [gradNormRef(g)], {
+      atol: 0,
+      rtol: 1e-5,
+      name: `adam P=${size} gradient norm`,
+    });
     const [partial, finish, update] = adam.dispatches;
     const reps = Math.max(4, Math.round(5e8 / (28 * size)));
     const label = `P=${(size / (1 << 20)).toFixed(0)}M`;
@@ -93,12 +97,11 @@ export async function benchAdam(
     submitDispatches(gpu, [avg.update]);
     const expected = Float64Array.from(g);
     averageStepRef(expected, p1, 0.25);
-    const gotAverage = await readFloat32(gpu, average, size);
-    let averageError = 0;
-    for (let i = 0; i < size; i++) {
-      averageError = Math.max(averageError, Math.abs(gotAverage[i] - expected[i]));
-    }
-    if (averageError > 1e-6) throw new Error(`average P=${size} is wrong: error ${averageError}`);
+    assertClose(await readFloat32(gpu, average, size), expected, {
+      atol: 1e-6,
+      rtol: 0,
+      name: `average P=${size}`,
+    });
     const ms = await timeDispatches(gpu, [avg.update], average, reps);
     results.push({
       op: "weight average update",

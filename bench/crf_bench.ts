@@ -24,6 +24,7 @@ import { softmaxXentRef } from "../src/ops/softmax_xent_ref.ts";
 import { viterbiDecode } from "../src/ops/viterbi.ts";
 import { viterbiRef } from "../src/ops/viterbi_ref.ts";
 import { type KernelBenchResult, markdownTable, timeDispatches } from "./report.ts";
+import { assertClose } from "../tests/assert_close.ts";
 
 /** A kernel result with the throughput that matters for a sequence head. */
 export interface SequenceBenchResult extends KernelBenchResult {
@@ -39,12 +40,6 @@ function random(n: number, seed: number, scale = 2): Float32Array {
     out[i] = (s / 2 ** 32 - 0.5) * scale;
   }
   return out;
-}
-
-function maxError(got: ArrayLike<number>, want: ArrayLike<number>): number {
-  let worst = 0;
-  for (let i = 0; i < want.length; i++) worst = Math.max(worst, Math.abs(got[i] - want[i]));
-  return worst;
 }
 
 /**
@@ -108,8 +103,11 @@ export async function benchCrf(
 
       const crf = await crfLoss(gpu, buf, shape, { lossScale: 1 / B });
       submitDispatches(gpu, crf.dispatches);
-      const nllError = maxError(await readFloat32(gpu, buf.nll, B), crfNllRef(host, shape));
-      if (nllError > 1e-3 * T) throw new Error(`crf ${config} is wrong: NLL error ${nllError}`);
+      assertClose(await readFloat32(gpu, buf.nll, B), crfNllRef(host, shape), {
+        atol: 1e-3 * T,
+        rtol: 0,
+        name: `crf ${config} NLL`,
+      });
       record("crf loss+grad", await timeDispatches(gpu, crf.dispatches, buf.loss, reps));
 
       const vit = await viterbiDecode(gpu, buf, shape);
@@ -118,12 +116,14 @@ export async function benchCrf(
       const path = await readInt32(gpu, buf.path, B * T);
       // Near-ties may legitimately differ in f32; demand the same score and nearly all tags.
       const differ = path.reduce((a, v, i) => a + (v !== ref.paths[i] ? 1 : 0), 0);
-      const scoreError = maxError(await readFloat32(gpu, buf.score, B), ref.scores);
-      if (differ > B * T * 1e-3 || scoreError > 1e-3 * T) {
-        throw new Error(
-          `viterbi ${config} is wrong: ${differ} tags differ, score error ${scoreError}`,
-        );
+      if (differ > B * T * 1e-3) {
+        throw new Error(`viterbi ${config} is wrong: ${differ} tags differ`);
       }
+      assertClose(await readFloat32(gpu, buf.score, B), ref.scores, {
+        atol: 1e-3 * T,
+        rtol: 0,
+        name: `viterbi ${config} score`,
+      });
       record("viterbi", await timeDispatches(gpu, vit.dispatches, buf.score, reps));
 
       const xent = await softmaxXentLoss(gpu, buf, shape, { lossScale: 1 });
@@ -132,9 +132,7 @@ export async function benchCrf(
       submitDispatches(gpu, xent.dispatches);
       const added = (await readFloat32(gpu, buf.loss, 1))[0] - before;
       const want = softmaxXentRef(host, shape).reduce((a, v) => a + v, 0);
-      if (Math.abs(added - want) > 1e-4 * Math.abs(want) + 1e-2) {
-        throw new Error(`softmax xent ${config} is wrong: loss ${added}, expected ${want}`);
-      }
+      assertClose([added], [want], { atol: 1e-2, rtol: 1e-4, name: `softmax xent ${config} loss` });
       record("softmax xent loss+grad", await timeDispatches(gpu, xent.dispatches, buf.loss, reps));
       for (const b of Object.values(buf)) b.destroy();
     }

@@ -25,6 +25,7 @@ import { dropoutForward } from "../src/ops/dropout.ts";
 import { dropoutMaskRef } from "../src/ops/dropout_ref.ts";
 import { fillBuffer } from "../src/ops/fill.ts";
 import { type KernelBenchResult, kernelTable, timeDispatches } from "./report.ts";
+import { assertClose } from "../tests/assert_close.ts";
 
 function random(n: number, seed: number, lo = -0.5, hi = 0.5): Float32Array {
   const out = new Float32Array(n);
@@ -42,16 +43,9 @@ function zipfIds(n: number, vocab: number, seed: number): Int32Array {
   return Int32Array.from(u, (x) => Math.min(vocab - 1, Math.floor(Math.exp(x * Math.log(vocab)))));
 }
 
-function worstError(got: ArrayLike<number>, expected: ArrayLike<number>): number {
-  let worst = 0;
-  for (let i = 0; i < expected.length; i++) {
-    worst = Math.max(worst, Math.abs(got[i] - expected[i]) / (1 + Math.abs(expected[i])));
-  }
-  return worst;
-}
-
-function check(name: string, worst: number, tol: number): void {
-  if (!(worst <= tol)) throw new Error(`${name} is wrong: max error ${worst}`);
+/** The GPU's values against the reference: |got − expected| ≤ tol·(1 + |expected|). */
+function check(name: string, got: ArrayLike<number>, expected: ArrayLike<number>, tol: number) {
+  assertClose(got, expected, { atol: tol, rtol: tol, name });
 }
 
 /**
@@ -123,13 +117,14 @@ async function charCnnCase(
   const bwd = await charCnnBackward(gpu, cb, cb, { ...cdims, uniqueCount: cg.uniqueIds.length });
   submitDispatches(gpu, [fwd, ...bwd]);
   const ref = charCnnForwardRef(x, cdims);
-  check("char cnn forward", worstError(await readFloat32(gpu, cb.out, rows * F), ref.out), 1e-4);
+  check("char cnn forward", await readFloat32(gpu, cb.out, rows * F), ref.out, 1e-4);
   const argmax = await readInt32(gpu, cb.argmax, rows * F);
   const g = charCnnBackwardRef(x, dOut, cdims);
-  check("char cnn argmax", worstError(argmax, ref.argmax), 0);
-  check("char cnn dweight", worstError(await readFloat32(gpu, cb.dWeight), g.dWeight), 1e-4);
-  check("char cnn dbias", worstError(await readFloat32(gpu, cb.dBias), g.dBias), 1e-4);
-  check("char cnn dtable", worstError(await readFloat32(gpu, cb.dTable), g.dTable), 1e-4);
+  check("char cnn argmax", argmax, ref.argmax, 0);
+  for (const name of ["dWeight", "dBias", "dTable"] as const) {
+    const want = g[name];
+    check(`char cnn ${name}`, await readFloat32(gpu, cb[name], want.length), want, 1e-4);
+  }
   const flops = 2 * rows * F * Dc * 3 * (Lc + 1) / 2; // mean word length ≈ (Lc + 1) / 2
   ms = await timeSteady(gpu, [fwd], cb.out);
   results.push({
@@ -195,7 +190,7 @@ export async function benchEmbedding(gpu: Gpu, batches = [32, 256]): Promise<Ker
     const gather = await embeddingForward(gpu, buf.out, buf, dims);
     submitDispatches(gpu, [gather]);
     const out = await readFloat32(gpu, buf.out, rows * E);
-    check("embedding gather", worstError(out, embeddingForwardRef(table, ids, lengths, dims)), 0);
+    check("embedding gather", out, embeddingForwardRef(table, ids, lengths, dims), 0);
     let ms = await timeDispatches(gpu, [gather], buf.out, 20);
     results.push({
       op: "embedding",
@@ -214,11 +209,7 @@ export async function benchEmbedding(gpu: Gpu, batches = [32, 256]): Promise<Ker
     });
     submitDispatches(gpu, [zero, scatter]);
     const dTable = await readFloat32(gpu, dTableBuf, V * E);
-    check(
-      "embedding scatter",
-      worstError(dTable, embeddingBackwardRef(dX, ids, lengths, dims)),
-      1e-5,
-    );
+    check("embedding scatter", dTable, embeddingBackwardRef(dX, ids, lengths, dims), 1e-5);
     ms = await timeDispatches(gpu, [scatter], dTableBuf, 20);
     const U = groups.uniqueIds.length;
     results.push({
@@ -245,9 +236,9 @@ export async function benchEmbedding(gpu: Gpu, batches = [32, 256]): Promise<Ker
     submitDispatches(gpu, [drop]);
     const y = await readFloat32(gpu, buf.out, rows * E);
     const mask = dropoutMaskRef(rows * E, { p: 0.5, seed: 1, step: 0 });
-    let wrong = 0;
-    for (let i = 0; i < y.length; i++) if ((y[i] === 0 ? 0 : 1) !== mask[i] && dX[i] !== 0) wrong++;
-    check("dropout mask", wrong, 0);
+    // Kept or dropped, where the input is not 0 (a kept 0 reads as dropped).
+    const kept = Uint8Array.from(y, (v, i) => dX[i] === 0 ? mask[i] : v === 0 ? 0 : 1);
+    check("dropout mask", kept, mask, 0);
     ms = await timeDispatches(gpu, [drop], buf.out, 20);
     results.push({
       op: "dropout",

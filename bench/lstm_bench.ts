@@ -27,6 +27,7 @@ import {
 import { createBiLstm } from "../src/ops/lstm.ts";
 import { biLstmBackwardRef, biLstmRef } from "../src/ops/lstm_ref.ts";
 import { type KernelBenchResult, kernelTable, timeDispatches } from "./report.ts";
+import { assertClose } from "../tests/assert_close.ts";
 
 function random(n: number, seed: number, scale: number): Float32Array {
   const out = new Float32Array(n);
@@ -36,12 +37,6 @@ function random(n: number, seed: number, scale: number): Float32Array {
     out[i] = (s / 2 ** 32 - 0.5) * 2 * scale;
   }
   return out;
-}
-
-function maxError(got: ArrayLike<number>, want: ArrayLike<number>): number {
-  let worst = 0;
-  for (let i = 0; i < want.length; i++) worst = Math.max(worst, Math.abs(got[i] - want[i]));
-  return worst;
 }
 
 /** One benchmark configuration. */
@@ -126,18 +121,18 @@ export async function benchLstm(
     const shape = { batch: n, time: T, inputSize: E, hiddenSize: H };
     const sub = Array.from(lengths.slice(0, n));
     const xs = x.slice(0, n * T * E);
-    const hErr = maxError(
-      await readFloat32(gpu, buf.hOut, n * T * 2 * H),
-      biLstmRef(xs, sub, p, shape),
-    );
-    const dxErr = maxError(
+    const name = `B=${B} T=${T} E=${E} H=${H}${config.variable ? " var. lengths" : ""}`;
+    assertClose(await readFloat32(gpu, buf.hOut, n * T * 2 * H), biLstmRef(xs, sub, p, shape), {
+      atol: 1e-4,
+      rtol: 0,
+      name: `lstm ${name} h_out`,
+      shape: [n, T, 2 * H],
+    });
+    assertClose(
       await readFloat32(gpu, buf.dX, n * T * E),
       biLstmBackwardRef(xs, sub, p, shape, dh.slice(0, n * T * 2 * H)).dX,
+      { atol: 1e-3, rtol: 0, name: `lstm ${name} dX`, shape: [n, T, E] },
     );
-    const name = `B=${B} T=${T} E=${E} H=${H}${config.variable ? " var. lengths" : ""}`;
-    if (!(hErr < 1e-4 && dxErr < 1e-3)) {
-      throw new Error(`lstm ${name} is wrong: h_out error ${hErr}, dX error ${dxErr}`);
-    }
 
     // Recurrences count real tokens; the matmuls run over all B·T rows, padding included.
     const recurrence = 2 * tokens * 8 * H * H;

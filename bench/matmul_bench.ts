@@ -16,6 +16,7 @@ import { submitDispatches } from "../src/gpu/mod.ts";
 import { matmulForward, type MatmulVariant, vec4Applies } from "../src/ops/matmul.ts";
 import { matmulRef } from "../src/ops/matmul_ref.ts";
 import { type KernelBenchResult, kernelTable, timeDispatches } from "./report.ts";
+import { assertClose } from "../tests/assert_close.ts";
 
 function random(n: number, seed: number): Float32Array {
   const out = new Float32Array(n);
@@ -47,10 +48,12 @@ export async function benchMatmul(gpu: Gpu, sizes = [256, 512]): Promise<KernelB
       if (variant === "vec4" && !vec4Applies(dims)) continue;
       const mm = await matmulForward(gpu, bufC, bufA, bufB, dims, { variant });
       submitDispatches(gpu, [mm]);
-      const got = await readFloat32(gpu, bufC, n * n);
-      let worst = 0;
-      for (let i = 0; i < got.length; i++) worst = Math.max(worst, Math.abs(got[i] - expected[i]));
-      if (worst > 1e-3) throw new Error(`matmul ${variant} ${n}³ is wrong: max error ${worst}`);
+      assertClose(await readFloat32(gpu, bufC, n * n), expected, {
+        atol: 1e-3,
+        rtol: 0,
+        name: `matmul ${variant} ${n}³`,
+        shape: [n, n],
+      });
       const reps = Math.max(2, Math.round(2e8 / n ** 3));
       const ms = await timeDispatches(gpu, [mm], bufC, reps);
       results.push({
