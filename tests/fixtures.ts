@@ -14,6 +14,7 @@ import { collectTags, type Sentence } from "../src/data/sentence.ts";
 import { buildCharVocabulary, buildTagVocabulary, buildWordVocabulary } from "../src/data/vocab.ts";
 import { createBuffer, type Gpu } from "../src/gpu/mod.ts";
 import { type ModelConfig, resolveConfig } from "../src/model/config.ts";
+import { NerGraph } from "../src/model/graph.ts";
 import type { VocabularySizes } from "../src/model/parameters.ts";
 import type { CrfBatch, CrfGoldBatch, CrfShape } from "../src/ops/crf_ref.ts";
 import type { SoftmaxBatch } from "../src/ops/softmax_xent_ref.ts";
@@ -278,4 +279,28 @@ export function tinyBatches(
     tags: tags.size,
   };
   return { batches, sizes };
+}
+
+/**
+ * A training graph for batches of {@linkcode tinyBatches}: sentences of at
+ * most 8 tokens, the config's word length (1 without char features).
+ *
+ * @param gpu the device
+ * @param config the model
+ * @param sizes vocabulary sizes
+ * @param options sentences per batch and the seed of the weights and dropout masks
+ * @returns the graph
+ */
+export function tinyGraph(
+  gpu: Gpu,
+  config: ModelConfig,
+  sizes: VocabularySizes,
+  options: { maxBatch: number; seed: number },
+): Promise<NerGraph> {
+  const maxChars = config.charFeatures === "none" ? 1 : config.maxChars;
+  return NerGraph.create(gpu, config, sizes, {
+    maxBatch: options.maxBatch,
+    maxTime: 8,
+    maxChars,
+  }, { seed: options.seed });
 }

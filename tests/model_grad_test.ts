@@ -9,12 +9,11 @@ import assert from "node:assert/strict";
 import type { Batch } from "../src/data/batch.ts";
 import { acquireGpu } from "../src/gpu/mod.ts";
 import { inputDim, type ModelConfig } from "../src/model/config.ts";
-import { NerGraph } from "../src/model/graph.ts";
 import { type DropoutMasksRef, modelLossRef } from "../src/model/graph_ref.ts";
 import type { VocabularySizes } from "../src/model/parameters.ts";
 import { dropoutMaskRef } from "../src/ops/dropout_ref.ts";
 import { assertClose, numericGradient, randomArray } from "./assert_close.ts";
-import { TINY_CONFIG, tinyBatches } from "./fixtures.ts";
+import { TINY_CONFIG, tinyBatches, tinyGraph } from "./fixtures.ts";
 
 /** Random parameters in the GPU layout (LSTM directions stacked: 8H rows). */
 function randomTensors(
@@ -119,11 +118,7 @@ for (const { name, config } of variants) {
     const { batches, sizes } = tinyBatches(config);
     const batch = batches[0];
     const seed = 5;
-    const graph = await NerGraph.create(gpu, config, sizes, {
-      maxBatch: 8,
-      maxTime: 8,
-      maxChars: config.maxChars,
-    }, { seed });
+    const graph = await tinyGraph(gpu, config, sizes, { maxBatch: 8, seed });
     const params = await graph.readParameters();
     // The first training step runs with step 1.
     const masks = config.dropout > 0 ? graphMasks(config, batch, seed, 1) : undefined;

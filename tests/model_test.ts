@@ -1,11 +1,10 @@
 import assert from "node:assert/strict";
 import type { Batch } from "../src/data/batch.ts";
 import { acquireGpu } from "../src/gpu/mod.ts";
-import { NerGraph } from "../src/model/graph.ts";
 import { modelLossRef } from "../src/model/graph_ref.ts";
 import { assertClose } from "./assert_close.ts";
 import { adamStepRef } from "../src/ops/adam_ref.ts";
-import { TINY_CONFIG as tiny, tinyBatches as setup } from "./fixtures.ts";
+import { TINY_CONFIG as tiny, tinyBatches as setup, tinyGraph } from "./fixtures.ts";
 
 for (const layers of [1, 2]) {
   Deno.test(`the GPU graph's loss and every gradient equal the float64 reference (${layers} layer)`, async () => {
@@ -13,11 +12,7 @@ for (const layers of [1, 2]) {
     const config = { ...tiny, layers };
     const { batches, sizes } = setup(config);
     const batch: Batch = batches[0];
-    const graph = await NerGraph.create(gpu, config, sizes, {
-      maxBatch: 8,
-      maxTime: 8,
-      maxChars: config.maxChars,
-    }, { seed: 5 });
+    const graph = await tinyGraph(gpu, config, sizes, { maxBatch: 8, seed: 5 });
     const params = await graph.readParameters();
     const ref = modelLossRef(config, sizes, params, batch);
     graph.trainOn(batch, { lr: 1e-3 });
@@ -36,11 +31,7 @@ Deno.test("training steps update only the batch's word rows (lazy Adam), as the 
   // A word size that is a multiple of 4 takes the sparse path.
   const config = { ...tiny, wordDim: 8 };
   const { batches, sizes } = setup(config, 3);
-  const graph = await NerGraph.create(gpu, config, sizes, {
-    maxBatch: 3,
-    maxTime: 8,
-    maxChars: config.maxChars,
-  }, { seed: 9 });
+  const graph = await tinyGraph(gpu, config, sizes, { maxBatch: 3, seed: 9 });
   const { layout } = graph;
   const table = layout.get("word_emb.weight");
   const hyper = { lr: 0.01, maxNorm: 0.5 };
@@ -83,11 +74,7 @@ Deno.test("training overfits eight sentences to near-zero loss, and decodes them
   const gpu = await acquireGpu();
   const config = { ...tiny, hidden: 8, wordDim: 8 };
   const { batches, sizes } = setup(config, 4);
-  const graph = await NerGraph.create(gpu, config, sizes, {
-    maxBatch: 4,
-    maxTime: 8,
-    maxChars: config.maxChars,
-  }, { seed: 2 });
+  const graph = await tinyGraph(gpu, config, sizes, { maxBatch: 4, seed: 2 });
   let first = NaN;
   let last = NaN;
   // takeLoss returns the sum of the per-batch mean sentence losses since the last call.
@@ -119,13 +106,7 @@ Deno.test("the softmax head without char or casing features trains down and deco
     wordDim: 8,
   };
   const { batches, sizes } = setup(config, 4);
-  const graph = await NerGraph.create(
-    gpu,
-    config,
-    sizes,
-    { maxBatch: 4, maxTime: 8, maxChars: 1 },
-    { seed: 4 },
-  );
+  const graph = await tinyGraph(gpu, config, sizes, { maxBatch: 4, seed: 4 });
   let first = NaN;
   for (let epoch = 0; epoch < 60; epoch++) {
     for (const b of batches) graph.trainOn(b, { lr: 0.03 });
