@@ -5,8 +5,8 @@
  * train or fine-tune a model on a small corpus in the browser. Bundled by
  * `demo/main.ts`; see the README section "The web demo".
  *
- * The model URL is `models/gmb-small.safetensors` next to the page, or the
- * `?model=` query parameter.
+ * The model URL is the shipped model next to the page (the build names its
+ * content-hashed file in `index.html`), or the `?model=` query parameter.
  *
  * @module
  */
@@ -15,65 +15,66 @@
 import { type JSX, render } from "npm:preact@10.29.8";
 // deno-lint-ignore no-import-prefix -- pinned npm dependency; deno.json has no imports map
 import { useEffect, useMemo, useRef, useState } from "npm:preact@10.29.8/hooks";
-import { Tagger } from "../src/api/tagger.ts";
-import { acquireGpu, type AdapterSummary, describeAdapter, type Gpu } from "../src/gpu/device.ts";
-import { type TrainEvent, trainModel } from "../src/train/trainer.ts";
+import {
+  acquireGpu,
+  type AdapterSummary,
+  decodeModel,
+  describeAdapter,
+  encodeModel,
+  type Gpu,
+  Tagger,
+  type TrainEvent,
+  trainModel,
+} from "../mod.ts";
 import { TrainingChart } from "./chart.tsx";
 import {
   type Curves,
   curveTracker,
+  decodeCorpusFile,
+  entityLegend,
+  formatConfidence,
+  parseSettings,
   type PastedCorpus,
+  plural,
+  progressText,
   readPastedCorpus,
   segments,
   splitForTraining,
   type TaggedText,
+  taggingSummary,
   tagText,
 } from "./logic.ts";
 
-const DEFAULT_MODEL = "models/gmb-small.safetensors";
+/** The shipped model: the build names its content-hashed file in `<meta name="webgpu-ner-model">`. */
+const DEFAULT_MODEL =
+  document.querySelector<HTMLMetaElement>('meta[name="webgpu-ner-model"]')?.content ||
+  "models/gmb-small.safetensors";
 const EXAMPLE_TEXT =
   "Angela Merkel met Emmanuel Macron in Paris on Tuesday to discuss the European Union budget.";
-const EXAMPLE_CORPUS = `Ada B-PER
-Lovelace I-PER
-lived O
-in O
-London B-LOC
-. O
-
-Alan B-PER
-Turing I-PER
-worked O
-in O
-Manchester B-LOC
-. O
-
-Grace B-PER
-Hopper I-PER
-joined O
-the O
-Navy B-ORG
-. O
-
-Tim B-PER
-Berners-Lee I-PER
-worked O
-at O
-CERN B-ORG
-in O
-Geneva B-LOC
-. O
-`;
-
-const CORPUS_PLACEHOLDER = "Ada B-PER\nLovelace I-PER\nlived O\nin O\nLondon B-LOC\n. O";
+/** A corpus in the shipped model's own labels (the Groningen Meaning Bank's), invented. */
+const EXAMPLE_CORPUS = [
+  "Ada B-per|Lovelace I-per|lived O|in O|London B-geo|. O",
+  "The O|United B-org|Nations I-org|met O|in O|Geneva B-geo|on O|Monday B-tim|. O",
+  "British B-gpe|troops O|left O|Basra B-geo|in O|March B-tim|. O",
+  "Alan B-per|Turing I-per|worked O|in O|Manchester B-geo|in O|1948 B-tim|. O",
+  "Grace B-per|Hopper I-per|joined O|the O|Navy B-org|in O|1943 B-tim|. O",
+  "Tim B-per|Berners-Lee I-per|worked O|at O|CERN B-org|in O|Geneva B-geo|. O",
+  "French B-gpe|officials O|visited O|Cairo B-geo|on O|Tuesday B-tim|. O",
+  "Hurricane B-nat|Katrina I-nat|hit O|New B-geo|Orleans I-geo|in O|2005 B-tim|. O",
+  "The O|Olympic B-eve|Games I-eve|opened O|in O|Beijing B-geo|. O",
+].map((s) => s.split("|").join("\n")).join("\n\n") + "\n";
+const CORPUS_PLACEHOLDER = "Ada B-per\nLovelace I-per\nlived O\nin O\nLondon B-geo\n. O";
+const BATCH_SIZE = 16;
 
 type GpuState =
   | { state: "pending" }
   | { state: "ready"; gpu: Gpu; adapter: string }
   | { state: "none"; message: string; detail: string };
 
+type Origin = "shipped" | "url" | "trained";
 type ModelState =
-  | { state: "loading"; url: string }
-  | { state: "ready"; url: string; tagger: Tagger; origin: "shipped" | "trained" }
+  | { state: "loading"; url: string; phase: string }
+  | { state: "ready"; url: string; tagger: Tagger; origin: Origin }
   | { state: "failed"; url: string; message: string };
 
 /** A readable adapter name: Chromium leaves `description` empty, so fall back to vendor and architecture. */
@@ -98,6 +99,9 @@ function hue(type: string): number {
     MISC: 280,
     gpe: 180,
     tim: 40,
+    art: 320,
+    eve: 260,
+    nat: 90,
   };
   if (type in known) return known[type];
   let h = 0;
@@ -105,15 +109,19 @@ function hue(type: string): number {
   return h;
 }
 
-function percent(p: number, digits = 1): string {
-  return `${(100 * p).toFixed(digits)}%`;
-}
-
 function errorText(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
 
+/** Resolves after the browser has painted, so a new state shows before heavy work starts. */
+function afterPaint(): Promise<void> {
+  return new Promise((resolve) => requestAnimationFrame(() => setTimeout(resolve, 0)));
+}
+
 function NoWebGpu(props: { message: string; detail: string }): JSX.Element {
+  // The library's message also tells Deno users what to install; a browser visitor needs only
+  // the reason and the browser lines.
+  const message = props.message.split("\n").filter((l) => !/^\s*Deno\b/.test(l)).join("\n");
   return (
     <section class="panel error" data-testid="no-webgpu" role="alert">
       <h2>This browser has no WebGPU</h2>
@@ -138,7 +146,7 @@ function NoWebGpu(props: { message: string; detail: string }): JSX.Element {
       </ul>
       <details>
         <summary>The library's message</summary>
-        <pre>{props.message}</pre>
+        <pre data-testid="no-webgpu-detail">{message}</pre>
       </details>
     </section>
   );
@@ -147,48 +155,88 @@ function NoWebGpu(props: { message: string; detail: string }): JSX.Element {
 function Marginals(
   props: { tagged: TaggedText; index: number | null; labels: readonly string[] },
 ): JSX.Element {
-  if (props.index === null || !props.tagged.tokens[props.index]) {
-    return (
-      <div class="marginals" data-testid="marginals">
-        <p class="hint">Hover over a word to see the probability of every tag for it.</p>
-      </div>
-    );
-  }
-  const token = props.tagged.tokens[props.index];
-  const rows = token.marginals
-    .map((p, i) => ({ label: props.labels[i], p }))
-    .sort((a, b) => b.p - a.p)
-    .slice(0, 6);
+  const token = props.index === null ? undefined : props.tagged.tokens[props.index];
+  const rows = token
+    ? token.marginals
+      .map((p, i) => ({ label: props.labels[i], p }))
+      .sort((a, b) => b.p - a.p)
+      .slice(0, 6)
+    : [];
   return (
-    <div class="marginals" data-testid="marginals" data-token={token.text}>
-      <p>
-        <b>{token.text}</b> → <code>{token.tag}</code>
-      </p>
-      <table>
-        {rows.map((r) => (
-          <tr data-label={r.label}>
-            <td>
-              <code>{r.label}</code>
-            </td>
-            <td class="bar">
-              <span style={{ width: percent(r.p) }} />
-            </td>
-            <td class="num">{percent(r.p)}</td>
-          </tr>
-        ))}
-      </table>
+    <div
+      class="marginals"
+      data-testid="marginals"
+      data-token={token?.text}
+      aria-live="polite"
+      aria-atomic="true"
+    >
+      {!token && (
+        <p class="hint">
+          Hover over a word, or tab to the text and use the arrow keys, to see the probability of
+          every tag for it.
+        </p>
+      )}
+      {token && (
+        <>
+          <p>
+            <b>{token.text}</b> → <code>{token.tag}</code>
+          </p>
+          <table aria-label={`Tag probabilities of “${token.text}”`}>
+            <tbody>
+              {rows.map((r) => (
+                <tr data-label={r.label}>
+                  <th scope="row">
+                    <code>{r.label}</code>
+                  </th>
+                  <td class="bar" aria-hidden="true">
+                    <span style={{ width: `${(100 * r.p).toFixed(1)}%` }} />
+                  </td>
+                  <td class="num" data-p={r.p.toFixed(6)}>{formatConfidence(r.p)}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </>
+      )}
     </div>
   );
 }
 
+/** Arrow keys move the focus between the words of the tagged text (one tab stop in all). */
+function moveFocus(e: KeyboardEvent, count: number, active: number, go: (i: number) => void) {
+  const next = e.key === "ArrowRight" || e.key === "ArrowDown"
+    ? active + 1
+    : e.key === "ArrowLeft" || e.key === "ArrowUp"
+    ? active - 1
+    : e.key === "Home"
+    ? 0
+    : e.key === "End"
+    ? count - 1
+    : null;
+  if (next === null) return;
+  e.preventDefault();
+  go(Math.max(0, Math.min(count - 1, next)));
+}
+
 function TaggedView(
-  props: { text: string; tagged: TaggedText; onHover: (i: number) => void; hovered: number | null },
+  props: {
+    text: string;
+    tagged: TaggedText;
+    onHover: (i: number) => void;
+    hovered: number | null;
+    stale: boolean;
+  },
 ): JSX.Element {
   const pieces = useMemo(() => segments(props.text, props.tagged), [props.text, props.tagged]);
+  const box = useRef<HTMLDivElement | null>(null);
+  const active = props.hovered ?? 0;
+  const go = (i: number) => {
+    box.current?.querySelector<HTMLElement>(`[data-index="${i}"]`)?.focus();
+  };
   const token = (i: number) => (
     <span
       class={"token" + (props.hovered === i ? " hovered" : "")}
-      tabIndex={0}
+      tabIndex={i === active ? 0 : -1}
       onMouseEnter={() => props.onHover(i)}
       onFocus={() => props.onHover(i)}
       data-index={i}
@@ -196,19 +244,26 @@ function TaggedView(
       {props.tagged.tokens[i].text}
     </span>
   );
+  const gap = (i: number) =>
+    props.text.slice(props.tagged.tokens[i - 1].end, props.tagged.tokens[i].start);
   return (
-    <div class="tagged" data-testid="tagged">
+    <div
+      class={"tagged" + (props.stale ? " stale" : "")}
+      data-testid="tagged"
+      data-text={props.text}
+      role="group"
+      aria-label="Tagged text: use the arrow keys to move between words"
+      aria-busy={props.stale}
+      ref={box}
+      onKeyDown={(e) => moveFocus(e, props.tagged.tokens.length, active, go)}
+    >
       {pieces.map((piece) => {
         if (piece.kind === "text") return piece.text;
         const ids = Array.from({ length: piece.to - piece.from }, (_, k) => piece.from + k);
-        const inner = ids.flatMap((i, k) =>
-          k === 0 ? [token(i)] : [
-            props.text.slice(props.tagged.tokens[i - 1].end, props.tagged.tokens[i].start),
-            token(i),
-          ]
-        );
-        if (!piece.entity) return inner;
+        if (!piece.entity) return ids.map(token);
         const e = piece.entity;
+        const last = ids.length - 1;
+        // The last word and the label stay on one line, so a chip never ends in a lone label.
         return (
           <mark
             class="entity"
@@ -216,11 +271,15 @@ function TaggedView(
             data-testid="entity"
             data-label={e.label}
             data-score={e.score.toFixed(4)}
-            title={`${e.label}, ${percent(e.score)}`}
+            title={`${e.label}, ${formatConfidence(e.score)}`}
           >
-            {inner}
-            <span class="label">
-              {e.label} {percent(e.score, 0)}
+            {ids.slice(0, last).flatMap((i, k) => k === 0 ? [token(i)] : [gap(i), token(i)])}
+            {last > 0 && gap(ids[last])}
+            <span class="nowrap">
+              {token(ids[last])}
+              <span class="label">
+                {e.label} <span data-testid="chip-score">{formatConfidence(e.score)}</span>
+              </span>
             </span>
           </mark>
         );
@@ -229,16 +288,67 @@ function TaggedView(
   );
 }
 
-function TagPanel(
-  props: { gpu: GpuState; model: ModelState },
-): JSX.Element {
-  const [text, setText] = useState(EXAMPLE_TEXT);
-  const [tagged, setTagged] = useState<TaggedText | null>(null);
-  const [error, setError] = useState<string | null>(null);
-  const [hovered, setHovered] = useState<number | null>(null);
-  const busy = useRef<Promise<void>>(Promise.resolve());
-  const tagger = props.model.state === "ready" ? props.model.tagger : null;
+function EntityTable(props: { tagged: TaggedText }): JSX.Element {
+  return (
+    <table class="entities" data-testid="entities">
+      <thead>
+        <tr>
+          <th scope="col">entity</th>
+          <th scope="col">label</th>
+          <th scope="col">confidence</th>
+          <th scope="col">characters</th>
+        </tr>
+      </thead>
+      <tbody>
+        {props.tagged.entities.map((e) => (
+          <tr data-testid="entity-row" data-label={e.label} data-text={e.text}>
+            <td>{e.text}</td>
+            <td>
+              <span class="pill" style={{ "--hue": hue(e.label) }}>{e.label}</span>
+            </td>
+            <td class="num" data-testid="row-score">{formatConfidence(e.score)}</td>
+            <td class="num">{e.start}–{e.end}</td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+}
 
+function Legend(props: { labels: readonly string[]; origin: Origin }): JSX.Element {
+  const legend = entityLegend(props.labels);
+  return (
+    <details class="legend" data-testid="legend" open>
+      <summary>
+        {props.origin === "shipped"
+          ? "The model's entity types (English news text, Groningen Meaning Bank)"
+          : "The model's entity types"}
+      </summary>
+      <dl>
+        {legend.map((e) => (
+          <div data-type={e.type}>
+            <dt>
+              <span class="pill" style={{ "--hue": hue(e.type) }}>{e.type}</span>
+            </dt>
+            <dd>{e.meaning || "a type of your corpus"}</dd>
+          </div>
+        ))}
+      </dl>
+      {props.origin === "shipped" && (
+        <p class="hint">
+          The shipped model was trained on English newswire; other languages and kinds of text get
+          poorer results.
+        </p>
+      )}
+    </details>
+  );
+}
+
+/** Tags the text after a pause; the shown result always pairs a text with its own tagging. */
+function useTagging(tagger: Tagger | null, text: string) {
+  const [result, setResult] = useState<{ text: string; tagged: TaggedText } | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const busy = useRef<Promise<void>>(Promise.resolve());
   useEffect(() => {
     if (!tagger) return;
     let stale = false;
@@ -247,11 +357,10 @@ function TagPanel(
       busy.current = busy.current.then(async () => {
         if (stale) return;
         try {
-          const result = await tagText(tagger, text);
+          const tagged = await tagText(tagger, text);
           if (stale) return;
-          setTagged(result);
+          setResult({ text, tagged });
           setError(null);
-          setHovered(null);
         } catch (e) {
           if (!stale) setError(errorText(e));
         }
@@ -262,51 +371,57 @@ function TagPanel(
       clearTimeout(timer);
     };
   }, [tagger, text]);
+  useEffect(() => setResult(null), [tagger]);
+  return { result, error };
+}
 
+function TagPanel(props: { gpu: GpuState; model: ModelState }): JSX.Element {
+  const [text, setText] = useState(EXAMPLE_TEXT);
+  const [hovered, setHovered] = useState<number | null>(null);
+  const tagger = props.model.state === "ready" ? props.model.tagger : null;
+  const { result, error } = useTagging(tagger, text);
+  useEffect(() => setHovered(null), [result]);
   const adapter = props.gpu.state === "ready" ? props.gpu.adapter : "";
-  const nTokens = tagged?.tokens.length ?? 0;
+  const summary = result ? taggingSummary(result.tagged) : "";
+  const stale = result !== null && result.text !== text;
   return (
-    <section class="panel" id="tag">
-      <h2>Tag text</h2>
+    <section class="panel" id="tag" aria-labelledby="tag-title">
+      <h2 id="tag-title">Tag text</h2>
+      {props.model.state === "ready" && (
+        <Legend labels={props.model.tagger.labels} origin={props.model.origin} />
+      )}
+      <label class="field" for="text-input">Text to tag</label>
       <textarea
+        id="text-input"
         data-testid="text-input"
         rows={4}
         value={text}
         onInput={(e) => setText((e.target as HTMLTextAreaElement).value)}
-        placeholder="Type or paste text"
+        placeholder="Type or paste English text"
       />
       {error && <p class="error" data-testid="tag-error">Tagging failed: {error}</p>}
-      {tagger && tagged && (
+      {tagger && result && result.tagged.tokens.length > 0 && (
         <div class="result">
-          <TaggedView text={text} tagged={tagged} onHover={setHovered} hovered={hovered} />
+          <TaggedView
+            text={result.text}
+            tagged={result.tagged}
+            onHover={setHovered}
+            hovered={hovered}
+            stale={stale}
+          />
           <div class="side">
-            <Marginals tagged={tagged} index={hovered} labels={tagger.labels} />
+            <Marginals tagged={result.tagged} index={hovered} labels={tagger.labels} />
           </div>
-          <p class="meta" data-testid="timing" data-ms={tagged.milliseconds.toFixed(2)}>
-            {tagged.entities.length} {tagged.entities.length === 1 ? "entity" : "entities"} in{" "}
-            {nTokens} tokens, tagged in {tagged.milliseconds.toFixed(1)} ms on{" "}
-            <span data-testid="adapter">{adapter}</span>
+          <p
+            class="meta"
+            data-testid="timing"
+            data-ms={result.tagged.milliseconds.toFixed(2)}
+            aria-live="polite"
+          >
+            {summary} on <span data-testid="adapter">{adapter}</span>
+            {stale && " (updating…)"}
           </p>
-          {tagged.entities.length > 0 && (
-            <table class="entities" data-testid="entities">
-              <tr>
-                <th>entity</th>
-                <th>label</th>
-                <th>confidence</th>
-                <th>characters</th>
-              </tr>
-              {tagged.entities.map((e) => (
-                <tr data-testid="entity-row" data-label={e.label} data-text={e.text}>
-                  <td>{e.text}</td>
-                  <td>
-                    <span class="pill" style={{ "--hue": hue(e.label) }}>{e.label}</span>
-                  </td>
-                  <td class="num">{percent(e.score)}</td>
-                  <td class="num">{e.start}–{e.end}</td>
-                </tr>
-              ))}
-            </table>
-          )}
+          {result.tagged.entities.length > 0 && <EntityTable tagged={result.tagged} />}
         </div>
       )}
     </section>
@@ -315,104 +430,339 @@ function TagPanel(
 
 type TrainState =
   | { state: "idle" }
-  | { state: "running"; controller: AbortController; line: string }
-  | { state: "done"; line: string; bytes: Uint8Array; url: string }
+  | { state: "running"; controller: AbortController; phase: "compiling" | "training"; line: string }
+  | { state: "done"; line: string; f16: Uint8Array; f32: Uint8Array; urls: [string, string] }
   | { state: "failed"; message: string };
 
-function TrainPanel(
-  props: {
-    gpu: GpuState;
-    shipped: Uint8Array | null;
-    onUseModel: (bytes: Uint8Array) => void;
-  },
-): JSX.Element {
-  const [source, setSource] = useState({ text: "", name: "pasted text" });
-  const [mode, setMode] = useState<"scratch" | "finetune">("scratch");
-  const [epochs, setEpochs] = useState(10);
-  const [lr, setLr] = useState(0.01);
-  const [hidden, setHidden] = useState(64);
-  const [run, setRun] = useState<TrainState>({ state: "idle" });
-  const [curves, setCurves] = useState<Curves>({ batches: [], epochs: [] });
-  const [dragging, setDragging] = useState(false);
+type Source = { text: string; name: string; error?: string };
 
-  const corpus = useMemo((): { ok: PastedCorpus } | { error: string } | null => {
-    if (!source.text.trim()) return null;
+function useCorpus(source: Source): { ok: PastedCorpus } | { error: string } | null {
+  return useMemo(() => {
+    if (source.error) return { error: source.error };
+    if (!source.text) return null;
     try {
       return { ok: readPastedCorpus(source.text, source.name) };
     } catch (e) {
       return { error: errorText(e) };
     }
   }, [source]);
+}
+
+function CorpusInput(
+  props: { source: Source; setSource: (s: Source) => void; readFile: (f?: File) => void },
+): JSX.Element {
+  return (
+    <>
+      <div class="row">
+        <label class="field" for="corpus-file">Corpus file</label>
+        <input
+          id="corpus-file"
+          type="file"
+          accept=".txt,.conll,.iob,.bio,.jsonl,.json,.tsv"
+          data-testid="corpus-file"
+          onChange={(e) => props.readFile((e.target as HTMLInputElement).files?.[0])}
+        />
+        <button
+          type="button"
+          onClick={() => props.setSource({ text: EXAMPLE_CORPUS, name: "example" })}
+        >
+          Paste an example
+        </button>
+      </div>
+      <label class="field" for="corpus-input">
+        Corpus (CoNLL: a word and its tag per line, a blank line between sentences; or JSON Lines)
+      </label>
+      <textarea
+        id="corpus-input"
+        data-testid="corpus-input"
+        rows={6}
+        value={props.source.error ? "" : props.source.text}
+        placeholder={CORPUS_PLACEHOLDER}
+        onInput={(e) =>
+          props.setSource({ text: (e.target as HTMLTextAreaElement).value, name: "pasted text" })}
+      />
+    </>
+  );
+}
+
+function CorpusSummary(
+  props: {
+    corpus: { ok: PastedCorpus } | { error: string } | null;
+    mode: string;
+    shipped: string[];
+  },
+): JSX.Element | null {
+  const corpus = props.corpus;
+  if (!corpus) return null;
+  if ("error" in corpus) {
+    return <p class="error" data-testid="corpus-error" role="alert">{corpus.error}</p>;
+  }
+  const c = corpus.ok;
+  const newTypes = c.types.filter((t) => !props.shipped.includes(t));
+  return (
+    <>
+      <p class="meta" data-testid="corpus-summary">
+        {c.format === "jsonl" ? "JSON Lines" : "CoNLL"}: {plural(c.sentences.length, "sentence")},
+        {" "}
+        {plural(c.tokens, "token")}, types {c.types.join(", ") || "none"}
+      </p>
+      {props.mode === "finetune" && newTypes.length > 0 && (
+        <p class="meta" data-testid="relabel-note">
+          The shipped model has no{" "}
+          {newTypes.join(", ")}: fine-tuning keeps its network and learns a new output layer for
+          your types ({c.types.join(", ")}); the result tags those only.
+        </p>
+      )}
+    </>
+  );
+}
+
+/** Runs trainModel with the page's settings, reporting progress; returns the finished state. */
+async function runTraining(
+  gpu: Gpu,
+  corpus: PastedCorpus,
+  settings: { epochs: number; lr: number; hidden: number; initFrom?: Uint8Array; name: string },
+  report: (line: string, phase: "compiling" | "training", curves: Curves) => void,
+  signal: AbortSignal,
+): Promise<TrainState> {
+  const { train, dev, note } = splitForTraining(corpus.sentences);
+  const stepsPerEpoch = Math.ceil(train.length / BATCH_SIZE);
+  const tracker = curveTracker();
+  let firstStepAt: number | null = null;
+  const onEvent = (event: TrainEvent) => {
+    tracker.add(event);
+    const curves = { batches: [...tracker.curves.batches], epochs: [...tracker.curves.epochs] };
+    if (event.type !== "loss" && event.type !== "epoch") return;
+    const step = tracker.curves.batches.at(-1)?.step ?? 0;
+    if (event.type === "loss" && firstStepAt === null) firstStepAt = performance.now();
+    const progress = progressText({
+      epoch: event.epoch,
+      epochs: settings.epochs,
+      step,
+      stepsPerEpoch,
+      elapsedMs: firstStepAt === null ? null : performance.now() - firstStepAt,
+    });
+    const detail = event.type === "loss"
+      ? `loss ${event.loss.toFixed(3)}, ${Math.round(event.tokensPerSecond)} tokens/s`
+      : `dev F1 ${formatConfidence(event.dev.f1)}`;
+    report(`${progress}: ${detail} (${note})`, "training", curves);
+  };
+  await afterPaint();
+  const result = await trainModel(gpu, { train, dev }, {
+    config: settings.initFrom ? undefined : {
+      wordDim: 50,
+      casingDim: 8,
+      charDim: 16,
+      charFilters: 32,
+      hidden: settings.hidden,
+      dropout: 0.25,
+    },
+    initFrom: settings.initFrom,
+    epochs: settings.epochs,
+    lr: settings.lr,
+    batchSize: BATCH_SIZE,
+    lossEvery: 1,
+    patience: 0,
+    signal,
+    onEvent,
+    corpus: settings.name,
+  });
+  await afterPaint();
+  const f16 = encodeModel(decodeModel(result.bytes, "the trained model"), { float16: true });
+  const url = (b: Uint8Array) => URL.createObjectURL(new Blob([b as BlobPart]));
+  return {
+    state: "done",
+    f16,
+    f32: result.bytes,
+    urls: [url(f16), url(result.bytes)],
+    line: `done after ${plural(result.epochs, "epoch")} (${result.stopReason}) in ` +
+      `${result.trainSeconds.toFixed(result.trainSeconds < 10 ? 2 : 1)} s of training: ` +
+      `best dev F1 ${formatConfidence(result.bestDevF1)} at epoch ${result.bestEpoch}`,
+  };
+}
+
+function Settings(
+  props: {
+    mode: "scratch" | "finetune";
+    setMode: (m: "scratch" | "finetune") => void;
+    shipped: boolean;
+    fields: { epochs: string; lr: string; hidden: number };
+    setFields: (f: { epochs: string; lr: string; hidden: number }) => void;
+  },
+): JSX.Element {
+  const f = props.fields;
+  return (
+    <fieldset class="row settings">
+      <legend>Settings</legend>
+      <label>
+        <input
+          type="radio"
+          name="mode"
+          checked={props.mode === "scratch"}
+          onChange={() => props.setMode("scratch")}
+          data-testid="mode-scratch"
+        />{" "}
+        from scratch
+      </label>
+      <label title={props.shipped ? "" : "the shipped model did not load"}>
+        <input
+          type="radio"
+          name="mode"
+          checked={props.mode === "finetune"}
+          disabled={!props.shipped}
+          onChange={() => props.setMode("finetune")}
+          data-testid="mode-finetune"
+        />{" "}
+        fine-tune the shipped model
+      </label>
+      <label>
+        epochs{" "}
+        <input
+          type="number"
+          min={1}
+          max={200}
+          step={1}
+          value={f.epochs}
+          data-testid="epochs"
+          onInput={(e) => props.setFields({ ...f, epochs: (e.target as HTMLInputElement).value })}
+        />
+      </label>
+      <label>
+        learning rate{" "}
+        <input
+          type="number"
+          min={0.0001}
+          max={0.1}
+          step="any"
+          value={f.lr}
+          data-testid="lr"
+          onInput={(e) => props.setFields({ ...f, lr: (e.target as HTMLInputElement).value })}
+        />
+      </label>
+      {props.mode === "scratch" && (
+        <label>
+          hidden{" "}
+          <select
+            value={f.hidden}
+            onChange={(e) =>
+              props.setFields({ ...f, hidden: Number((e.target as HTMLSelectElement).value) })}
+          >
+            {[32, 64, 100, 128].map((h) => <option key={h} value={h}>{h}</option>)}
+          </select>
+        </label>
+      )}
+    </fieldset>
+  );
+}
+
+function Downloads(
+  props: { run: Extract<TrainState, { state: "done" }>; onUseModel: (b: Uint8Array) => void },
+): JSX.Element {
+  const [full, setFull] = useState(false);
+  const bytes = full ? props.run.f32 : props.run.f16;
+  return (
+    <>
+      <a
+        class="button"
+        href={props.run.urls[full ? 1 : 0]}
+        download="model.safetensors"
+        data-testid="download"
+      >
+        Download model.safetensors ({(bytes.length / 1024).toFixed(0)} KB)
+      </a>
+      <label>
+        <input
+          type="checkbox"
+          checked={full}
+          onChange={(e) => setFull((e.target as HTMLInputElement).checked)}
+          data-testid="float32"
+        />{" "}
+        float32 (default float16: half the size, the same tags)
+      </label>
+      <button type="button" onClick={() => props.onUseModel(props.run.f32)} data-testid="use-model">
+        Tag with this model
+      </button>
+    </>
+  );
+}
+
+function TrainPanel(
+  props: {
+    gpu: GpuState;
+    shipped: { bytes: Uint8Array; labels: readonly string[] } | null;
+    onUseModel: (bytes: Uint8Array) => void;
+  },
+): JSX.Element {
+  const [source, setSource] = useState<Source>({ text: "", name: "pasted text" });
+  const [mode, setMode] = useState<"scratch" | "finetune">("scratch");
+  const [fields, setFields] = useState({ epochs: "10", lr: "0.01", hidden: 64 });
+  const [run, setRun] = useState<TrainState>({ state: "idle" });
+  const [curves, setCurves] = useState<Curves>({ batches: [], epochs: [] });
+  const [totalSteps, setTotalSteps] = useState(0);
+  const [dragging, setDragging] = useState(false);
+  const corpus = useCorpus(source);
+  const settings = parseSettings(fields);
 
   const readFile = async (file: File | undefined) => {
     if (!file) return;
-    setSource({ text: await file.text(), name: file.name });
+    try {
+      setSource({
+        text: decodeCorpusFile(new Uint8Array(await file.arrayBuffer()), file.name),
+        name: file.name,
+      });
+    } catch (e) {
+      setSource({ text: "", name: file.name, error: errorText(e) });
+    }
   };
 
   const start = async () => {
-    if (props.gpu.state !== "ready" || !corpus || !("ok" in corpus)) return;
-    const gpu = props.gpu.gpu;
-    const { train, dev, note } = splitForTraining(corpus.ok.sentences);
+    if (props.gpu.state !== "ready" || !corpus || !("ok" in corpus) || !("ok" in settings)) return;
     const controller = new AbortController();
-    const tracker = curveTracker();
+    const { train } = splitForTraining(corpus.ok.sentences);
+    setTotalSteps(settings.ok.epochs * Math.ceil(train.length / BATCH_SIZE));
     setCurves({ batches: [], epochs: [] });
-    setRun({ state: "running", controller, line: `starting: ${note}` });
-    const onEvent = (event: TrainEvent) => {
-      tracker.add(event);
-      setCurves({ batches: [...tracker.curves.batches], epochs: [...tracker.curves.epochs] });
-      if (event.type === "loss") {
-        setRun({
-          state: "running",
-          controller,
-          line: `epoch ${event.epoch}, step ${event.step}: loss ${event.loss.toFixed(3)}, ` +
-            `${Math.round(event.tokensPerSecond)} tokens/s (${note})`,
-        });
-      } else if (event.type === "epoch") {
-        setRun({
-          state: "running",
-          controller,
-          line: `epoch ${event.epoch}: loss ${event.loss.toFixed(3)}, dev F1 ${
-            percent(event.dev.f1)
-          } (${note})`,
-        });
-      }
-    };
+    setRun({
+      state: "running",
+      controller,
+      phase: "compiling",
+      line: "compiling GPU kernels for training (the first run takes a few seconds)…",
+    });
     try {
-      const result = await trainModel(gpu, { train, dev }, {
-        config: mode === "scratch"
-          ? { wordDim: 50, casingDim: 8, charDim: 16, charFilters: 32, hidden, dropout: 0.25 }
-          : undefined,
-        initFrom: mode === "finetune" ? props.shipped ?? undefined : undefined,
-        epochs,
-        lr,
-        batchSize: 16,
-        lossEvery: 1,
-        patience: 0,
-        signal: controller.signal,
-        onEvent,
-        corpus: source.name,
-      });
-      const url = URL.createObjectURL(new Blob([result.bytes as BlobPart]));
-      setRun({
-        state: "done",
-        bytes: result.bytes,
-        url,
-        line: `done after ${result.epochs} epochs (${result.stopReason}) in ` +
-          `${result.trainSeconds.toFixed(result.trainSeconds < 10 ? 2 : 1)} s of training: ` +
-          `best dev F1 ${percent(result.bestDevF1)} at epoch ${result.bestEpoch}`,
-      });
+      setRun(
+        await runTraining(
+          props.gpu.gpu,
+          corpus.ok,
+          {
+            ...settings.ok,
+            hidden: fields.hidden,
+            initFrom: mode === "finetune" ? props.shipped?.bytes : undefined,
+            name: source.name,
+          },
+          (line, phase, c) => {
+            setRun({ state: "running", controller, phase, line });
+            setCurves(c);
+          },
+          controller.signal,
+        ),
+      );
     } catch (e) {
       setRun({ state: "failed", message: errorText(e) });
     }
   };
 
   const running = run.state === "running";
-  const canStart = props.gpu.state === "ready" && corpus !== null && "ok" in corpus && !running &&
-    (mode === "scratch" || props.shipped !== null);
+  const blocked = [
+    ...(corpus === null ? ["Paste, drop or choose a corpus to train on."] : []),
+    ...("errors" in settings ? settings.errors : []),
+  ];
+  const canStart = props.gpu.state === "ready" && corpus !== null && "ok" in corpus &&
+    "ok" in settings && !running && (mode === "scratch" || props.shipped !== null);
+  const shippedTypes = entityLegend(props.shipped?.labels ?? []).map((e) => e.type);
   return (
     <section
       class={"panel" + (dragging ? " dragging" : "")}
       id="train"
+      aria-labelledby="train-title"
       onDragOver={(e) => {
         e.preventDefault();
         setDragging(true);
@@ -424,95 +774,28 @@ function TrainPanel(
         readFile(e.dataTransfer?.files[0]);
       }}
     >
-      <h2>Train in the browser</h2>
+      <h2 id="train-title">Train in the browser</h2>
       <p class="hint">
-        Drop a small CoNLL or JSON Lines file here, choose one, or paste it. Training runs on your
-        GPU; nothing leaves this page.
+        Drop a small CoNLL or JSON Lines file here, choose one, or paste it. Any label set works;
+        the example uses the shipped model's types. Training runs on your GPU; nothing leaves this
+        page.
       </p>
-      <div class="row">
-        <input
-          type="file"
-          accept=".txt,.conll,.iob,.bio,.jsonl,.json,.tsv"
-          data-testid="corpus-file"
-          onChange={(e) => readFile((e.target as HTMLInputElement).files?.[0])}
-        />
-        <button type="button" onClick={() => setSource({ text: EXAMPLE_CORPUS, name: "example" })}>
-          Paste an example
-        </button>
-      </div>
-      <textarea
-        data-testid="corpus-input"
-        rows={6}
-        value={source.text}
-        placeholder={CORPUS_PLACEHOLDER}
-        onInput={(e) =>
-          setSource({ text: (e.target as HTMLTextAreaElement).value, name: "pasted text" })}
+      <CorpusInput source={source} setSource={setSource} readFile={readFile} />
+      <CorpusSummary corpus={corpus} mode={mode} shipped={shippedTypes} />
+      <Settings
+        mode={mode}
+        setMode={setMode}
+        shipped={props.shipped !== null}
+        fields={fields}
+        setFields={setFields}
       />
-      {corpus && "ok" in corpus && (
-        <p class="meta" data-testid="corpus-summary">
-          {corpus.ok.format === "jsonl" ? "JSON Lines" : "CoNLL"}: {corpus.ok.sentences.length}{" "}
-          sentences, {corpus.ok.tokens} tokens, types {corpus.ok.types.join(", ") || "none"}
-        </p>
+      {blocked.length > 0 && (
+        <ul class="blocked" data-testid="train-blocked" aria-live="polite">
+          {blocked.map((b) => (
+            <li key={b} class={b.includes("expected") ? "error" : "hint"}>{b}</li>
+          ))}
+        </ul>
       )}
-      {corpus && "error" in corpus && <p class="error" data-testid="corpus-error">{corpus.error}
-      </p>}
-      <div class="row settings">
-        <label>
-          <input
-            type="radio"
-            name="mode"
-            checked={mode === "scratch"}
-            onChange={() => setMode("scratch")}
-            data-testid="mode-scratch"
-          />{" "}
-          from scratch
-        </label>
-        <label title={props.shipped ? "" : "the shipped model did not load"}>
-          <input
-            type="radio"
-            name="mode"
-            checked={mode === "finetune"}
-            disabled={!props.shipped}
-            onChange={() => setMode("finetune")}
-            data-testid="mode-finetune"
-          />{" "}
-          fine-tune the shipped model
-        </label>
-        <label>
-          epochs{" "}
-          <input
-            type="number"
-            min={1}
-            max={200}
-            value={epochs}
-            data-testid="epochs"
-            onInput={(e) => setEpochs(Number((e.target as HTMLInputElement).value) || 1)}
-          />
-        </label>
-        <label>
-          learning rate{" "}
-          <input
-            type="number"
-            min={0.0001}
-            max={0.1}
-            step={0.001}
-            value={lr}
-            data-testid="lr"
-            onInput={(e) => setLr(Number((e.target as HTMLInputElement).value) || 0.01)}
-          />
-        </label>
-        {mode === "scratch" && (
-          <label>
-            hidden{" "}
-            <select
-              value={hidden}
-              onChange={(e) => setHidden(Number((e.target as HTMLSelectElement).value))}
-            >
-              {[32, 64, 100, 128].map((h) => <option key={h} value={h}>{h}</option>)}
-            </select>
-          </label>
-        )}
-      </div>
       <div class="row">
         <button type="button" disabled={!canStart} onClick={start} data-testid="train-start">
           Train
@@ -525,39 +808,79 @@ function TrainPanel(
         >
           Stop
         </button>
-        {run.state === "done" && (
-          <>
-            <a class="button" href={run.url} download="model.safetensors" data-testid="download">
-              Download model.safetensors ({(run.bytes.length / 1024).toFixed(0)} KB)
-            </a>
-            <button
-              type="button"
-              onClick={() => props.onUseModel(run.bytes)}
-              data-testid="use-model"
-            >
-              Tag with this model
-            </button>
-          </>
-        )}
+        {run.state === "done" && <Downloads run={run} onUseModel={props.onUseModel} />}
       </div>
-      <p class="meta" data-testid="train-status" data-state={run.state}>
+      <p
+        class="meta"
+        data-testid="train-status"
+        data-state={run.state}
+        data-phase={run.state === "running" ? run.phase : undefined}
+        aria-live="polite"
+      >
         {run.state === "idle" && "Not started."}
         {(run.state === "running" || run.state === "done") && run.line}
         {run.state === "failed" && <span class="error">Training failed: {run.message}</span>}
       </p>
-      {(curves.batches.length > 0 || running) && <TrainingChart curves={curves} />}
+      {(curves.batches.length > 0 || running) && (
+        <TrainingChart curves={curves} totalSteps={totalSteps} />
+      )}
     </section>
   );
 }
 
+/** Fetches a model, then compiles its kernels; `phase` says which. */
+async function loadTagger(gpu: Gpu, url: string, phase: (p: string) => void) {
+  let response: Response;
+  try {
+    response = await fetch(url);
+  } catch (e) {
+    throw new Error(`the request failed (${errorText(e)})`);
+  }
+  if (!response.ok) throw new Error(`HTTP ${response.status} ${response.statusText}`);
+  const bytes = new Uint8Array(await response.arrayBuffer());
+  phase("compiling GPU kernels (the first load takes a few seconds)");
+  await afterPaint();
+  const tagger = await Tagger.fromModel(gpu, decodeModel(bytes, url));
+  return { bytes, tagger };
+}
+
+function ModelStatus(props: { model: ModelState; onShipped: (() => void) | null }): JSX.Element {
+  const m = props.model;
+  return (
+    <span
+      data-testid="model-status"
+      data-state={m.state}
+      data-origin={m.state === "ready" ? m.origin : undefined}
+    >
+      {m.state === "loading" && ` · ${m.phase}…`}
+      {m.state === "ready" && (
+        <>
+          {" "}· model: {m.origin === "trained" ? "your trained model" : m.url} (
+          {plural(m.tagger.labels.length, "tag")}, hidden {m.tagger.model.config.hidden})
+        </>
+      )}
+      {props.onShipped && (
+        <>
+          {" "}
+          <button type="button" class="link" onClick={props.onShipped} data-testid="use-shipped">
+            back to the shipped model
+          </button>
+        </>
+      )}
+    </span>
+  );
+}
+
 function App(): JSX.Element {
-  const modelUrl = useMemo(() => {
-    const asked = new URLSearchParams(location.search).get("model");
-    return new URL(asked ?? DEFAULT_MODEL, location.href).href;
-  }, []);
+  const asked = useMemo(() => new URLSearchParams(location.search).get("model"), []);
+  const modelUrl = new URL(asked ?? DEFAULT_MODEL, location.href).href;
   const [gpu, setGpu] = useState<GpuState>({ state: "pending" });
-  const [model, setModel] = useState<ModelState>({ state: "loading", url: modelUrl });
-  const [shipped, setShipped] = useState<Uint8Array | null>(null);
+  const [model, setModel] = useState<ModelState>({
+    state: "loading",
+    url: modelUrl,
+    phase: `downloading the model from ${modelUrl}`,
+  });
+  const [shipped, setShipped] = useState<{ bytes: Uint8Array; tagger: Tagger } | null>(null);
 
   useEffect(() => {
     (async () => {
@@ -573,17 +896,10 @@ function App(): JSX.Element {
       }
       setGpu({ state: "ready", gpu: device, adapter: adapterName(device.adapter) });
       try {
-        let response: Response;
-        try {
-          response = await fetch(modelUrl);
-        } catch (e) {
-          throw new Error(`the request failed (${errorText(e)})`);
-        }
-        if (!response.ok) throw new Error(`HTTP ${response.status} ${response.statusText}`);
-        const bytes = new Uint8Array(await response.arrayBuffer());
-        const tagger = await Tagger.load(bytes, { gpu: device });
-        setShipped(bytes);
-        setModel({ state: "ready", url: modelUrl, tagger, origin: "shipped" });
+        const phase = (p: string) => setModel({ state: "loading", url: modelUrl, phase: p });
+        const { bytes, tagger } = await loadTagger(device, modelUrl, phase);
+        if (!asked) setShipped({ bytes, tagger });
+        setModel({ state: "ready", url: modelUrl, tagger, origin: asked ? "url" : "shipped" });
       } catch (e) {
         setModel({ state: "failed", url: modelUrl, message: errorText(e) });
       }
@@ -593,12 +909,15 @@ function App(): JSX.Element {
   const useTrained = async (bytes: Uint8Array) => {
     if (gpu.state !== "ready") return;
     try {
-      const tagger = await Tagger.load(bytes, { gpu: gpu.gpu });
+      const tagger = await Tagger.fromModel(gpu.gpu, decodeModel(bytes, "your trained model"));
       setModel({ state: "ready", url: "your trained model", tagger, origin: "trained" });
     } catch (e) {
       setModel({ state: "failed", url: "your trained model", message: errorText(e) });
     }
   };
+  const backToShipped = shipped && !(model.state === "ready" && model.origin === "shipped")
+    ? () => setModel({ state: "ready", url: modelUrl, tagger: shipped.tagger, origin: "shipped" })
+    : null;
 
   return (
     <main>
@@ -607,22 +926,17 @@ function App(): JSX.Element {
         <p class="tagline">
           Named-entity recognition with a BiLSTM-CRF, computed on your GPU through WebGPU.
         </p>
-        <p class="status">
+        <p class="status" data-testid="status">
           <span data-testid="gpu-status" data-state={gpu.state}>
             {gpu.state === "pending" && "Looking for a WebGPU adapter…"}
             {gpu.state === "ready" && <>GPU: {gpu.adapter}</>}
             {gpu.state === "none" && "No WebGPU"}
           </span>
-          {gpu.state === "ready" && (
-            <span data-testid="model-status" data-state={model.state}>
-              {model.state === "loading" && ` · loading the model from ${model.url}…`}
-              {model.state === "ready" && (
-                <>
-                  {" "}· model: {model.origin === "shipped" ? model.url : "your trained model"} (
-                  {model.tagger.labels.length} tags, hidden {model.tagger.model.config.hidden})
-                </>
-              )}
-            </span>
+          {gpu.state === "ready" && <ModelStatus model={model} onShipped={backToShipped} />}
+          {asked && (
+            <>
+              {" "}· <a href="./" data-testid="shipped-link">load the shipped model instead</a>
+            </>
           )}
         </p>
       </header>
@@ -641,7 +955,11 @@ function App(): JSX.Element {
       {gpu.state === "ready" && (
         <>
           <TagPanel gpu={gpu} model={model} />
-          <TrainPanel gpu={gpu} shipped={shipped} onUseModel={useTrained} />
+          <TrainPanel
+            gpu={gpu}
+            shipped={shipped && { bytes: shipped.bytes, labels: shipped.tagger.labels }}
+            onUseModel={useTrained}
+          />
         </>
       )}
       <footer>

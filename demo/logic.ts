@@ -6,13 +6,16 @@
  * @module
  */
 
-import type { Entity, Tagger } from "../src/api/tagger.ts";
-import { parseConll } from "../src/data/conll.ts";
-import { parseJsonl } from "../src/data/jsonl.ts";
-import type { Sentence } from "../src/data/sentence.ts";
-import { splitCorpus } from "../src/data/split.ts";
-import { sentences as splitSentences } from "../src/data/tokenize.ts";
-import type { TrainEvent } from "../src/train/trainer.ts";
+import {
+  type Entity,
+  parseConll,
+  parseJsonl,
+  type Sentence,
+  sentences as splitSentences,
+  splitCorpus,
+  type Tagger,
+  type TrainEvent,
+} from "../mod.ts";
 
 /** A token of tagged text with its tag and its marginal distribution. */
 export interface TaggedToken {
@@ -143,6 +146,13 @@ export interface PastedCorpus {
  * ```
  */
 export function readPastedCorpus(text: string, name: string): PastedCorpus {
+  if (!text.trim()) throw new Error(`${name} is empty: expected CoNLL lines or JSON Lines`);
+  const bad = nonTextCharacter(text);
+  if (bad !== null) {
+    throw new Error(
+      `${name} does not look like text: it holds ${bad}; expected CoNLL lines or JSON Lines`,
+    );
+  }
   const jsonl = text.trimStart().startsWith("{");
   const corpus = jsonl ? parseJsonl(text, { path: name }) : parseConll(text, { path: name });
   const sentences = corpus.sentences.filter((s) => s.tokens.length > 0);
@@ -181,14 +191,15 @@ export function splitForTraining(
     return {
       train: [...sentences],
       dev: [...sentences],
-      note: `only ${sentences.length} sentences: dev F1 is measured on the training sentences`,
+      note: `only ${plural(sentences.length, "sentence")}: dev F1 is measured on the ` +
+        "training sentences",
     };
   }
   const split = splitCorpus(sentences, { seed: 1, ratios: [0.9, 0.1, 0] });
   return {
     train: split.train,
     dev: split.dev,
-    note: `${split.train.length} sentences for training, ${split.dev.length} for dev F1`,
+    note: `${plural(split.train.length, "sentence")} for training, ${split.dev.length} for dev F1`,
   };
 }
 
@@ -241,4 +252,246 @@ export function curveTracker(): { curves: Curves; add: (event: TrainEvent) => vo
     }
   };
   return { curves, add };
+}
+
+/**
+ * "1 token", "2 tokens": a count with its noun.
+ *
+ * @param n the count
+ * @param noun the singular noun
+ * @param nouns the plural (default: the noun and "s")
+ * @returns the phrase
+ *
+ * @example
+ * ```ts
+ * import { plural } from "./logic.ts";
+ * if (plural(1, "entity", "entities") !== "1 entity") throw new Error();
+ * if (plural(0, "token") !== "0 tokens") throw new Error();
+ * ```
+ */
+export function plural(n: number, noun: string, nouns = noun + "s"): string {
+  return `${n} ${n === 1 ? noun : nouns}`;
+}
+
+/**
+ * A probability as the page shows it, in the entity chips and the table
+ * alike: one decimal, and never "100.0%" or "0.0%" for what is not certain.
+ *
+ * @param p a probability in [0, 1]
+ * @returns e.g. "89.6%", ">99.9%", "<0.1%"
+ *
+ * @example
+ * ```ts
+ * import { formatConfidence } from "./logic.ts";
+ * if (formatConfidence(0.8964) !== "89.6%") throw new Error();
+ * if (formatConfidence(0.99996) !== ">99.9%") throw new Error();
+ * ```
+ */
+export function formatConfidence(p: number): string {
+  if (p >= 1) return "100%";
+  if (p >= 0.9995) return ">99.9%";
+  if (p <= 0) return "0%";
+  if (p < 0.0005) return "<0.1%";
+  return `${(100 * p).toFixed(1)}%`;
+}
+
+/**
+ * The line under the tagged text: counts and time, or nothing for no tokens.
+ *
+ * @param tagged the tagging result
+ * @returns e.g. "2 entities in 13 tokens, tagged in 8.1 ms", or "" when there are no tokens
+ *
+ * @example
+ * ```ts
+ * import { taggingSummary } from "./logic.ts";
+ * if (taggingSummary({ tokens: [], entities: [], milliseconds: 1 }) !== "") throw new Error();
+ * ```
+ */
+export function taggingSummary(tagged: TaggedText): string {
+  if (tagged.tokens.length === 0) return "";
+  return `${plural(tagged.entities.length, "entity", "entities")} in ` +
+    `${plural(tagged.tokens.length, "token")}, tagged in ${tagged.milliseconds.toFixed(1)} ms`;
+}
+
+/**
+ * Plain-English meanings of the entity types of the shipped model (the
+ * Groningen Meaning Bank's) and of CoNLL-2003's.
+ */
+export const ENTITY_MEANINGS: Readonly<Record<string, string>> = {
+  per: "person",
+  org: "organisation",
+  geo: "geographical place (city, country, river, region)",
+  gpe: "geopolitical adjective or people (British, Iraqi, Palestinians)",
+  tim: "time expression (Tuesday, 2003, last week)",
+  art: "artefact or work (a product, vehicle, book, law)",
+  eve: "event (a war, summit, festival, storm)",
+  nat: "natural phenomenon (a disease, a hurricane)",
+  PER: "person",
+  ORG: "organisation",
+  LOC: "location",
+  MISC: "other names (nationalities, events, works)",
+};
+
+/**
+ * The entity types of a tag list with their meanings, in tag order.
+ *
+ * @param labels the model's tags, e.g. `["O", "B-geo", "I-geo"]`
+ * @returns one entry per type; `meaning` is "" for a type not in {@linkcode ENTITY_MEANINGS}
+ *
+ * @example
+ * ```ts
+ * import { entityLegend } from "./logic.ts";
+ * const legend = entityLegend(["O", "B-geo", "I-geo", "B-ACME"]);
+ * if (legend.map((e) => e.type).join() !== "geo,ACME") throw new Error();
+ * ```
+ */
+export function entityLegend(labels: readonly string[]): { type: string; meaning: string }[] {
+  const types: string[] = [];
+  for (const label of labels) {
+    if (label === "O") continue;
+    const type = label.slice(label.indexOf("-") + 1);
+    if (!types.includes(type)) types.push(type);
+  }
+  return types.map((type) => ({ type, meaning: ENTITY_MEANINGS[type] ?? "" }));
+}
+
+/**
+ * A character that no CoNLL or JSON Lines corpus holds (NUL, other control
+ * characters but tab and line breaks, or U+FFFD from undecodable bytes).
+ *
+ * @param text decoded text
+ * @returns a description of the first such character, or null
+ */
+function nonTextCharacter(text: string): string | null {
+  // deno-lint-ignore no-control-regex -- control characters are what this looks for
+  const m = /[\u0000-\u0008\u000b\u000e-\u001f\u007f\ufffd]/.exec(text);
+  if (!m) return null;
+  const code = m[0].charCodeAt(0).toString(16).toUpperCase().padStart(4, "0");
+  return `the character U+${code} at offset ${m.index}`;
+}
+
+/**
+ * Decodes a chosen or dropped file as UTF-8 text, refusing empty and binary
+ * files instead of showing mojibake.
+ *
+ * @param bytes the file's bytes
+ * @param name its name, for messages
+ * @returns the text
+ * @throws {Error} naming the file when it is empty, not UTF-8, or holds control characters
+ *
+ * @example
+ * ```ts
+ * import { decodeCorpusFile } from "./logic.ts";
+ * if (decodeCorpusFile(new TextEncoder().encode("Ada B-PER\n"), "a.txt") !== "Ada B-PER\n") {
+ *   throw new Error();
+ * }
+ * try {
+ *   decodeCorpusFile(new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0, 0]), "photo.png");
+ *   throw new Error("accepted a binary file");
+ * } catch (e) {
+ *   if (!/photo\.png is not a text file/.test((e as Error).message)) throw e;
+ * }
+ * ```
+ */
+export function decodeCorpusFile(bytes: Uint8Array, name: string): string {
+  if (bytes.length === 0) throw new Error(`${name} is empty: expected CoNLL lines or JSON Lines`);
+  let text: string;
+  try {
+    text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+  } catch {
+    throw new Error(
+      `${name} is not a text file (its bytes are not UTF-8): expected CoNLL lines or JSON Lines`,
+    );
+  }
+  const bad = nonTextCharacter(text);
+  if (bad !== null) {
+    throw new Error(
+      `${name} is not a text file (it holds ${bad}): expected CoNLL lines or JSON Lines`,
+    );
+  }
+  if (!text.trim()) throw new Error(`${name} is empty: expected CoNLL lines or JSON Lines`);
+  return text;
+}
+
+/** Limits of the training settings the page accepts. */
+export const SETTING_LIMITS = {
+  epochs: { min: 1, max: 200 },
+  lr: { min: 0.0001, max: 0.1 },
+} as const;
+
+/**
+ * Reads the epochs and learning-rate fields as typed, rejecting what the
+ * trainer should not get (negative, zero, out of range, not a number).
+ *
+ * @param fields the fields' text
+ * @returns the numbers, or one message per bad field
+ *
+ * @example
+ * ```ts
+ * import { parseSettings } from "./logic.ts";
+ * const ok = parseSettings({ epochs: "3", lr: "0.01" });
+ * if (!("ok" in ok) || ok.ok.epochs !== 3) throw new Error();
+ * const bad = parseSettings({ epochs: "-5", lr: "0" });
+ * if (!("errors" in bad) || bad.errors.length !== 2) throw new Error();
+ * ```
+ */
+export function parseSettings(
+  fields: { epochs: string; lr: string },
+): { ok: { epochs: number; lr: number } } | { errors: string[] } {
+  const errors: string[] = [];
+  const { epochs: e, lr: l } = SETTING_LIMITS;
+  const epochs = Number(fields.epochs);
+  if (
+    fields.epochs.trim() === "" || !Number.isInteger(epochs) || epochs < e.min || epochs > e.max
+  ) {
+    errors.push(
+      `Epochs: expected a whole number from ${e.min} to ${e.max}, found ` +
+        `${JSON.stringify(fields.epochs.trim())}`,
+    );
+  }
+  const lr = Number(fields.lr);
+  if (fields.lr.trim() === "" || !Number.isFinite(lr) || lr < l.min || lr > l.max) {
+    errors.push(
+      `Learning rate: expected a number from ${l.min} to ${l.max}, found ` +
+        `${JSON.stringify(fields.lr.trim())}`,
+    );
+  }
+  return errors.length ? { errors } : { ok: { epochs, lr } };
+}
+
+/** Where a training run stands, for {@linkcode progressText}. */
+export interface RunProgress {
+  /** The current epoch (1-based) and the number asked for. */
+  epoch: number;
+  epochs: number;
+  /** Steps done in all epochs so far, and steps per epoch. */
+  step: number;
+  stepsPerEpoch: number;
+  /** Milliseconds since the first step finished (null before it). */
+  elapsedMs: number | null;
+}
+
+/**
+ * The progress line of a training run: "epoch N of M, step X of Y" and an
+ * estimate of the time left from the pace of the steps done so far.
+ *
+ * @param p where the run stands
+ * @returns the line
+ *
+ * @example
+ * ```ts
+ * import { progressText } from "./logic.ts";
+ * const line = progressText({ epoch: 2, epochs: 3, step: 5, stepsPerEpoch: 4, elapsedMs: 4000 });
+ * if (line !== "epoch 2 of 3, step 1 of 4, about 7 s left") throw new Error(line);
+ * ```
+ */
+export function progressText(p: RunProgress): string {
+  const inEpoch = p.step - (p.epoch - 1) * p.stepsPerEpoch;
+  let line = `epoch ${p.epoch} of ${p.epochs}, step ${inEpoch} of ${p.stepsPerEpoch}`;
+  const total = p.epochs * p.stepsPerEpoch;
+  if (p.elapsedMs !== null && p.step > 1) {
+    const left = (p.elapsedMs / (p.step - 1)) * (total - p.step) / 1000;
+    line += `, about ${left < 60 ? `${Math.ceil(left)} s` : `${Math.ceil(left / 60)} min`} left`;
+  }
+  return line;
 }

@@ -2,9 +2,13 @@
  * Builds and serves the web demo.
  *
  * `deno task demo:build [--out DIR]` bundles `demo/app.tsx` (Preact and the
- * library) with esbuild into a static site: `index.html`, `app.js`,
- * `style.css`, and `models/gmb-small.safetensors` when the repository has
- * it. It prints the bundle's gzipped size and fails above the 200 KB budget.
+ * library) with esbuild into a static site: `index.html`, `app.<hash>.js`,
+ * `style.<hash>.css`, `models/gmb-small.<hash>.safetensors` when the
+ * repository has the model, and `_headers` (long-lived caching of the hashed
+ * files, for hosts that read it). The hash is the first 10 hex digits of the
+ * file's SHA-256, so a changed file gets a new name and the old one can be
+ * cached for a year. It prints the bundle's gzipped size and fails above the
+ * 200 KB budget.
  *
  * `deno task demo [--port N]` builds into `out/demo` and serves it on
  * http://127.0.0.1:N/ (default 8000).
@@ -27,8 +31,14 @@ import { fileURLToPath } from "node:url";
 /** Largest allowed gzipped JavaScript bundle, in bytes (the issue's 200 KB). */
 export const BUNDLE_BUDGET_GZIP = 200 * 1024;
 
-/** Where the shipped model lives in the repository and in the built site. */
+/** Where the shipped model lives in the repository (the site has it under a hashed name). */
 export const MODEL_PATH = "models/gmb-small.safetensors";
+
+/** The Cache-Control header of content-hashed files. */
+export const IMMUTABLE = "public, max-age=31536000, immutable";
+
+/** A content-hashed file name: `name.<10 hex digits>.ext`. */
+const HASHED = /\.[0-9a-f]{10}\.[a-z]+$/;
 
 const DEMO = new URL("./", import.meta.url);
 const ROOT = new URL("../", import.meta.url);
@@ -49,12 +59,31 @@ export interface BuildOptions {
 export interface BuildReport {
   /** The output folder. */
   outDir: string;
-  /** Size of `app.js` in bytes. */
+  /** Size of the JavaScript bundle in bytes. */
   bundleBytes: number;
-  /** Size of `app.js` after gzip (level 9), in bytes. */
+  /** Size of the bundle after gzip (level 9), in bytes. */
   bundleGzipBytes: number;
   /** Whether the shipped model was copied into the site. */
   modelIncluded: boolean;
+  /** The site's files by their source name: `app.js` → `app.1a2b3c4d5e.js`, … */
+  files: Record<string, string>;
+}
+
+/** `name.ext` → `name.<first 10 hex digits of SHA-256>.ext`. */
+async function hashedName(name: string, bytes: Uint8Array): Promise<string> {
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes as BufferSource));
+  const hex = [...digest.subarray(0, 5)].map((b) => b.toString(16).padStart(2, "0")).join("");
+  const dot = name.lastIndexOf(".");
+  return `${name.slice(0, dot)}.${hex}${name.slice(dot)}`;
+}
+
+/** Writes bytes under their hashed name and returns that name (relative to the site). */
+async function writeHashed(outDir: string, name: string, bytes: Uint8Array): Promise<string> {
+  const hashed = await hashedName(name, bytes);
+  const slash = hashed.lastIndexOf("/");
+  if (slash > 0) await Deno.mkdir(`${outDir}/${hashed.slice(0, slash)}`, { recursive: true });
+  await Deno.writeFile(`${outDir}/${hashed}`, bytes);
+  return hashed;
 }
 
 /** The npm packages the page bundles, as the `npm:` specifiers imported above. */
@@ -122,26 +151,35 @@ export async function buildDemo(options: BuildOptions): Promise<BuildReport> {
     plugins: [denoNpm],
   }).finally(() => esbuild.stop());
   const js = result.outputFiles[0].contents;
-  await Deno.writeFile(`${outDir}/app.js`, js);
-  for (const name of ["index.html", "style.css"]) {
-    await Deno.copyFile(new URL(name, DEMO), `${outDir}/${name}`);
-  }
-  let modelIncluded = false;
-  if (options.includeModel ?? true) {
-    try {
-      const model = await Deno.readFile(options.modelFile ?? new URL(MODEL_PATH, ROOT));
-      await Deno.mkdir(`${outDir}/models`, { recursive: true });
-      await Deno.writeFile(`${outDir}/${MODEL_PATH}`, model);
-      modelIncluded = true;
-    } catch (e) {
-      if (!(e instanceof Deno.errors.NotFound)) throw e;
-    }
-  }
+  await removeHashed(outDir);
+  const files: Record<string, string> = {
+    "app.js": await writeHashed(outDir, "app.js", js),
+    "style.css": await writeHashed(
+      outDir,
+      "style.css",
+      await Deno.readFile(new URL("style.css", DEMO)),
+    ),
+  };
+  const model = options.includeModel ?? true ? await readModel(options.modelFile) : null;
+  if (model) files[MODEL_PATH] = await writeHashed(outDir, MODEL_PATH, model);
+  const html = (await Deno.readTextFile(new URL("index.html", DEMO)))
+    .replace('src="app.js"', `src="${files["app.js"]}"`)
+    .replace('href="style.css"', `href="${files["style.css"]}"`)
+    .replace(`content="${MODEL_PATH}"`, `content="${files[MODEL_PATH] ?? MODEL_PATH}"`);
+  await Deno.writeTextFile(`${outDir}/index.html`, html);
+  // Netlify and Cloudflare Pages read this file; GitHub Pages ignores it (its cache is 10 min).
+  await Deno.writeTextFile(
+    `${outDir}/_headers`,
+    Object.values(files).map((f) => `/${f}\n  Cache-Control: ${IMMUTABLE}\n`).join("") +
+      "/index.html\n  Cache-Control: no-cache\n",
+  );
+  files["index.html"] = "index.html";
   const report = {
     outDir,
     bundleBytes: js.length,
     bundleGzipBytes: gzipSync(js, { level: 9 }).length,
-    modelIncluded,
+    modelIncluded: model !== null,
+    files,
   };
   if (report.bundleGzipBytes > BUNDLE_BUDGET_GZIP) {
     throw new Error(
@@ -150,6 +188,28 @@ export async function buildDemo(options: BuildOptions): Promise<BuildReport> {
     );
   }
   return report;
+}
+
+/** Removes the hashed files of an earlier build (`app.*.js`, `style.*.css`, `models/gmb-small.*`). */
+async function removeHashed(outDir: string): Promise<void> {
+  for (const dir of [outDir, `${outDir}/models`]) {
+    try {
+      for await (const entry of Deno.readDir(dir)) {
+        if (entry.isFile && HASHED.test(entry.name)) await Deno.remove(`${dir}/${entry.name}`);
+      }
+    } catch (e) {
+      if (!(e instanceof Deno.errors.NotFound)) throw e;
+    }
+  }
+}
+
+async function readModel(file: string | URL | undefined): Promise<Uint8Array | null> {
+  try {
+    return await Deno.readFile(file ?? new URL(MODEL_PATH, ROOT));
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return null;
+    throw e;
+  }
 }
 
 function kb(bytes: number): string {
@@ -177,7 +237,8 @@ export interface StaticServer {
 
 /**
  * Serves a folder on 127.0.0.1 (what any static host does: files by path,
- * `index.html` for "/").
+ * `index.html` for "/"), with a year's caching for content-hashed names and
+ * revalidation for the rest; 400 for a malformed path.
  *
  * @param dir the folder
  * @param options the port (0: any free one)
@@ -196,16 +257,25 @@ export function serveStatic(dir: string, options: { port?: number } = {}): Stati
   const server = Deno.serve(
     { hostname: "127.0.0.1", port: options.port ?? 0, onListen() {} },
     async (request) => {
-      let path = decodeURIComponent(new URL(request.url).pathname);
+      let path: string;
+      try {
+        path = decodeURIComponent(new URL(request.url).pathname);
+      } catch {
+        return new Response("Bad request: the path is not valid percent-encoding", {
+          status: 400,
+        });
+      }
       if (path.endsWith("/")) path += "index.html";
-      if (path.split("/").includes("..")) return new Response("Bad path", { status: 400 });
+      if (path.split("/").includes("..") || path.includes("\0")) {
+        return new Response("Bad path", { status: 400 });
+      }
       try {
         const body = await Deno.readFile(root + path);
         const ext = path.slice(path.lastIndexOf(".") + 1);
         return new Response(body, {
           headers: {
             "content-type": TYPES[ext] ?? "application/octet-stream",
-            "cache-control": "no-store",
+            "cache-control": HASHED.test(path) ? IMMUTABLE : "no-cache",
           },
         });
       } catch {
@@ -241,8 +311,10 @@ async function main(args: string[]): Promise<void> {
   console.log(
     `built ${report.outDir} in ${((performance.now() - started) / 1000).toFixed(1)} s: ` +
       `app.js ${kb(report.bundleBytes)}, ${kb(report.bundleGzipBytes)} gzipped ` +
-      `(budget ${kb(BUNDLE_BUDGET_GZIP)}); model ` +
-      (report.modelIncluded ? `${MODEL_PATH} included` : `${MODEL_PATH} not found, not included`),
+      `(budget ${kb(BUNDLE_BUDGET_GZIP)}) as ${report.files["app.js"]}; model ` +
+      (report.modelIncluded
+        ? `${MODEL_PATH} included as ${report.files[MODEL_PATH]}`
+        : `${MODEL_PATH} not found, not included`),
   );
   if (values.serve) {
     const port = Number(values.port);

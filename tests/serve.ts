@@ -32,13 +32,21 @@ export interface TestServer {
  * import { serveDirectory } from "./serve.ts";
  * const server = serveDirectory();
  * const text = await (await fetch(server.url + "deno.json")).text();
+ * const bad = await fetch(server.url + "%%%");
+ * await bad.body?.cancel();
  * await server.close();
  * if (!text.includes("tasks")) throw new Error(text);
+ * if (bad.status !== 400) throw new Error(`malformed URL: HTTP ${bad.status}`);
  * ```
  */
 export function serveDirectory(root: URL = new URL("../", import.meta.url)): TestServer {
   const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
-    const path = decodeURIComponent(new URL(req.url).pathname).replace(/^\/+/, "");
+    let path: string;
+    try {
+      path = decodeURIComponent(new URL(req.url).pathname).replace(/^\/+/, "");
+    } catch {
+      return new Response("bad request: the path is not valid percent-encoding", { status: 400 });
+    }
     if (path.split("/").includes("..")) return new Response("bad path", { status: 400 });
     try {
       const body = await Deno.readFile(new URL(path, root));
