@@ -1,5 +1,5 @@
 /**
- * Evaluates NER predictions.
+ * Evaluates NER predictions or models.
  *
  * Predictions-file mode (conlleval-compatible): a file of lines
  * `token … gold predicted`, a blank line between sentences, as
@@ -8,33 +8,111 @@
  * matrix; `--format json|html` writes everything.
  *
  * Model mode: `--model m.safetensors --data test.txt` tags the data's
- * tokens with the model (constrained Viterbi on the GPU), converts gold and
- * predicted tags to IOB2 and prints the full report (conlleval numbers,
- * per-type and per-tag tables, top errors, confusion matrix).
+ * tokens with the model, converts gold and predicted tags to IOB2 and
+ * prints the full report with the calibration of span scores. Two
+ * `--model`s are compared side by side with a paired bootstrap test.
  *
  * ```sh
  * deno run -A cli/eval.ts --conlleval examples/predictions.txt
- * deno run -A cli/eval.ts --format html --out report.html < predictions.txt
  * deno run -A cli/eval.ts --model m.safetensors --data test.txt --format html --out r.html
+ * deno run -A cli/eval.ts --model a.safetensors --model b.safetensors --data test.txt
  * ```
  *
  * @module
  */
 
-import { parseArgs } from "node:util";
-import { Tagger } from "../src/api/tagger.ts";
-import { readCorpus } from "../src/data/read_corpus.ts";
-import { convertTags } from "../src/data/schemes.ts";
-import { DataFormatError } from "../src/data/errors.ts";
-import type { ChunkRules } from "../src/eval/conlleval.ts";
-import { parseConllevalInput } from "../src/eval/conlleval.ts";
-import { renderHtmlReport } from "../src/eval/html.ts";
 import {
+  type ChunkRules,
+  compareModels,
+  evaluateModel,
   evaluateTags,
   type EvaluationReport,
+  fitDevTemperature,
   formatReport,
+  type GoldSentences,
+  loadEmbeddedCorpus,
+  parseConllevalInput,
+  readCorpus,
+  renderComparison,
+  renderEvaluation,
+  renderHtmlReport,
   reportToJSON,
-} from "../src/eval/report.ts";
+  Tagger,
+} from "../deno.ts";
+import { EXIT, flagHelp, parseFlags, runCommand, UsageError } from "./flags.ts";
+
+/** The flags, declared once: the parser, the messages and `--help` come from here. */
+export const FLAGS = {
+  conlleval: { kind: "string", arg: "FILE", help: "predictions file (or the one positional FILE)" },
+  model: {
+    kind: "string",
+    arg: "FILE",
+    multiple: true,
+    help: "a model.safetensors to evaluate; twice: compare two",
+  },
+  data: {
+    kind: "string",
+    arg: "FILE",
+    help: "gold data: a CoNLL, GMB CSV or JSONL file (any tag scheme),\n" +
+      "or embedded:test, embedded:dev, embedded:train (a split of\nthe embedded corpus)",
+  },
+  "data-format": {
+    kind: "enum",
+    values: ["conll", "csv", "jsonl"],
+    help: "format of the --data and --fit-temperature files\n(default: from the extension)",
+  },
+  "split-seed": { kind: "int", default: 42, help: "seed of the embedded corpus's split" },
+  unconstrained: {
+    kind: "boolean",
+    help: "decode without the scheme's transition constraints",
+  },
+  temperature: {
+    kind: "number",
+    min: 0,
+    minExclusive: true,
+    arg: "X",
+    help: "apply temperature X to span scores (calibration table)",
+  },
+  "fit-temperature": {
+    kind: "string",
+    arg: "FILE",
+    help: "fit the temperature on FILE's span scores (a dev set; embedded:dev\n" +
+      "works) and apply it on --data",
+  },
+  bins: { kind: "int", min: 1, max: 100, default: 10, help: "score bins of the reliability table" },
+  resamples: {
+    kind: "int",
+    min: 1,
+    default: 1000,
+    help: "resamples of the paired bootstrap (two models)",
+  },
+  seed: { kind: "int", default: 1, help: "seed of the bootstrap's resampling" },
+  format: {
+    kind: "enum",
+    values: ["text", "json", "html"],
+    default: "text",
+    help: "output format; text starts with conlleval.pl's report",
+  },
+  details: {
+    kind: "boolean",
+    help: "text format: add the per-tag table, top errors and matrix",
+  },
+  out: { kind: "string", arg: "FILE", help: "write the report to FILE instead of standard output" },
+  scheme: {
+    kind: "enum",
+    values: ["iob", "iobes"],
+    default: "iob",
+    help: "chunk rules: conlleval.pl's, or S- and E- end chunks",
+  },
+  iobes: { kind: "boolean", help: "the same as --scheme iobes" },
+  delimiter: {
+    kind: "string",
+    arg: "STR",
+    help: "field delimiter (conlleval.pl -d; default a space)",
+  },
+  top: { kind: "int", min: 0, default: 10, help: "error patterns to list" },
+  help: { kind: "boolean", short: "h", help: "show this help" },
+} as const;
 
 /**
  * The usage text printed by `--help`.
@@ -43,35 +121,37 @@ import {
  * ```ts
  * import assert from "node:assert/strict";
  * assert.match(USAGE, /--conlleval FILE/);
+ * assert.match(USAGE, /--resamples N +paired bootstrap resamples .* \(default 1000\)/);
  * ```
  */
 export const USAGE = `Usage: deno run -A cli/eval.ts [options] [FILE]
 
-Evaluates NER predictions with conlleval.pl's semantics.
+Evaluates NER predictions with conlleval.pl's semantics, or models on gold data.
 
-Predictions-file mode:
-  FILE, --conlleval FILE   lines "token ... gold predicted", blank lines between
-                           sentences (as conlleval.pl reads them); "-" or no
-                           file reads standard input
+Predictions-file mode: FILE (or --conlleval FILE) has lines "token ... gold
+predicted", blank lines between sentences; "-" or no file reads standard input.
+${flagHelp(FLAGS, ["conlleval", "details", "scheme", "iobes", "delimiter"])}
 
-Model mode:
-  --model FILE             a model.safetensors to evaluate
-  --data FILE              gold data (CoNLL, GMB CSV or JSONL, by extension;
-                           any tag scheme): its tokens are tagged with the
-                           model and compared with its tags (both as IOB2)
-  --unconstrained          decode without the scheme's transition constraints
+Model mode: --model FILE --data FILE tags the data's tokens with the model and
+compares gold and predicted tags (both as IOB2); a second --model compares two
+models side by side with a paired bootstrap test of the F1 difference.
+${
+  flagHelp(FLAGS, [
+    "model",
+    "data",
+    "data-format",
+    "split-seed",
+    "unconstrained",
+    "temperature",
+    "fit-temperature",
+    "bins",
+    "resamples",
+    "seed",
+  ])
+}
 
-Options:
-  --format text|json|html  output format (default text: conlleval.pl's report,
-                           byte for byte; in model mode with every table)
-  --details                text format: add the per-tag table, top errors and
-                           the confusion matrix
-  --out FILE               write the report to FILE instead of standard output
-  --iobes                  IOBES chunk rules (S- and E- end chunks); the default
-                           is the original conlleval.pl rules
-  --delimiter STR          field delimiter (conlleval.pl -d; default one space)
-  --top N                  error patterns to list (default 10)
-  -h, --help               show this help
+Output:
+${flagHelp(FLAGS, ["format", "out", "top", "help"])}
 `;
 
 /** Options for {@linkcode evaluatePredictions}. */
@@ -129,65 +209,6 @@ export function evaluatePredictions(text: string, options: PredictionsOptions = 
   }
 }
 
-/** Options for {@linkcode evaluateModel}. */
-export interface ModelEvalOptions {
-  /** Output format. Default `"text"` (with every table). */
-  format?: "text" | "json" | "html";
-  /** Error patterns to list. Default 10. */
-  top?: number;
-  /** Constrained decoding. Default true. */
-  constrained?: boolean;
-  /** Names for the report (default "model" and "data"). */
-  names?: { model?: string; data?: string };
-}
-
-/**
- * The model mode as a function: tags `gold`'s tokens with `tagger`,
- * converts both tag sets to IOB2 and renders the full report.
- *
- * @param tagger the model
- * @param gold the gold sentences (any scheme)
- * @param options format, error patterns, names
- * @returns the report text
- *
- * @example Usage
- * ```ts
- * import assert from "node:assert/strict";
- * import { Tagger } from "../src/api/tagger.ts";
- * import { randomModel } from "../src/api/random_model.ts";
- * import { acquireGpu } from "../src/gpu/device.ts";
- * const tagger = await Tagger.fromModel(await acquireGpu(), randomModel({ words: ["Ada"] }));
- * const out = await evaluateModel(tagger, [{ tokens: ["Ada", "sang"], tags: ["B-PER", "O"] }]);
- * assert.match(out, /^processed 2 tokens with 1 phrases;/);
- * ```
- */
-export async function evaluateModel(
-  tagger: Tagger,
-  gold: readonly { tokens: readonly string[]; tags: readonly string[] }[],
-  options: ModelEvalOptions = {},
-): Promise<string> {
-  const tagged = await tagger.tagTokens(gold.map((s) => s.tokens), {
-    constrained: options.constrained ?? true,
-  });
-  const goldTags = gold.map((s) => convertTags(s.tags, "IOB2"));
-  const predicted = tagged.map((r) => convertTags(r.tags, "IOB2"));
-  const report = evaluateTags(goldTags, predicted, { topErrors: options.top });
-  const model = options.names?.model ?? "model";
-  const data = options.names?.data ?? "data";
-  switch (options.format ?? "text") {
-    case "json":
-      return JSON.stringify({ model, data, ...reportToJSON(report) }, null, 2) + "\n";
-    case "html":
-      return renderHtmlReport({
-        title: `Evaluation of ${model} on ${data}`,
-        report,
-        notes: [`model: ${model}`, `data: ${data}`, `tokens: ${goldTags.flat().length}`],
-      });
-    default:
-      return formatReport(report, { details: true });
-  }
-}
-
 /** Where {@linkcode main} reads and writes (replaceable in tests). */
 export interface CliIO {
   /** Writes to standard output. */
@@ -208,8 +229,11 @@ const denoIO: CliIO = {
   stdin: () => new Response(Deno.stdin.readable).text(),
 };
 
+type Values = ReturnType<typeof parseFlags<typeof FLAGS>>["values"];
+
 /**
- * Runs the command line; returns the exit code (0 ok, 1 bad input, 2 bad usage).
+ * Runs the command line; returns the exit code (0 ok, 1 bad input or a
+ * runtime error, 2 bad usage). Errors are one line on `io.stderr`.
  *
  * @param args The arguments (without the program name).
  * @param io Standard streams (default: Deno's).
@@ -225,100 +249,144 @@ const denoIO: CliIO = {
  * ```
  */
 export async function main(args: string[], io: CliIO = denoIO): Promise<number> {
-  let parsed;
   try {
-    parsed = parseArgs({
-      args,
-      allowPositionals: true,
-      options: {
-        conlleval: { type: "string" },
-        format: { type: "string", default: "text" },
-        details: { type: "boolean", default: false },
-        out: { type: "string" },
-        iobes: { type: "boolean", default: false },
-        delimiter: { type: "string" },
-        top: { type: "string" },
-        help: { type: "boolean", short: "h", default: false },
-        model: { type: "string" },
-        data: { type: "string" },
-        unconstrained: { type: "boolean", default: false },
-      },
-    });
-  } catch (e) {
-    await io.stderr(`eval: ${(e as Error).message}\n\n${USAGE}`);
-    return 2;
-  }
-  const { values, positionals } = parsed;
-  if (values.help) {
-    await io.stdout(USAGE);
-    return 0;
-  }
-  const format = values.format;
-  if (format !== "text" && format !== "json" && format !== "html") {
-    await io.stderr(`eval: expected --format text, json or html, found "${format}"\n`);
-    return 2;
-  }
-  const top = values.top === undefined ? undefined : Number(values.top);
-  if (top !== undefined && !(Number.isInteger(top) && top >= 0)) {
-    await io.stderr(`eval: expected --top to be a non-negative integer, found "${values.top}"\n`);
-    return 2;
-  }
-  if ((values.model === undefined) !== (values.data === undefined)) {
-    await io.stderr(`eval: model mode needs both --model and --data\n`);
-    return 2;
-  }
-  if (values.model !== undefined) {
-    if (values.conlleval !== undefined || positionals.length > 0) {
-      await io.stderr(`eval: expected either --model/--data or a predictions file, not both\n`);
-      return 2;
+    const { values, positionals } = parseFlags(args, FLAGS, { positionals: true });
+    if (values.help) {
+      await io.stdout(USAGE);
+      return EXIT.ok;
     }
-    let output: string;
-    try {
-      const corpus = await readCorpus(values.data!);
-      const tagger = await Tagger.load(values.model);
-      output = await evaluateModel(tagger, corpus.sentences, {
-        format,
-        top,
-        constrained: !values.unconstrained,
-        names: { model: values.model, data: values.data },
-      });
-    } catch (e) {
-      await io.stderr(`eval: ${(e as Error).message}\n`);
-      return 1;
-    }
-    if (values.out !== undefined) await Deno.writeTextFile(values.out, output);
+    const output = values.model.length > 0
+      ? await modelMode(values, positionals, io)
+      : await predictionsMode(values, positionals, io);
+    if (values.out !== undefined) await writeReport(values.out, output);
     else await io.stdout(output);
-    return 0;
-  }
-  const files = [...(values.conlleval !== undefined ? [values.conlleval] : []), ...positionals];
-  if (files.length > 1) {
-    await io.stderr(
-      `eval: expected at most one predictions file, found ${files.length}: ${files.join(", ")}\n`,
-    );
-    return 2;
-  }
-  const file = files[0] ?? "-";
-  let output: string;
-  try {
-    const text = file === "-" ? await io.stdin() : await Deno.readTextFile(file);
-    output = evaluatePredictions(text, {
-      format,
-      details: values.details,
-      rules: values.iobes ? "iobes" : "conlleval",
-      delimiter: values.delimiter,
-      path: file === "-" ? "<stdin>" : file,
-      top,
-    });
+    return EXIT.ok;
   } catch (e) {
-    if (e instanceof DataFormatError || e instanceof Deno.errors.NotFound) {
-      await io.stderr(`eval: ${e.message}\n`);
-      return 1;
+    const error = e instanceof Error ? e : new Error(String(e));
+    if (error instanceof UsageError) {
+      await io.stderr(`eval: ${error.message}\n(run with --help for usage)\n`);
+      return EXIT.usage;
     }
-    throw e;
+    await io.stderr(`eval: ${error.message}\n`);
+    return EXIT.error;
   }
-  if (values.out !== undefined) await Deno.writeTextFile(values.out, output);
-  else await io.stdout(output);
-  return 0;
 }
 
-if (import.meta.main) Deno.exit(await main(Deno.args));
+async function writeReport(path: string, text: string): Promise<void> {
+  try {
+    await Deno.writeTextFile(path, text);
+  } catch (e) {
+    throw new Error(`Cannot write the report to ${path}: ${(e as Error).message}`);
+  }
+}
+
+function checkModelUsage(values: Values, positionals: string[]): void {
+  if (values.data === undefined) throw new UsageError("model mode needs both --model and --data");
+  if (values.conlleval !== undefined || positionals.length > 0) {
+    throw new UsageError("expected either --model/--data or a predictions file, not both");
+  }
+  if (values.model.length > 2) {
+    throw new UsageError(`--model: expected one or two models, found ${values.model.length}`);
+  }
+  if (values.temperature !== undefined && values["fit-temperature"] !== undefined) {
+    throw new UsageError("expected --temperature or --fit-temperature, not both");
+  }
+}
+
+/** Reads gold sentences from a file or a split of the embedded corpus. */
+async function readGold(source: string, values: Values, io: CliIO): Promise<GoldSentences> {
+  const embedded = source.match(/^embedded:(train|dev|test)$/);
+  if (embedded) {
+    const corpus = await loadEmbeddedCorpus({ seed: values["split-seed"] });
+    return corpus[embedded[1] as "train" | "dev" | "test"];
+  }
+  if (source.startsWith("embedded:")) {
+    throw new UsageError(
+      `--data: expected embedded:train, embedded:dev or embedded:test, found '${source}'`,
+    );
+  }
+  const corpus = await readCorpus(source, { format: values["data-format"] as never });
+  for (const w of corpus.warnings ?? []) await io.stderr(`eval: warning: ${source}: ${w}\n`);
+  return corpus.sentences;
+}
+
+async function modelMode(values: Values, positionals: string[], io: CliIO): Promise<string> {
+  checkModelUsage(values, positionals);
+  const data = values.data!;
+  const gold = await readGold(data, values, io);
+  const taggers = [];
+  for (const path of values.model) taggers.push(await Tagger.load(path));
+  const constrained = !values.unconstrained;
+  const temperatures = await temperaturesOf(taggers, values, io);
+  const common = { constrained, top: values.top, bins: values.bins };
+  if (taggers.length === 1) {
+    const ev = await evaluateModel(taggers[0], gold, {
+      ...common,
+      temperature: temperatures[0],
+      names: { model: values.model[0], data },
+    });
+    for (const w of ev.warnings) await io.stderr(`eval: warning: ${w}\n`);
+    return renderEvaluation(ev, values.format as "text" | "json" | "html");
+  }
+  if (temperatures[0] !== temperatures[1]) {
+    throw new UsageError(
+      "--fit-temperature: comparing two models fits one temperature each; use one model",
+    );
+  }
+  const c = await compareModels(taggers[0], taggers[1], gold, {
+    ...common,
+    temperature: temperatures[0],
+    resamples: values.resamples,
+    seed: values.seed,
+    names: { a: values.model[0], b: values.model[1], data },
+  });
+  for (const w of c.a.warnings) await io.stderr(`eval: warning: A: ${w}\n`);
+  for (const w of c.b.warnings) await io.stderr(`eval: warning: B: ${w}\n`);
+  return renderComparison(c, values.format as "text" | "json" | "html");
+}
+
+/** The temperature of each model: 1, --temperature, or fitted on --fit-temperature's data. */
+async function temperaturesOf(
+  taggers: Tagger[],
+  values: Values,
+  io: CliIO,
+): Promise<number[]> {
+  const source = values["fit-temperature"];
+  if (source === undefined) return taggers.map(() => values.temperature ?? 1);
+  const dev = await readGold(source, values, io);
+  const out = [];
+  for (const [i, tagger] of taggers.entries()) {
+    const t = await fitDevTemperature(tagger, dev, { constrained: !values.unconstrained });
+    await io.stderr(
+      `eval: temperature ${t.toFixed(4)} fitted on ${source} for ${values.model[i]}\n`,
+    );
+    out.push(t);
+  }
+  return out;
+}
+
+async function predictionsMode(values: Values, positionals: string[], io: CliIO): Promise<string> {
+  const files = [...(values.conlleval !== undefined ? [values.conlleval] : []), ...positionals];
+  if (files.length > 1) {
+    throw new UsageError(
+      `expected at most one predictions file, found ${files.length}: ${files.join(", ")}`,
+    );
+  }
+  const file = files[0] ?? "-";
+  let text: string;
+  try {
+    text = file === "-" ? await io.stdin() : await Deno.readTextFile(file);
+  } catch (e) {
+    throw new Error(`Cannot read ${file}: ${(e as Error).message}`);
+  }
+  return evaluatePredictions(text, {
+    format: values.format as "text" | "json" | "html",
+    details: values.details,
+    rules: values.iobes || values.scheme === "iobes" ? "iobes" : "conlleval",
+    delimiter: values.delimiter,
+    path: file === "-" ? "<stdin>" : file,
+    top: values.top,
+  });
+}
+
+if (import.meta.main) Deno.exit(await runCommand("cli/eval.ts", (a) => main(a), Deno.args));

@@ -37,6 +37,8 @@ export interface ModelEvaluation {
   spans: SpanOutcome[];
   /** The reliability diagram of the span scores (after `temperature`). */
   calibration: Reliability;
+  /** With a temperature other than 1: the diagram of the raw scores. */
+  uncalibrated?: Reliability;
   /** What the reader must know: label sets that do not overlap, no gold entities. */
   warnings: string[];
 }
@@ -84,13 +86,16 @@ export function scoreTagging(
 ): ModelEvaluation {
   const tags = predicted.map((p) => p.tags);
   const spans = spanOutcomes(gold, predicted.map((p) => p.entities));
+  const temperature = options.temperature ?? 1;
+  const raw = temperature === 1 ? undefined : reliability(spans, { bins: options.bins });
   return {
     model: options.model ?? "model",
     data: options.data ?? "data",
     report: evaluateTags(gold, tags, { topErrors: options.top }),
     sentences: sentenceCounts(gold, tags),
     spans,
-    calibration: reliability(spans, { bins: options.bins, temperature: options.temperature }),
+    calibration: reliability(spans, { bins: options.bins, temperature }),
+    ...(raw ? { uncalibrated: raw } : {}),
     warnings: options.modelLabels ? labelWarnings(options.modelLabels, gold) : [],
   };
 }
@@ -172,6 +177,7 @@ export function evaluationToJSON(ev: ModelEvaluation): ModelEvaluationJSON {
     warnings: ev.warnings,
     ...reportToJSON(ev.report),
     calibration: ev.calibration,
+    ...(ev.uncalibrated ? { uncalibrated: ev.uncalibrated } : {}),
   };
 }
 
@@ -190,8 +196,14 @@ export function evaluationToJSON(ev: ModelEvaluation): ModelEvaluationJSON {
  * ```
  */
 export function formatEvaluation(ev: ModelEvaluation): string {
-  return formatReport(ev.report, { details: true }) +
-    "\nspan scores (reliability by score bin)\n" + formatReliability(ev.calibration);
+  const raw = ev.uncalibrated
+    ? "\nraw span scores (reliability by score bin)\n" + formatReliability(ev.uncalibrated)
+    : "";
+  const scaled = ev.uncalibrated
+    ? `span scores after temperature ${ev.calibration.temperature.toFixed(3)}`
+    : "span scores";
+  return formatReport(ev.report, { details: true }) + raw +
+    `\n${scaled} (reliability by score bin)\n` + formatReliability(ev.calibration);
 }
 
 /**
@@ -258,6 +270,9 @@ export function renderEvaluation(
       `tokens: ${tokens}`,
       ...ev.warnings.map((w) => `warning: ${w}`),
     ],
-    sections: [reliabilitySection(ev.calibration)],
+    sections: [
+      ...(ev.uncalibrated ? [reliabilitySection(ev.uncalibrated, "Raw scores")] : []),
+      reliabilitySection(ev.calibration),
+    ],
   });
 }
