@@ -4,9 +4,10 @@ import { randomModel } from "../src/api/random_model.ts";
 import { encodeSentences, makeBatches } from "../src/data/batch.ts";
 import { splitTag, transitionMask } from "../src/data/schemes.ts";
 import { acquireGpu } from "../src/gpu/device.ts";
+import { gpuMemory } from "../src/gpu/buffers.ts";
 import { decodeModel, encodeModel } from "../src/model/checkpoint.ts";
 import { encodeSafetensors } from "../src/io/safetensors.ts";
-import { trainTinyModel } from "./tagger_fixture.ts";
+import { tinySentences, trainTinyModel } from "./tagger_fixture.ts";
 
 const gpu = await acquireGpu();
 let tiny: Promise<{ bytes: Uint8Array }> | undefined;
@@ -267,4 +268,130 @@ Deno.test("the README example tags text with the shipped model", async () => {
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("destroy: tagging afterwards throws; destroy twice is harmless; `using` disposes", async () => {
+  const { bytes } = await tinyModel();
+  const tagger = await Tagger.load(bytes, { gpu });
+  tagger.destroy();
+  tagger.destroy();
+  await assert.rejects(() => tagger.tag("Ada left Rome."), /This Tagger was destroyed/);
+  await assert.rejects(() => tagger.tagTokens([["Ada"]]), /This Tagger was destroyed/);
+  let kept: Tagger | undefined;
+  {
+    using scoped = await Tagger.load(bytes, { gpu });
+    kept = scoped;
+    assert.equal((await scoped.tag("Bo left Oslo.")).length, 2);
+  }
+  await assert.rejects(() => kept!.tag("Bo left Oslo."), /destroyed/);
+});
+
+Deno.test("50 Tagger.load/destroy cycles do not grow the library's GPU memory", async () => {
+  const { bytes } = await tinyModel();
+  // One cycle first: pipelines and other once-per-device state are made here, not counted.
+  const first = await Tagger.load(bytes, { gpu });
+  await first.tag("Ada left Rome.");
+  first.destroy();
+  const before = gpuMemory(gpu).liveBytes;
+  for (let cycle = 1; cycle <= 50; cycle++) {
+    const tagger = await Tagger.load(bytes, { gpu });
+    await tagger.tag("Ada left Rome. Bo Smith visited New Oslo.");
+    tagger.destroy();
+    const grown = gpuMemory(gpu).liveBytes - before;
+    // Fails at the first leaking cycle (so a leak does not pile up 50 times). Tagger.destroy
+    // calls NerGraph.destroy: bytes left here are buffers of the graph or its ops that
+    // NerGraph.destroy does not free (issue 14, "Ownership").
+    assert.equal(
+      grown,
+      0,
+      `after load/tag/destroy cycle ${cycle}: ${grown} bytes still live ` +
+        `(NerGraph.destroy does not free everything the graph allocated)`,
+    );
+  }
+});
+
+Deno.test("pipelined batches and concurrent calls equal tagging each sentence alone", async () => {
+  const { bytes } = await tinyModel();
+  const tagger = await Tagger.load(bytes, { gpu });
+  const sentences = tinySentences().map((s) => s.tokens);
+  // More sentences than two batches of 256, so batches are in flight while others are read.
+  const many = Array.from({ length: 700 }, (_, i) => sentences[(i * 7) % sentences.length]);
+  const all = await tagger.tagTokens(many);
+  const alone = new Map<string, Awaited<ReturnType<Tagger["tagTokens"]>>[number]>();
+  for (const s of sentences) alone.set(s.join(" "), (await tagger.tagTokens([s]))[0]);
+  many.forEach((s, i) => {
+    const one = alone.get(s.join(" "))!;
+    assert.deepEqual(all[i].tags, one.tags, `sentence ${i}`);
+    assert.deepEqual(
+      all[i].entities.map((e) => [e.label, e.start, e.end]),
+      one.entities.map((e) => [e.label, e.start, e.end]),
+    );
+    for (let k = 0; k < one.marginals.length; k++) {
+      assert.ok(
+        Math.abs(all[i].marginals[k] - one.marginals[k]) < 1e-5,
+        `sentence ${i} marginal ${k}`,
+      );
+    }
+  });
+  // Two calls at once, one constrained and one not, each equal to itself run alone.
+  const adversarial = randomModel({ words: ["a", "b", "c"], seed: 5 });
+  adversarial.tensors["out.bias"] = Float32Array.from(
+    adversarial.tags.items,
+    (l) => l.startsWith("I-") ? 20 : 0,
+  );
+  const odd = await Tagger.fromModel(gpu, adversarial);
+  const input = Array.from({ length: 600 }, (_, i) => ["a", "b", "c", "x"].slice(0, 1 + (i % 4)));
+  const free = await odd.tagTokens(input, { constrained: false });
+  const strict = await odd.tagTokens(input);
+  const [free2, strict2] = await Promise.all([
+    odd.tagTokens(input, { constrained: false }),
+    odd.tagTokens(input),
+  ]);
+  assert.deepEqual(free2.map((r) => r.tags), free.map((r) => r.tags));
+  assert.deepEqual(strict2.map((r) => r.tags), strict.map((r) => r.tags));
+  assert.notDeepEqual(free.map((r) => r.tags), strict.map((r) => r.tags));
+  tagger.destroy();
+  odd.destroy();
+});
+
+Deno.test("a 1,000-token sentence tags on this adapter, in pieces within the binding limit", async () => {
+  const { bytes } = await tinyModel();
+  using tagger = await Tagger.load(bytes, { gpu });
+  const clause = ["Ada", "Smith", "visited", "New", "Rome", "and"];
+  const tokens = Array.from({ length: 1000 }, (_, i) => clause[i % clause.length]);
+  const [result] = await tagger.tagTokens([tokens]);
+  assert.equal(result.tags.length, 1000);
+  assert.ok(result.tags.every((t) => typeof t === "string"), "every token has a tag");
+  // Pieces of 128 tokens are tagged independently: entities are found in the first and the last.
+  assert.ok(result.entities.some((e) => e.start < 128));
+  assert.ok(result.entities.some((e) => e.start >= 896));
+  for (const e of result.entities) assert.ok(e.score > 0 && e.score <= 1);
+  const text = tokens.join(" ");
+  const [doc] = await tagger.tagTexts([text]);
+  assert.equal(doc.sentences.length, 1);
+  assert.equal(doc.sentences[0].tags.length, 1000);
+  assert.deepEqual(doc.sentences[0].tags, result.tags);
+});
+
+Deno.test("tagTexts gives sentences with tokens and tags, and the same entities as tagBatch", async () => {
+  const { bytes } = await tinyModel();
+  using tagger = await Tagger.load(bytes, { gpu });
+  const texts = ["Ada visited Rome. Bo Smith left New Oslo.", "", "  ", "Cy loves Paris."];
+  const docs = await tagger.tagTexts(texts);
+  assert.deepEqual(docs.map((d) => d.text), texts);
+  assert.deepEqual(docs.map((d) => d.entities), await tagger.tagBatch(texts));
+  assert.deepEqual(docs.map((d) => d.sentences.length), [2, 0, 0, 1]);
+  assert.deepEqual(docs[0].sentences[1].tokens.map((t) => t.text), [
+    "Bo",
+    "Smith",
+    "left",
+    "New",
+    "Oslo",
+    ".",
+  ]);
+  assert.deepEqual(docs[0].sentences[1].tags, ["B-PER", "I-PER", "O", "B-LOC", "I-LOC", "O"]);
+  for (const s of docs[0].sentences) {
+    for (const t of s.tokens) assert.equal(texts[0].slice(t.start, t.end), t.text);
+  }
+  assert.equal(tagger.scheme, "IOB2");
 });

@@ -292,14 +292,18 @@ export class Tagger {
    *
    * @example
    * ```ts
-   * import { acquireGpu, gpuMemory } from "../gpu/mod.ts";
+   * import { acquireGpu } from "../gpu/device.ts";
    * import { randomModel } from "./random_model.ts";
    * import { Tagger } from "./tagger.ts";
-   * const gpu = await acquireGpu();
-   * const before = gpuMemory(gpu).liveBytes;
-   * const tagger = await Tagger.fromModel(gpu, randomModel());
+   * const tagger = await Tagger.fromModel(await acquireGpu(), randomModel());
+   * await tagger.tag("Ada sang.");
    * tagger.destroy();
-   * if (gpuMemory(gpu).liveBytes > before) throw new Error("GPU memory not given back");
+   * try {
+   *   await tagger.tag("Ada sang.");
+   *   throw new Error("tagged after destroy");
+   * } catch (e) {
+   *   if (!/destroyed/.test((e as Error).message)) throw e;
+   * }
    * ```
    */
   destroy(): void {
