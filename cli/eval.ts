@@ -121,7 +121,7 @@ export const FLAGS = {
  * ```ts
  * import assert from "node:assert/strict";
  * assert.match(USAGE, /--conlleval FILE/);
- * assert.match(USAGE, /--resamples N +paired bootstrap resamples .* \(default 1000\)/);
+ * assert.match(USAGE, /--resamples N +resamples of the paired bootstrap \(two models\) \(default 1000\)/);
  * ```
  */
 export const USAGE = `Usage: deno run -A cli/eval.ts [options] [FILE]
