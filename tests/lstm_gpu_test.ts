@@ -9,6 +9,8 @@ import { submitDispatches } from "../src/gpu/kernel.ts";
 import {
   lstmGpuBackward,
   lstmGpuForward,
+  lstmGpuLayerBackward,
+  lstmGpuLayerForward,
   type LstmGpuOptions,
   lstmGpuWeightGrads,
 } from "../src/ops/lstm_gpu.ts";
@@ -326,4 +328,65 @@ Deno.test("lstm gpu profile: rejects layouts and buffers it cannot run", async (
       }),
     /sentences to be an integer in 1…1, got 2/,
   );
+});
+
+Deno.test("lstm gpu profile: the whole layer (with the shared matmuls) equals the reference", async () => {
+  const gpu = await acquireGpu();
+  const shape = { batch: 6, time: 5, inputSize: 4, hiddenSize: 10 };
+  const { batch: B, time: T, inputSize: E, hiddenSize: H } = shape;
+  const lengths = [5, 0, 3, 5, 1, 2];
+  const p = randomParams(600, E, H);
+  const x = randomArray(610, B * T * E);
+  const dh = randomArray(611, B * T * 2 * H);
+  const rows = B * T, hp = 12;
+  const f32 = (label: string, n: number) => createBuffer(gpu, label, Math.max(16, n * 4));
+  const init = { dWIh: randomArray(620, 8 * H * E), dX: randomArray(621, rows * E) };
+  const buf = {
+    x: createBuffer(gpu, "x", x),
+    lengths: createBuffer(gpu, "lengths", new Int32Array(lengths)),
+    wIh: createBuffer(gpu, "wIh", new Float32Array(p.wIh)),
+    wHh: createBuffer(gpu, "wHh", new Float32Array(p.wHh)),
+    bIh: createBuffer(gpu, "bIh", new Float32Array(p.bIh)),
+    bHh: createBuffer(gpu, "bHh", new Float32Array(p.bHh)),
+    hOut: f32("hOut", rows * 2 * H),
+    dhOut: createBuffer(gpu, "dhOut", dh),
+    dX: createBuffer(gpu, "dX", init.dX),
+    dWIh: createBuffer(gpu, "dWIh", init.dWIh),
+    dWHh: f32("dWHh", 8 * H * H),
+    dBIh: f32("dBIh", 8 * H),
+    dBHh: f32("dBHh", 8 * H),
+  };
+  const saved = {
+    pre: f32("pre", rows * 8 * H),
+    gates: f32("gates", rows * 8 * hp),
+    cell: f32("cell", rows * 2 * hp),
+    hPrev: f32("hPrev", rows * 2 * hp),
+  };
+  const options = { maxBatch: B, maxTime: T, inputSize: E, hiddenSize: H };
+  const forward = await lstmGpuLayerForward(gpu, buf, saved, options);
+  const backward = await lstmGpuLayerBackward(gpu, buf, saved, options);
+  assert.equal(forward.dispatches.length, 3);
+  assert.equal(backward.dispatches.length, 1 + 2 + 4);
+  submitDispatches(gpu, [...forward.dispatches, ...backward.dispatches]);
+  const tol = { atol: 2e-5, rtol: 1e-4 };
+  assertClose(await readFloat32(gpu, buf.hOut, rows * 2 * H), biLstmRef(x, lengths, p, shape), {
+    ...tol,
+    name: "layer h_out",
+  });
+  const ref = biLstmBackwardRef(x, lengths, p, shape, dh);
+  // dX is written with `=`, dW_ih accumulated; dW_hh and the biases started at zero.
+  assertClose(await readFloat32(gpu, buf.dX, rows * E), ref.dX, { ...tol, name: "layer dX" });
+  assertClose(
+    await readFloat32(gpu, buf.dWIh, 8 * H * E),
+    Float64Array.from(init.dWIh, (v, i) => v + ref.dWIh[i]),
+    { ...tol, name: "layer dW_ih (+=)" },
+  );
+  for (const key of ["dWHh", "dBIh", "dBHh"] as const) {
+    assertClose(await readFloat32(gpu, buf[key], ref[key].length), ref[key], {
+      ...tol,
+      name: `layer ${key}`,
+    });
+  }
+  for (const op of [forward, backward]) op.destroy();
+  for (const b of [...Object.values(buf), ...Object.values(saved)]) b.destroy();
 });

@@ -32,8 +32,15 @@ import {
   type SequenceOp,
   type SequenceShape,
 } from "./common.ts";
-import { chunksFor, combineDispatch, grid256, MAX_CHUNKS, splitPlan } from "./reduce_gpu.ts";
-import { columnSumSplit } from "./reduce_gpu.ts";
+import { matmulBackward, matmulForward } from "./matmul.ts";
+import {
+  chunksFor,
+  columnSumSplit,
+  combineDispatch,
+  grid256,
+  MAX_CHUNKS,
+  splitPlan,
+} from "./reduce_gpu.ts";
 
 /** Workgroup storage the recurrences use at most: WebGPU's default limit. */
 const WORKGROUP_BYTES = 16_384;
@@ -478,4 +485,183 @@ export async function lstmGpuWeightGrads(
   };
   op.resize({ batch: maxBatch, time: maxTime });
   return op;
+}
+
+/** The buffers a BiLSTM layer keeps between its forward and backward (see `lstm.ts`). */
+export interface LstmGpuSaved {
+  /** (B·T, 8H): x·W_ihᵀ + b_ih after the forward; dz after the backward recurrence. */
+  pre: Binding;
+  /** (B·T, 2, 4, Hp). */
+  gates: Binding;
+  /** (B·T, 2, Hp). */
+  cell: Binding;
+  /** (B·T, 2, Hp). */
+  hPrev: Binding;
+}
+
+/** Shape and settings of the whole-layer builders. */
+export interface LstmGpuLayerOptions extends LstmGpuOptions {
+  /** E: input features per token. */
+  inputSize: number;
+}
+
+/**
+ * A whole BiLSTM layer's forward in the gpu profile, 3 dispatches like the
+ * cpu profile's: pack W_hh (with b_hh), the input projection of all steps
+ * (the shared matmul, pre = x·W_ihᵀ + b_ih), the recurrence.
+ *
+ * @param gpu the device
+ * @param buffers x (B·T, E), lengths, W_ih (2·4H, E), W_hh, b_ih, b_hh, h_out
+ * @param saved pre, gates, cell, h_prev (sized for maxBatch × maxTime)
+ * @param options largest B and T, E, H, lanes, S, label, allocator
+ * @returns the op; `resize({ batch, time })`
+ *
+ * @example
+ * ```ts
+ * import { acquireGpu, createBuffer, readFloat32, submitDispatches } from "../gpu/mod.ts";
+ * import { lstmGpuLayerForward } from "./lstm_gpu.ts";
+ * const gpu = await acquireGpu();
+ * const H = 2, E = 3, b = (n: number) => createBuffer(gpu, "b", Math.max(16, n * 4));
+ * const hOut = b(2 * H);
+ * const op = await lstmGpuLayerForward(gpu, {
+ *   x: b(E), lengths: createBuffer(gpu, "lengths", new Int32Array([1])),
+ *   wIh: b(8 * H * E), wHh: b(8 * H * H), bIh: b(8 * H), bHh: b(8 * H), hOut,
+ * }, { pre: b(8 * H), gates: b(8 * 4), cell: b(8), hPrev: b(8) },
+ *   { maxBatch: 1, maxTime: 1, inputSize: E, hiddenSize: H });
+ * submitDispatches(gpu, op.dispatches);
+ * if ((await readFloat32(gpu, hOut)).some((v) => v !== 0)) throw new Error("zero weights: h = 0");
+ * op.destroy();
+ * ```
+ */
+export async function lstmGpuLayerForward(
+  gpu: Gpu,
+  buffers: LstmLayerBuffers,
+  saved: LstmGpuSaved,
+  options: LstmGpuLayerOptions,
+): Promise<SequenceOp> {
+  const label = options.label ?? "lstm (gpu)";
+  const { maxBatch, maxTime, inputSize: E, hiddenSize: H } = options;
+  positiveInteger(label, "inputSize", E);
+  const mem = opAllocator(gpu, label, options);
+  const shape = (batch: number, time: number) => ({ m: batch * time, n: 8 * H, k: E });
+  const projection = await matmulForward(
+    gpu,
+    { a: buffers.x, b: buffers.wIh, c: saved.pre, bias: buffers.bIh },
+    {
+      ...shape(maxBatch, maxTime),
+      transB: true,
+      allocator: mem,
+      label: `${label} input projection`,
+    },
+  );
+  const recurrence = await lstmGpuForward(gpu, { ...buffers, ...saved }, {
+    ...options,
+    allocator: mem,
+  });
+  const [pack, run] = recurrence.dispatches;
+  return {
+    label,
+    dispatches: [pack, ...projection.dispatches, run],
+    resize(next: SequenceShape) {
+      recurrence.resize(next);
+      projection.resize(shape(next.batch, next.time));
+    },
+    destroy: () => mem.destroy(),
+  };
+}
+
+/** The caller's buffers of a layer (as `lstm.ts`'s `BiLstmBuffers`). */
+export interface LstmLayerBuffers {
+  /** (B·T, E) input. */
+  x: Binding;
+  /** (B) i32. */
+  lengths: Binding;
+  /** (2·4H, E). */
+  wIh: Binding;
+  /** (2, 4H, H). */
+  wHh: Binding;
+  /** (2·4H). */
+  bIh: Binding;
+  /** (2·4H). */
+  bHh: Binding;
+  /** (B·T, 2H) output. */
+  hOut: Binding;
+}
+
+/** Where a layer's backward reads dh_out and writes its gradients (as `BiLstmGradBuffers`). */
+export interface LstmLayerGradBuffers {
+  /** (B·T, 2H), read. */
+  dhOut: Binding;
+  /** (B·T, E), `=` (or `+=` with `accumulateDx`); omit to skip. */
+  dX?: Binding;
+  /** (2·4H, E), `+=`. */
+  dWIh: Binding;
+  /** (2, 4H, H), `+=`. */
+  dWHh: Binding;
+  /** (2·4H), `+=`. */
+  dBIh: Binding;
+  /** (2·4H), `+=`. */
+  dBHh: Binding;
+}
+
+/**
+ * A whole BiLSTM layer's backward in the gpu profile, 7 dispatches (6
+ * without dX): the backward recurrence (dz into `saved.pre`), dX = dz·W_ih,
+ * dW_ih += dzᵀ·x (the shared matmuls), then the split-K dW_hh and bias
+ * sums ({@linkcode lstmGpuWeightGrads}; dB_ih = dB_hh computed once).
+ *
+ * @param gpu the device
+ * @param buffers the forward's buffers and the gradients
+ * @param saved the forward's saved activations
+ * @param options as the forward, plus `accumulateDx`
+ * @returns the op; `resize({ batch, time })`
+ */
+export async function lstmGpuLayerBackward(
+  gpu: Gpu,
+  buffers: LstmLayerBuffers & LstmLayerGradBuffers,
+  saved: LstmGpuSaved,
+  options: LstmGpuLayerOptions & { accumulateDx?: boolean },
+): Promise<SequenceOp> {
+  const label = options.label ?? "lstm (gpu)";
+  const { maxBatch, maxTime, inputSize: E, hiddenSize: H } = options;
+  const mem = opAllocator(gpu, `${label} backward`, options);
+  const scoped = { ...options, allocator: mem };
+  const reverse = await lstmGpuBackward(gpu, { ...buffers, ...saved, dz: saved.pre }, {
+    ...scoped,
+    label: `${label} backward`,
+  });
+  const shape = (batch: number, time: number) => ({ m: batch * time, n: 8 * H, k: E });
+  const full = { ...shape(maxBatch, maxTime), transB: true, allocator: mem };
+  const inputs = { a: buffers.x, b: buffers.wIh, dC: saved.pre };
+  const dx = buffers.dX
+    ? await matmulBackward(gpu, { ...inputs, dA: buffers.dX }, {
+      ...full,
+      accumulate: Boolean(options.accumulateDx),
+      label: `${label} dX`,
+    })
+    : null;
+  const dw = await matmulBackward(gpu, { ...inputs, dB: buffers.dWIh }, {
+    ...full,
+    accumulate: true,
+    label: `${label} dW_ih`,
+  });
+  const grads = await lstmGpuWeightGrads(gpu, { ...buffers, dz: saved.pre, hPrev: saved.hPrev }, {
+    ...scoped,
+    label: `${label} dW_hh and biases`,
+  });
+  const matmuls = [...(dx ? [dx] : []), dw];
+  return {
+    label: `${label} backward`,
+    dispatches: [
+      ...reverse.dispatches,
+      ...matmuls.flatMap((m) => m.dispatches),
+      ...grads.dispatches,
+    ],
+    resize(next: SequenceShape) {
+      reverse.resize(next);
+      for (const m of matmuls) m.resize(shape(next.batch, next.time));
+      grads.resize(next);
+    },
+    destroy: () => mem.destroy(),
+  };
 }
