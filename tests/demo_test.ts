@@ -546,11 +546,6 @@ Deno.test({
           await page.locator("[data-testid=model-status][data-origin=trained]").waitFor();
           await page.locator("[data-testid=legend] [data-type=ORG]").waitFor();
           await page.locator(".token", { hasText: "Macron" }).waitFor();
-          if (screenshot) {
-            await page.locator(".token", { hasText: "Merkel" }).hover();
-            await page.waitForTimeout(300);
-            await page.screenshot({ path: screenshot, fullPage: true });
-          }
         });
 
         await t.step(
@@ -560,6 +555,11 @@ Deno.test({
             await page.locator("[data-testid=model-status][data-origin=shipped]").waitFor();
             await page.locator("[data-testid=legend] [data-type=geo]").waitFor();
             await page.locator(`[data-testid=tagged][data-text="${TEXT}"]:not(.stale)`).waitFor();
+            if (screenshot) {
+              await page.locator(".token", { hasText: "Merkel" }).hover();
+              await page.waitForTimeout(300);
+              await page.screenshot({ path: screenshot, fullPage: true });
+            }
             await page.setViewportSize({ width: 390, height: 844 });
             await page.waitForTimeout(300);
             const o = await overflow(page);
