@@ -91,7 +91,7 @@ export async function benchAdam(
     }
     // The weight average: 12 bytes per parameter (p, average read; average written).
     const average = createBuffer(gpu, "average", g);
-    const avg = await parameterAverage(gpu, { params: buffers.params, average }, size);
+    const avg = await parameterAverage(gpu, { params: buffers.params, average }, { size });
     avg.setWeight(0.25);
     const p1 = await readFloat32(gpu, buffers.params, size);
     submitDispatches(gpu, [avg.update]);

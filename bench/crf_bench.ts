@@ -101,7 +101,7 @@ export async function benchCrf(
       const record = (op: string, ms: number) =>
         results.push({ op, config, ms, validated: true, tokensPerSecond: tokens / ms * 1000 });
 
-      const crf = await crfLoss(gpu, buf, shape, { lossScale: 1 / B });
+      const crf = await crfLoss(gpu, buf, { ...shape, lossScale: 1 / B });
       submitDispatches(gpu, crf.dispatches);
       assertClose(await readFloat32(gpu, buf.nll, B), crfNllRef(host, shape), {
         atol: 1e-3 * T,
@@ -126,7 +126,7 @@ export async function benchCrf(
       });
       record("viterbi", await timeDispatches(gpu, vit.dispatches, buf.score, reps));
 
-      const xent = await softmaxXentLoss(gpu, buf, shape, { lossScale: 1 });
+      const xent = await softmaxXentLoss(gpu, buf, { ...shape, lossScale: 1 });
       submitDispatches(gpu, xent.dispatches);
       const before = (await readFloat32(gpu, buf.loss, 1))[0];
       submitDispatches(gpu, xent.dispatches);

@@ -113,9 +113,9 @@ async function charCnnCase(
     dWeight: createBuffer(gpu, "dconv weight", F * Dc * 12),
     dBias: createBuffer(gpu, "dconv bias", F * 4),
   };
-  const fwd = await charCnnForward(gpu, cb, cb, cdims);
-  const bwd = await charCnnBackward(gpu, cb, cb, { ...cdims, uniqueCount: cg.uniqueIds.length });
-  submitDispatches(gpu, [fwd, ...bwd]);
+  const fwd = await charCnnForward(gpu, cb, cdims);
+  const bwd = await charCnnBackward(gpu, cb, { ...cdims, uniqueCount: cg.uniqueIds.length });
+  submitDispatches(gpu, [...fwd.dispatches, ...bwd.dispatches]);
   const ref = charCnnForwardRef(x, cdims);
   check("char cnn forward", await readFloat32(gpu, cb.out, rows * F), ref.out, 1e-4);
   const argmax = await readInt32(gpu, cb.argmax, rows * F);
@@ -126,7 +126,7 @@ async function charCnnCase(
     check(`char cnn ${name}`, await readFloat32(gpu, cb[name], want.length), want, 1e-4);
   }
   const flops = 2 * rows * F * Dc * 3 * (Lc + 1) / 2; // mean word length ≈ (Lc + 1) / 2
-  ms = await timeSteady(gpu, [fwd], cb.out);
+  ms = await timeSteady(gpu, fwd.dispatches, cb.out);
   results.push({
     op: "char_cnn",
     config: `forward B=${B} T=${T} Lc=${Lc} Dc=${Dc} F=${F}`,
@@ -134,14 +134,14 @@ async function charCnnCase(
     gflops: flops / ms / 1e6,
     validated: true,
   });
-  ms = await timeSteady(gpu, bwd, cb.dBias);
+  ms = await timeSteady(gpu, bwd.dispatches, cb.dBias);
   results.push({
     op: "char_cnn",
     config: `backward B=${B} T=${T} Lc=${Lc} Dc=${Dc} F=${F}`,
     ms,
     validated: true,
   });
-  for (const [i, d] of bwd.entries()) {
+  for (const [i, d] of bwd.dispatches.entries()) {
     ms = await timeSteady(gpu, [d], cb.dBias);
     results.push({
       op: "char_cnn",
@@ -187,11 +187,11 @@ export async function benchEmbedding(gpu: Gpu, batches = [32, 256]): Promise<Ker
     };
 
     // Gather: read the ids and the rows, write the block.
-    const gather = await embeddingForward(gpu, buf.out, buf, dims);
-    submitDispatches(gpu, [gather]);
+    const gather = await embeddingForward(gpu, buf, dims);
+    submitDispatches(gpu, gather.dispatches);
     const out = await readFloat32(gpu, buf.out, rows * E);
     check("embedding gather", out, embeddingForwardRef(table, ids, lengths, dims), 0);
-    let ms = await timeDispatches(gpu, [gather], buf.out, 20);
+    let ms = await timeDispatches(gpu, gather.dispatches, buf.out, 20);
     results.push({
       op: "embedding",
       config: `gather B=${B} T=${T} E=${E} V=${V}`,
@@ -201,16 +201,16 @@ export async function benchEmbedding(gpu: Gpu, batches = [32, 256]): Promise<Ker
     });
 
     // Scatter: read dX once and each touched table row twice (+=).
-    const zero = await fillBuffer(gpu, dTableBuf, 0);
-    const scatter = await embeddingBackward(gpu, dTableBuf, buf, {
+    const zero = await fillBuffer(gpu, { buffer: dTableBuf }, { value: 0 });
+    const scatter = await embeddingBackward(gpu, { ...buf, dTable: dTableBuf }, {
       uniqueCount: groups.uniqueIds.length,
       dim: E,
       vocab: V,
     });
-    submitDispatches(gpu, [zero, scatter]);
+    submitDispatches(gpu, [...zero.dispatches, ...scatter.dispatches]);
     const dTable = await readFloat32(gpu, dTableBuf, V * E);
     check("embedding scatter", dTable, embeddingBackwardRef(dX, ids, lengths, dims), 1e-5);
-    ms = await timeDispatches(gpu, [scatter], dTableBuf, 20);
+    ms = await timeDispatches(gpu, scatter.dispatches, dTableBuf, 20);
     const U = groups.uniqueIds.length;
     results.push({
       op: "embedding",
@@ -219,7 +219,7 @@ export async function benchEmbedding(gpu: Gpu, batches = [32, 256]): Promise<Ker
       gbps: (rows * (E + 1) + U * (2 * E + 2)) * 4 / ms / 1e6,
       validated: true,
     });
-    ms = await timeDispatches(gpu, [zero], dTableBuf, 20);
+    ms = await timeDispatches(gpu, zero.dispatches, dTableBuf, 20);
     results.push({
       op: "fill",
       config: `zero (V, E) = ${V}×${E}`,
@@ -229,17 +229,18 @@ export async function benchEmbedding(gpu: Gpu, batches = [32, 256]): Promise<Ker
     });
 
     // Dropout on the (B·T, E) input, out of place: read + write.
-    const drop = await dropoutForward(gpu, { x: buf.dOut, y: buf.out }, rows * E, {
+    const drop = await dropoutForward(gpu, { x: buf.dOut, y: buf.out }, {
+      n: rows * E,
       p: 0.5,
       seed: 1,
     });
-    submitDispatches(gpu, [drop]);
+    submitDispatches(gpu, drop.dispatches);
     const y = await readFloat32(gpu, buf.out, rows * E);
     const mask = dropoutMaskRef(rows * E, { p: 0.5, seed: 1, step: 0 });
     // Kept or dropped, where the input is not 0 (a kept 0 reads as dropped).
     const kept = Uint8Array.from(y, (v, i) => dX[i] === 0 ? mask[i] : v === 0 ? 0 : 1);
     check("dropout mask", kept, mask, 0);
-    ms = await timeDispatches(gpu, [drop], buf.out, 20);
+    ms = await timeDispatches(gpu, drop.dispatches, buf.out, 20);
     results.push({
       op: "dropout",
       config: `p=0.5 n=B·T·E=${rows * E}`,

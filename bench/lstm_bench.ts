@@ -113,8 +113,8 @@ export async function benchLstm(
       inputSize: E,
       hiddenSize: H,
     });
-    const backward = await layer.backward(buf);
-    submitDispatches(gpu, [...layer.forward, ...backward]);
+    const backward = (await layer.backward(buf)).dispatches;
+    submitDispatches(gpu, [...layer.dispatches, ...backward]);
 
     // Validate the first two sentences (independent of the rest) against float64.
     const n = 2;
@@ -144,10 +144,10 @@ export async function benchLstm(
       backward: recurrence + 2 * 2 * rows * 8 * H * E + 2 * rows * 8 * H * H,
     };
     const reps = Math.max(1, Math.round(4e8 / flops.backward));
-    const cases: [string, typeof layer.forward, number][] = [
-      ["recurrence forward", [layer.forward[2]], flops.recurrence],
+    const cases: [string, typeof layer.dispatches, number][] = [
+      ["recurrence forward", [layer.dispatches[2]], flops.recurrence],
       ["recurrence backward", [backward[1]], flops.backwardRecurrence],
-      [`layer forward (${layer.forward.length} dispatches)`, layer.forward, flops.forward],
+      [`layer forward (${layer.dispatches.length} dispatches)`, layer.dispatches, flops.forward],
       [`layer backward (${backward.length} dispatches)`, backward, flops.backward],
     ];
     for (const [what, dispatches, count] of cases) {
@@ -190,9 +190,9 @@ async function firstRuns(gpu: Gpu, H: number, uniformWeights: boolean): Promise<
     dBHh: zeros(8 * H),
   };
   const size = { maxBatch: B, maxTime: T, inputSize: E, hiddenSize: H };
-  const layer = await createBiLstm(gpu, buf, size, { uniformWeights });
+  const layer = await createBiLstm(gpu, buf, { ...size, uniformWeights });
   const rows: string[] = [];
-  for (const d of [...layer.forward, ...await layer.backward(buf)]) {
+  for (const d of [...layer.dispatches, ...(await layer.backward(buf)).dispatches]) {
     const start = performance.now();
     submitDispatches(gpu, [d]);
     await readFloat32(gpu, buf.hOut, 1);

@@ -46,8 +46,8 @@ export async function benchMatmul(gpu: Gpu, sizes = [256, 512]): Promise<KernelB
     const expected = matmulRef(a, b, dims);
     for (const variant of ["scalar", "vec4"] as MatmulVariant[]) {
       if (variant === "vec4" && !vec4Applies(dims)) continue;
-      const mm = await matmulForward(gpu, bufC, bufA, bufB, dims, { variant });
-      submitDispatches(gpu, [mm]);
+      const mm = await matmulForward(gpu, { a: bufA, b: bufB, c: bufC }, { ...dims, variant });
+      submitDispatches(gpu, mm.dispatches);
       assertClose(await readFloat32(gpu, bufC, n * n), expected, {
         atol: 1e-3,
         rtol: 0,
@@ -55,7 +55,7 @@ export async function benchMatmul(gpu: Gpu, sizes = [256, 512]): Promise<KernelB
         shape: [n, n],
       });
       const reps = Math.max(2, Math.round(2e8 / n ** 3));
-      const ms = await timeDispatches(gpu, [mm], bufC, reps);
+      const ms = await timeDispatches(gpu, mm.dispatches, bufC, reps);
       results.push({
         op: "matmul",
         config: `${n}×${n}×${n} ${variant}`,

@@ -22,7 +22,7 @@ Deno.test("averaging update equals the float64 reference; swap exchanges and und
     const a0 = randomArray(7 + size, size);
     const params = createBuffer(gpu, "params", p);
     const average = createBuffer(gpu, "average", a0);
-    const avg = await parameterAverage(gpu, { params, average }, size);
+    const avg = await parameterAverage(gpu, { params, average }, { size });
     const expected = Float64Array.from(a0);
     for (const weight of [0.3, 0.01, 1]) {
       avg.setWeight(weight);
@@ -49,8 +49,16 @@ Deno.test("averaging update equals the float64 reference; swap exchanges and und
 Deno.test("averaging rejects sizes and weights it cannot use", async () => {
   const gpu = await acquireGpu();
   const b = createBuffer(gpu, "b", 64);
-  await assert.rejects(parameterAverage(gpu, { params: b, average: b }, 6), /multiple of 4/);
-  await assert.rejects(parameterAverage(gpu, { params: b, average: b }, 32), /expected ≥ 32/);
-  const avg = await parameterAverage(gpu, { params: b, average: createBuffer(gpu, "a", 64) }, 16);
+  await assert.rejects(
+    parameterAverage(gpu, { params: b, average: b }, { size: 6 }),
+    /multiple of 4/,
+  );
+  await assert.rejects(
+    parameterAverage(gpu, { params: b, average: b }, { size: 32 }),
+    /expected ≥ 32/,
+  );
+  const avg = await parameterAverage(gpu, { params: b, average: createBuffer(gpu, "a", 64) }, {
+    size: 16,
+  });
   assert.throws(() => avg.setWeight(1.5), /weight must be in \[0, 1\]/);
 });

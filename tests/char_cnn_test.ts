@@ -131,11 +131,11 @@ Deno.test("char CNN forward and backward on the GPU equal the reference", async 
     };
     const gpuDims = { ...dims, rowStride: stride, columnOffset: offset };
     submitDispatches(gpu, [
-      await charCnnForward(gpu, buf, buf, gpuDims, { variant }),
-      ...await charCnnBackward(gpu, buf, buf, {
+      ...(await charCnnForward(gpu, buf, { ...gpuDims, variant })).dispatches,
+      ...(await charCnnBackward(gpu, buf, {
         ...gpuDims,
         uniqueCount: groups.uniqueIds.length,
-      }),
+      })).dispatches,
     ]);
     const ref = charCnnForwardRef(x, dims);
     const out = await readFloat32(gpu, buf.out, rows * stride);
@@ -198,8 +198,8 @@ Deno.test("char CNN resize: a built graph serves a smaller batch; limits are enf
     dWeight: createBuffer(gpu, "dweight", big.filters * big.charDim * 12),
     dBias: createBuffer(gpu, "dbias", big.filters * 4),
   };
-  const fwd = await charCnnForward(gpu, buf, buf, big);
-  const bwd = await charCnnBackward(gpu, buf, buf, { ...big, uniqueCount: 64 });
+  const fwd = await charCnnForward(gpu, buf, big);
+  const bwd = await charCnnBackward(gpu, buf, { ...big, uniqueCount: 64 });
   for (
     const [target, data] of [
       [buf.charIds, x.charIds],
@@ -212,7 +212,7 @@ Deno.test("char CNN resize: a built graph serves a smaller batch; limits are enf
   ) gpu.queue.writeBuffer(target, 0, Int32Array.from(data));
   fwd.resize(small);
   bwd.resize({ ...small, uniqueCount: groups.uniqueIds.length });
-  submitDispatches(gpu, [fwd, ...bwd]);
+  submitDispatches(gpu, [...fwd.dispatches, ...bwd.dispatches]);
   const rows = small.batch * small.time;
   const ref = charCnnForwardRef(x, small);
   assertClose(await readFloat32(gpu, buf.out, rows * small.filters), ref.out, {
@@ -231,9 +231,9 @@ Deno.test("char CNN resize: a built graph serves a smaller batch; limits are enf
   });
   assert.throws(() => bwd.resize({ ...big, chars: 9, uniqueCount: 1 }), /capacity/);
   assert.throws(() => fwd.resize({ ...big, chars: 65 }), /chars/);
-  await assert.rejects(() => charCnnForward(gpu, buf, buf, { ...big, filters: 300 }), /filters/);
+  await assert.rejects(() => charCnnForward(gpu, buf, { ...big, filters: 300 }), /filters/);
   await assert.rejects(
-    () => charCnnForward(gpu, buf, buf, { ...big, charVocab: 1025 }, { variant: "projected" }),
+    () => charCnnForward(gpu, buf, { ...big, charVocab: 1025, variant: "projected" }),
     /charVocab/,
   );
   // The scratch is sized for the build's distinct ids (≤ its positions, in slices of 4,096).

@@ -139,7 +139,7 @@ async function runLoss(
     dEnd: createBuffer(gpu, "dEnd", initE),
     loss: createBuffer(gpu, "loss", new Float32Array([0.5])),
   };
-  const op = await crfLoss(gpu, buf, shape, options);
+  const op = await crfLoss(gpu, buf, { ...shape, ...options });
   submitDispatches(gpu, op.dispatches);
   const out = {
     nll: await readFloat32(gpu, buf.nll, B),
@@ -259,7 +259,7 @@ Deno.test("CRF loss resizes to smaller and larger batches; resetLoss zeroes the 
     dEnd: createBuffer(gpu, "dEnd", K * 4),
     loss: createBuffer(gpu, "loss", 4),
   };
-  const op = await crfLoss(gpu, buf, { batch: 2, time: 12, tags: K }, { lossScale: 1 });
+  const op = await crfLoss(gpu, buf, { batch: 2, time: 12, tags: K, lossScale: 1 });
   op.resize(big);
   op.setLossScale(0.5);
   submitDispatches(gpu, op.dispatches);

@@ -40,8 +40,8 @@ Deno.test("dropout on the GPU reproduces the reference mask exactly, forward and
       const bdy = createBuffer(gpu, "dy", dy);
       const bdx = createBuffer(gpu, "dx", n * 4);
       submitDispatches(gpu, [
-        await dropoutForward(gpu, { x: bx, y: by }, n, options),
-        await dropoutBackward(gpu, { dy: bdy, dx: bdx }, n, options),
+        ...(await dropoutForward(gpu, { x: bx, y: by }, { ...options, n })).dispatches,
+        ...(await dropoutBackward(gpu, { dy: bdy, dx: bdx }, { ...options, n })).dispatches,
       ]);
       const y = await readFloat32(gpu, by, n);
       const dx = await readFloat32(gpu, bdx, n);
@@ -61,16 +61,16 @@ Deno.test("dropout in place equals out of place, and a new step gives a new mask
   const n = 1001;
   const x = randomArray(3, n, 0.5, 1.5);
   const bx = createBuffer(gpu, "x", x);
-  const d = await dropoutForward(gpu, { x: bx }, n, { p: 0.25, seed: 9, step: 0 });
-  submitDispatches(gpu, [d]);
+  const d = await dropoutForward(gpu, { x: bx }, { n, p: 0.25, seed: 9, step: 0 });
+  submitDispatches(gpu, d.dispatches);
   assertClose(await readFloat32(gpu, bx, n), dropoutRef(x, { p: 0.25, seed: 9, step: 0 }), {
     rtol: 1e-6,
     name: "in place",
   });
   d.setStep(1);
   const bx2 = createBuffer(gpu, "x2", x);
-  const d2 = await dropoutForward(gpu, { x: bx2 }, n, { p: 0.25, seed: 9, step: 1 });
-  submitDispatches(gpu, [d2]);
+  const d2 = await dropoutForward(gpu, { x: bx2 }, { n, p: 0.25, seed: 9, step: 1 });
+  submitDispatches(gpu, d2.dispatches);
   const m0 = dropoutMaskRef(n, { p: 0.25, seed: 9, step: 0 });
   const m1 = dropoutMaskRef(n, { p: 0.25, seed: 9, step: 1 });
   assert.ok(m0.some((v, i) => v !== m1[i]), "steps 0 and 1 gave the same mask");
@@ -78,9 +78,9 @@ Deno.test("dropout in place equals out of place, and a new step gives a new mask
   for (let i = 0; i < n; i++) assert.equal(y2[i] !== 0 ? 1 : 0, m1[i], `step 1 at ${i}`);
   // resize: only the first 10 elements change.
   const bx3 = createBuffer(gpu, "x3", x);
-  const d3 = await dropoutForward(gpu, { x: bx3 }, n, { p: 0.9, seed: 1 });
+  const d3 = await dropoutForward(gpu, { x: bx3 }, { n, p: 0.9, seed: 1 });
   d3.resize({ n: 10 });
-  submitDispatches(gpu, [d3]);
+  submitDispatches(gpu, d3.dispatches);
   const y3 = await readFloat32(gpu, bx3, n);
   assert.deepEqual([...y3.subarray(10)], [...x.subarray(10)], "past n changed");
   assert.throws(() => d3.resize({ n: n + 1 }), /element count/);
@@ -91,15 +91,15 @@ Deno.test("p = 0 is the identity; invalid p is rejected", async () => {
   const x = randomArray(4, 9);
   const bx = createBuffer(gpu, "x", x);
   const by = createBuffer(gpu, "y", 9 * 4);
-  const inPlace = await dropoutForward(gpu, { x: bx }, 9, { p: 0, seed: 1 });
-  assert.equal(inPlace.workgroups[0], 0, "in-place p = 0 should be skipped");
+  const inPlace = await dropoutForward(gpu, { x: bx }, { n: 9, p: 0, seed: 1 });
+  assert.equal(inPlace.dispatches[0].workgroups[0], 0, "in-place p = 0 should be skipped");
   submitDispatches(gpu, [
-    inPlace,
-    await dropoutForward(gpu, { x: bx, y: by }, 9, { p: 0, seed: 1 }),
+    ...inPlace.dispatches,
+    ...(await dropoutForward(gpu, { x: bx, y: by }, { n: 9, p: 0, seed: 1 })).dispatches,
   ]);
   assert.deepEqual([...await readFloat32(gpu, by, 9)], [...x]);
-  await assert.rejects(() => dropoutForward(gpu, { x: bx }, 9, { p: 1, seed: 1 }), /\[0, 1\)/);
-  await assert.rejects(() => dropoutForward(gpu, { x: bx }, 9, { p: 0.1, seed: -1 }), /u32/);
+  await assert.rejects(() => dropoutForward(gpu, { x: bx }, { n: 9, p: 1, seed: 1 }), /\[0, 1\)/);
+  await assert.rejects(() => dropoutForward(gpu, { x: bx }, { n: 9, p: 0.1, seed: -1 }), /u32/);
 });
 
 Deno.test("dropout keeps ≈ 1 − p of a large buffer and preserves the mean", async () => {
@@ -108,7 +108,10 @@ Deno.test("dropout keeps ≈ 1 − p of a large buffer and preserves the mean", 
   const ones = new Float32Array(n).fill(1);
   for (const p of [0.1, 0.5, 0.8]) {
     const bx = createBuffer(gpu, "x", ones);
-    submitDispatches(gpu, [await dropoutForward(gpu, { x: bx }, n, { p, seed: 42, step: 7 })]);
+    submitDispatches(
+      gpu,
+      (await dropoutForward(gpu, { x: bx }, { n, p, seed: 42, step: 7 })).dispatches,
+    );
     const y = await readFloat32(gpu, bx, n);
     let kept = 0, sum = 0;
     for (const v of y) {

@@ -76,13 +76,13 @@ Deno.test("embedding forward and backward on the GPU equal the reference", async
     };
     const layout = { rowStride: c.stride, columnOffset: c.offset };
     submitDispatches(gpu, [
-      await embeddingForward(gpu, buf.out, buf, { ...dims, ...layout }),
-      await embeddingBackward(gpu, buf.dTable, { ...buf, dOut: buf.dX }, {
+      ...(await embeddingForward(gpu, buf, { ...dims, ...layout })).dispatches,
+      ...(await embeddingBackward(gpu, { ...buf, dOut: buf.dX }, {
         uniqueCount: g.uniqueIds.length,
         dim: c.dim,
         vocab: c.vocab,
         ...layout,
-      }),
+      })).dispatches,
     ]);
     const out = await readFloat32(gpu, buf.out, rows * c.stride);
     const block = new Float32Array(rows * c.dim);
@@ -111,12 +111,13 @@ Deno.test("embedding forward and backward on the GPU equal the reference", async
     // Overwrite mode: the batch's rows get the gradient itself, other rows keep the 0.5.
     const stale = createBuffer(gpu, "dtable", new Float32Array(c.vocab * c.dim).fill(0.5));
     submitDispatches(gpu, [
-      await embeddingBackward(gpu, stale, { ...buf, dOut: buf.dX }, {
+      ...(await embeddingBackward(gpu, { ...buf, dOut: buf.dX, dTable: stale }, {
         uniqueCount: g.uniqueIds.length,
         dim: c.dim,
         vocab: c.vocab,
         ...layout,
-      }, { overwrite: true }),
+        overwrite: true,
+      })).dispatches,
     ]);
     const inBatch = new Set([...g.uniqueIds].filter((id) => id >= 0 && id < c.vocab));
     const overwritten = exact.map((v, i) => inBatch.has(Math.floor(i / c.dim)) ? v : 0.5);
@@ -138,19 +139,20 @@ Deno.test("embedding resize reuses the dispatch for a smaller batch, and B·T = 
     lengths: createBuffer(gpu, "lengths", new Int32Array([2, 1, 3])),
   };
   const out = createBuffer(gpu, "x", new Float32Array(18).fill(7));
-  const fwd = await embeddingForward(gpu, out, buf, { batch: 3, time: 2, dim: 3, vocab: 4 });
+  const fwd = await embeddingForward(gpu, { ...buf, out }, { batch: 3, time: 2, dim: 3, vocab: 4 });
   fwd.resize({ batch: 2, time: 1 }); // rows 0 and 1: ids 3 and 1, lengths 2 and 1
-  submitDispatches(gpu, [fwd]);
+  submitDispatches(gpu, fwd.dispatches);
   const got = await readFloat32(gpu, out, 18);
   assertClose(got.subarray(0, 6), [...table.subarray(9, 12), ...table.subarray(3, 6)], {
     atol: 0,
   });
   assert.ok(got.subarray(6).every((v) => v === 7), "rows past the new shape were written");
   fwd.resize({ batch: 0, time: 0 });
-  submitDispatches(gpu, [fwd]);
+  submitDispatches(gpu, fwd.dispatches);
   await readFloat32(gpu, out, 1);
   await assert.rejects(
-    () => embeddingForward(gpu, out, buf, { batch: 1, time: 1, dim: 3, vocab: 4, rowStride: 2 }),
+    () =>
+      embeddingForward(gpu, { ...buf, out }, { batch: 1, time: 1, dim: 3, vocab: 4, rowStride: 2 }),
     /rowStride/,
   );
 });

@@ -1,10 +1,11 @@
 import assert from "node:assert/strict";
 import {
   acquireGpu,
-  BufferPool,
+  Allocator,
   createBuffer,
   DeviceLostError,
   getPipeline,
+  gpuMemory,
   GpuOperationError,
   makeDispatch,
   NoAdapterError,
@@ -105,16 +106,24 @@ Deno.test("without an adapter, acquiring the GPU fails loudly with the fix", asy
   assert.match(new TextDecoder().decode(stderr), /No WebGPU adapter found/);
 });
 
-Deno.test("the buffer pool reuses buffers by size class and tracks its peak", async () => {
-  const pool = new BufferPool(await acquireGpu());
-  const a = pool.acquire("a", 1000);
-  const b = pool.acquire("b", 3000);
-  assert.equal(pool.peakBytes, 1024 + 4096);
-  pool.release(a);
-  assert.equal(pool.acquire("c", 1024), a);
-  assert.notEqual(pool.acquire("d", 1024), a);
-  pool.release(b);
-  pool.trim();
+Deno.test("an allocator frees its buffers, uniform blocks and scopes, and gpuMemory follows", async () => {
+  const gpu = await acquireGpu();
+  const before = gpuMemory(gpu).liveBytes;
+  const root = new Allocator(gpu, "graph");
+  const a = root.buffer("a", 1000);
+  const scope = root.scope("op");
+  scope.uniform("dims", [1, 2, 3, 4, 5]);
+  scope.placeholder();
+  assert.equal(root.liveBytes, 1000 + 32 + 16);
+  assert.equal(gpuMemory(gpu).liveBytes, before + 1000 + 32 + 16);
+  root.release(a);
+  assert.throws(() => root.release(a), /a resource it created/);
+  scope.destroy();
+  assert.equal(root.liveBytes, 0);
+  root.scope("another").buffer("b", 64);
+  root.destroy();
+  assert.equal(gpuMemory(gpu).liveBytes, before);
+  assert.throws(() => root.buffer("c", 4), /destroyed/);
 });
 
 Deno.test("profileDispatches returns one GPU time per dispatch when timestamps exist", async () => {

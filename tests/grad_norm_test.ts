@@ -36,12 +36,12 @@ Deno.test("grad norm on the GPU equals the float64 reference (scalar and vec4 pa
     const grads = createBuffer(gpu, "grads", g);
     // Words 1..3 of `out` must survive: the optimizer keeps its counters there.
     const out = createBuffer(gpu, "out", new Float32Array([-1, 7, 8, 9]));
-    submitDispatches(gpu, await gradNorm(gpu, out, grads, n));
+    submitDispatches(gpu, (await gradNorm(gpu, { grads, out }, { n })).dispatches);
     const got = await readFloat32(gpu, out, 4);
     assertClose([got[0]], [gradNormRef(g)], { atol: 0, rtol: 2e-6, name: `norm n=${n}` });
     assert.deepEqual([...got.subarray(1)], [7, 8, 9], `other words kept, n=${n}`);
     // Deterministic: the same input gives the same bits.
-    submitDispatches(gpu, await gradNorm(gpu, out, grads, n));
+    submitDispatches(gpu, (await gradNorm(gpu, { grads, out }, { n })).dispatches);
     assert.equal((await readFloat32(gpu, out, 1))[0], got[0], `repeatable n=${n}`);
     grads.destroy();
     out.destroy();
@@ -54,16 +54,16 @@ Deno.test("grad norm reduces only the first n floats and propagates NaN and Inf"
   g[10] = NaN; // beyond n = 9: must not be read
   const grads = createBuffer(gpu, "grads", g);
   const out = createBuffer(gpu, "out", 16);
-  submitDispatches(gpu, await gradNorm(gpu, out, grads, 9));
+  submitDispatches(gpu, (await gradNorm(gpu, { grads, out }, { n: 9 })).dispatches);
   assert.equal((await readFloat32(gpu, out, 1))[0], 3);
-  submitDispatches(gpu, await gradNorm(gpu, out, grads, 12));
+  submitDispatches(gpu, (await gradNorm(gpu, { grads, out }, { n: 12 })).dispatches);
   assert.ok(Number.isNaN((await readFloat32(gpu, out, 1))[0]), "NaN propagates");
   const inf = createBuffer(gpu, "inf", new Float32Array([1, -Infinity, 2, 3]));
-  submitDispatches(gpu, await gradNorm(gpu, out, inf, 4));
+  submitDispatches(gpu, (await gradNorm(gpu, { grads: inf, out }, { n: 4 })).dispatches);
   assert.equal((await readFloat32(gpu, out, 1))[0], Infinity);
   // Finite gradients whose squares overflow f32 also give Inf (the optimizer skips those).
   const huge = createBuffer(gpu, "huge", new Float32Array([3e19, 3e19, 0, 0]));
-  submitDispatches(gpu, await gradNorm(gpu, out, huge, 4));
+  submitDispatches(gpu, (await gradNorm(gpu, { grads: huge, out }, { n: 4 })).dispatches);
   assert.equal((await readFloat32(gpu, out, 1))[0], Infinity);
-  await assert.rejects(() => gradNorm(gpu, out, inf, 8), /expected ≥ 8/);
+  await assert.rejects(() => gradNorm(gpu, { grads: inf, out }, { n: 8 }), /expected ≥ 8/);
 });

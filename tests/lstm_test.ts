@@ -84,7 +84,8 @@ async function setup(
     maxTime: T,
     inputSize: E,
     hiddenSize: H,
-  }, options);
+    ...options,
+  });
   return { layer, buf };
 }
 
@@ -122,7 +123,7 @@ async function checkAgainstReference(
     dBIh: buf.dBIh,
     dBHh: buf.dBHh,
   });
-  submitDispatches(gpu, [...layer.forward, ...backward]);
+  submitDispatches(gpu, [...layer.dispatches, ...backward.dispatches]);
   const tag = `B=${B} T=${T} E=${E} H=${H} lengths=${lengths} uniform W=${layer.uniformWeights}` +
     ` options=${JSON.stringify(options)}`;
   assertClose(await readFloat32(gpu, buf.hOut, B * T * 2 * H), biLstmRef(x, lengths, p, shape), {
@@ -238,18 +239,18 @@ Deno.test("lstm: a padded batch equals its sentences run one by one (after resiz
   writeBuffer(gpu, buf.x, x);
   writeBuffer(gpu, buf.lengths, new Int32Array(lengths));
   writeBuffer(gpu, buf.dhOut, dh);
-  submitDispatches(gpu, [...layer.forward, ...backward]);
+  submitDispatches(gpu, [...layer.dispatches, ...backward.dispatches]);
   const hBatch = await readFloat32(gpu, buf.hOut, 4 * T * 2 * H);
   const dxBatch = await readFloat32(gpu, buf.dX, 4 * T * E);
   const wBatch = await readFloat32(gpu, buf.dWHh, 8 * H * H);
   writeBuffer(gpu, buf.dWHh, new Float32Array(8 * H * H));
   for (let b = 0; b < 4; b++) {
     const n = lengths[b];
-    layer.resize(1, n);
+    layer.resize({ batch: 1, time: n });
     writeBuffer(gpu, buf.x, x.slice(b * T * E, (b * T + n) * E));
     writeBuffer(gpu, buf.lengths, new Int32Array([n]));
     writeBuffer(gpu, buf.dhOut, dh.slice(b * T * 2 * H, (b * T + n) * 2 * H));
-    submitDispatches(gpu, [...layer.forward, ...backward]);
+    submitDispatches(gpu, [...layer.dispatches, ...backward.dispatches]);
     assertClose(
       await readFloat32(gpu, buf.hOut, n * 2 * H),
       hBatch.slice(b * T * 2 * H, (b * T + n) * 2 * H),
@@ -283,7 +284,7 @@ Deno.test("lstm rejects shapes it cannot run", async () => {
         inputSize: 3,
         hiddenSize: 2,
       }),
-    /buffer x to hold at least 192 bytes, got 64/,
+    /buffer x to hold at least 192 bytes, found 64/,
   );
   const buffers = { x: b, lengths: b, wIh: b, wHh: b, bIh: b, bHh: b, hOut: b };
   await assert.rejects(
@@ -296,9 +297,9 @@ Deno.test("lstm rejects shapes it cannot run", async () => {
     inputSize: 1,
     hiddenSize: 1,
   });
-  assert.throws(() => layer.resize(3, 1), /batch of 0…2/);
-  layer.resize(0, 0); // an empty batch must not crash
-  submitDispatches(gpu, layer.forward);
+  assert.throws(() => layer.resize({ batch: 3, time: 1 }), /batch of 0…2/);
+  layer.resize({ batch: 0, time: 0 }); // an empty batch must not crash
+  submitDispatches(gpu, layer.dispatches);
   await readFloat32(gpu, layer.saved.gates, 1);
   layer.destroy();
 });

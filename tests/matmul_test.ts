@@ -60,9 +60,13 @@ Deno.test("matmul forward and backward on the GPU equal the float64 reference", 
           dBias: createBuffer(gpu, "dBias", n * 4),
         };
         submitDispatches(gpu, [
-          await matmulForward(gpu, buf.c, buf.a, buf.b, dims, { bias: buf.bias, variant }),
+          ...(await matmulForward(gpu, buf, { ...dims, variant })).dispatches,
           // The backward's shapes differ from the forward's: auto picks vec4 where they allow it.
-          ...await matmulBackward(gpu, buf, buf, dims, variant === "scalar" ? { variant } : {}),
+          ...(await matmulBackward(gpu, buf, {
+            ...dims,
+            ...(variant === "scalar" ? { variant } : {}),
+          }))
+            .dispatches,
         ]);
         const ref = matmulBackwardRef(a, b, dC, dims);
         const tol = { atol: 1e-5 * Math.sqrt(k), rtol: 1e-4 };
@@ -86,11 +90,11 @@ Deno.test("matmul forward and backward on the GPU equal the float64 reference", 
 Deno.test("matmul picks the vec4 kernel for aligned shapes and the scalar one otherwise", async () => {
   const gpu = await acquireGpu();
   const [a, b, c] = [64, 64, 64].map((n) => createBuffer(gpu, "x", n * 4));
-  const mm = await matmulForward(gpu, c, a, b, { m: 4, n: 4, k: 4 });
+  const mm = await matmulForward(gpu, { a, b, c }, { m: 4, n: 4, k: 4 });
   assert.equal(mm.variant, "vec4");
   mm.resize({ m: 4, n: 4, k: 3 });
   assert.equal(mm.variant, "scalar");
-  assert.deepEqual(mm.workgroups, [1, 1, 1]);
+  assert.deepEqual(mm.dispatches[0].workgroups, [1, 1, 1]);
 });
 
 Deno.test("matmul accumulates with += and resizes for a new row count", async () => {
@@ -101,9 +105,14 @@ Deno.test("matmul accumulates with += and resizes for a new row count", async ()
   const bufA = createBuffer(gpu, "a", a);
   const bufB = createBuffer(gpu, "b", b);
   const bufC = createBuffer(gpu, "c", c0);
-  const mm = await matmulForward(gpu, bufC, bufA, bufB, { m: 9, n: 5, k: 6 }, { accumulate: true });
+  const mm = await matmulForward(gpu, { a: bufA, b: bufB, c: bufC }, {
+    m: 9,
+    n: 5,
+    k: 6,
+    accumulate: true,
+  });
   mm.resize({ m: 4, n: 5, k: 6 }); // only the first 4 rows
-  submitDispatches(gpu, [mm]);
+  submitDispatches(gpu, mm.dispatches);
   const expected = Float64Array.from(c0);
   const product = matmulRef(a, b, { m: 4, n: 5, k: 6 });
   for (let i = 0; i < product.length; i++) expected[i] += product[i];

@@ -45,7 +45,7 @@ async function runLoss(gpu: Gpu, batch: Required<SoftmaxBatch>, shape: CrfShape,
     tokenLoss: createBuffer(gpu, "tokenLoss", new Float32Array(B * T).fill(9)),
     loss: createBuffer(gpu, "loss", new Float32Array([0.25])),
   };
-  const op = await softmaxXentLoss(gpu, buf, shape, { lossScale: scale });
+  const op = await softmaxXentLoss(gpu, buf, { ...shape, lossScale: scale });
   submitDispatches(gpu, op.dispatches);
   const out = {
     dEmissions: await readFloat32(gpu, buf.dEmissions, B * T * K),

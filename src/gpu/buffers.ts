@@ -1,6 +1,7 @@
 /**
- * GPU buffers: creation from typed arrays, a size-bucketed pool, and
- * asynchronous readback.
+ * GPU buffers: creation from typed arrays, the byte counters of
+ * {@linkcode gpuMemory}, and asynchronous readback. Ownership (who frees
+ * what) is the {@linkcode Allocator}'s, in `allocator.ts`.
  *
  * @module
  */
@@ -111,33 +112,6 @@ export function createBuffer(
   const buffer = gpu.device.createBuffer({ label, size: paddedSize(bytes), usage });
   countBytes(gpu, buffer.size);
   if (typeof data !== "number" && data.byteLength > 0) writeBuffer(gpu, buffer, data);
-  return buffer;
-}
-
-const placeholders = new WeakMap<GPUDevice, GPUBuffer>();
-
-/**
- * A 16-byte read-only storage buffer to bind where a kernel's optional
- * input is unused (WebGPU requires every declared binding to be bound, and
- * a buffer may not be bound both writable and read-only in one dispatch).
- *
- * @param gpu the device
- * @returns the device's shared placeholder buffer
- *
- * @example
- * ```ts
- * import { acquireGpu } from "./device.ts";
- * import { placeholderBuffer } from "./buffers.ts";
- * const gpu = await acquireGpu();
- * if (placeholderBuffer(gpu) !== placeholderBuffer(gpu)) throw new Error("not shared");
- * ```
- */
-export function placeholderBuffer(gpu: Gpu): GPUBuffer {
-  let buffer = placeholders.get(gpu.device);
-  if (!buffer) {
-    buffer = createBuffer(gpu, "unused binding", 16, GPUBufferUsage.STORAGE);
-    placeholders.set(gpu.device, buffer);
-  }
   return buffer;
 }
 
@@ -269,82 +243,4 @@ export async function readInt32(gpu: Gpu, buffer: GPUBuffer, count?: number): Pr
   const n = count ?? Math.floor(buffer.size / 4);
   const bytes = await readBytes(gpu, buffer, n * 4);
   return new Int32Array(bytes.buffer, bytes.byteOffset, n);
-}
-
-/**
- * Storage buffers pooled by usage and power-of-two size class, so that
- * per-batch scratch space is reused instead of reallocated. Tracks the
- * bytes it has allocated for the benchmark's memory figure.
- *
- * @example
- * ```ts
- * import { acquireGpu } from "./device.ts";
- * import { BufferPool } from "./buffers.ts";
- * const pool = new BufferPool(await acquireGpu());
- * const a = pool.acquire("scratch", 1000);
- * pool.release(a);
- * const b = pool.acquire("scratch again", 900);
- * if (a !== b) throw new Error("the pool did not reuse the buffer");
- * ```
- */
-export class BufferPool {
-  #free = new Map<string, GPUBuffer[]>();
-  #allocatedBytes = 0;
-  #peakBytes = 0;
-  #inUseBytes = 0;
-
-  /** @param gpu the device the buffers belong to */
-  constructor(readonly gpu: Gpu) {}
-
-  /** Bytes of all buffers this pool ever created and still holds. */
-  get allocatedBytes(): number {
-    return this.#allocatedBytes;
-  }
-
-  /** Largest number of bytes handed out at one time. */
-  get peakBytes(): number {
-    return this.#peakBytes;
-  }
-
-  /**
-   * A buffer of at least `bytes` bytes with `usage`; contents are undefined.
-   *
-   * @param label name for error messages
-   * @param bytes minimum size
-   * @param usage usage flags (default: storage + copy both ways)
-   * @returns a buffer from the pool or a new one
-   */
-  acquire(label: string, bytes: number, usage: number = STORAGE_USAGE): GPUBuffer {
-    const size = 1 << Math.ceil(Math.log2(paddedSize(bytes)));
-    const key = `${usage}:${size}`;
-    const buffer = this.#free.get(key)?.pop() ??
-      (this.#allocatedBytes += size, this.gpu.device.createBuffer({ label, size, usage }));
-    this.#inUseBytes += size;
-    this.#peakBytes = Math.max(this.#peakBytes, this.#inUseBytes);
-    return buffer;
-  }
-
-  /**
-   * Returns a buffer to the pool.
-   *
-   * @param buffer a buffer obtained from {@linkcode BufferPool.acquire}
-   */
-  release(buffer: GPUBuffer): void {
-    const key = `${buffer.usage}:${buffer.size}`;
-    const list = this.#free.get(key) ?? [];
-    list.push(buffer);
-    this.#free.set(key, list);
-    this.#inUseBytes -= buffer.size;
-  }
-
-  /** Destroys every pooled buffer that is not in use. */
-  trim(): void {
-    for (const list of this.#free.values()) {
-      for (const buffer of list) {
-        this.#allocatedBytes -= buffer.size;
-        buffer.destroy();
-      }
-    }
-    this.#free.clear();
-  }
 }

@@ -10,6 +10,7 @@
  */
 
 import { type Gpu, GpuOperationError } from "./device.ts";
+import { createBuffer, destroyBuffer, UNIFORM_USAGE } from "./buffers.ts";
 
 /** What identifies a compute pipeline. */
 export interface KernelSpec {
@@ -379,12 +380,14 @@ export class ParamBlock {
     const words = Math.max(4, Math.ceil(values.length / 4) * 4);
     this.values = new Uint32Array(words);
     this.#view = new DataView(this.values.buffer);
-    this.buffer = gpu.device.createBuffer({
-      label,
-      size: words * 4,
-      usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
-    });
+    // Counted by gpuMemory(): an Allocator that owns the block frees it with destroy().
+    this.buffer = createBuffer(gpu, label, words * 4, UNIFORM_USAGE);
     this.set(values);
+  }
+
+  /** Destroys the uniform buffer (through {@linkcode destroyBuffer}, so gpuMemory() stays exact). */
+  destroy(): void {
+    destroyBuffer(this.gpu, this.buffer);
   }
 
   /**

@@ -6,194 +6,46 @@
  *
  * All parameters of a model live in one buffer `params (P) f32`, with
  * `grads`, `m` and `v` of the same size beside it; each tensor is a slice
- * assigned by {@linkcode ParameterLayout}. One optimizer step is three
- * dispatches in the training step's pass: the two of the gradient norm and
- * the update.
+ * assigned by {@linkcode ParameterLayout} (in `common.ts`). One optimizer
+ * step is three dispatches in the training step's pass: the two of the
+ * gradient norm and the update (two more with a lazily updated table).
  *
  * @module
  */
 
 import { adam as adamWgsl } from "../../shaders/mod.ts";
 import type { Gpu } from "../gpu/device.ts";
-import { createBuffer, readBytes, writeBuffer } from "../gpu/buffers.ts";
-import { type Binding, type Dispatch, makeDispatch, ParamBlock } from "../gpu/kernel.ts";
-import type { AdamHyper } from "./adam_ref.ts";
-import { gradNormWithRows } from "./grad_norm.ts";
-import { linearGrid } from "./fill.ts";
+import { readBytes, writeBuffer } from "../gpu/buffers.ts";
+import type { Allocator } from "../gpu/allocator.ts";
+import { type Binding, type Dispatch, makeDispatch, type ParamBlock } from "../gpu/kernel.ts";
+import {
+  bindingBytes,
+  flatPlan,
+  linearGrid,
+  type Op,
+  opAllocator,
+  type OpOptions,
+} from "./common.ts";
+import { gradNorm } from "./grad_norm.ts";
 
-export type { AdamHyper } from "./adam_ref.ts";
+export { ParameterLayout, type ParameterLayoutOptions, type ParameterSlice } from "./common.ts";
 
-/** One tensor's place in the flat parameter buffer. */
-export interface ParameterSlice {
-  /** Tensor name, e.g. "lstm.weight_ih_l0". */
-  name: string;
-  /** Shape, row-major. */
-  shape: number[];
-  /** First float of the tensor in the flat buffer. */
-  offset: number;
-  /** Number of floats (the product of the shape). */
-  size: number;
-  /** Whether weight decay applies to it. */
-  weightDecay: boolean;
-}
-
-/** Options for {@linkcode ParameterLayout}. */
-export interface ParameterLayoutOptions {
-  /**
-   * Byte alignment of every tensor's offset (default 256, WebGPU's default
-   * `minStorageBufferOffsetAlignment`, so each slice can be bound on its
-   * own). A multiple of 16, so slices can be read as vec4.
-   */
-  alignment?: number;
-}
-
-/**
- * Assigns each named parameter tensor an aligned slice of one flat f32
- * buffer, so that a model allocates `params`, `grads`, `m` and `v` once and
- * one optimizer dispatch updates everything. The total size is a multiple
- * of 4 floats (the optimizer reads vec4s); gaps between slices are
- * padding, which stays 0 as long as its gradient does.
- *
- * Tensors with weight decay must be added before tensors without (decay
- * applies to the prefix [0, `decayEnd`)).
- *
- * @example
- * ```ts
- * import { ParameterLayout } from "./adam.ts";
- * const layout = new ParameterLayout();
- * layout.add("out.weight", [9, 200]);
- * const bias = layout.add("out.bias", [9], { weightDecay: false });
- * if (bias.offset !== 1856 || layout.size !== 1868 || layout.decayEnd !== 1800) {
- *   throw new Error(JSON.stringify([bias.offset, layout.size, layout.decayEnd]));
- * }
- * ```
- */
-export class ParameterLayout {
-  readonly #slices: ParameterSlice[] = [];
-  readonly #byName = new Map<string, ParameterSlice>();
-  readonly #alignFloats: number;
-  #end = 0;
-  #decayEnd = 0;
-
-  /** @param options alignment */
-  constructor(options: ParameterLayoutOptions = {}) {
-    const alignment = options.alignment ?? 256;
-    if (!Number.isInteger(alignment) || alignment < 16 || alignment % 16 !== 0) {
-      throw new RangeError(
-        `ParameterLayout: alignment must be a positive multiple of 16 bytes, got ${alignment}`,
-      );
-    }
-    this.#alignFloats = alignment / 4;
-  }
-
-  /**
-   * Appends a tensor.
-   *
-   * @param name unique name
-   * @param shape dimensions (non-negative integers; [] is a scalar)
-   * @param options whether weight decay applies (default true)
-   * @returns its slice
-   */
-  add(name: string, shape: number[], options: { weightDecay?: boolean } = {}): ParameterSlice {
-    if (this.#byName.has(name)) throw new Error(`ParameterLayout: '${name}' was already added`);
-    if (!shape.every((d) => Number.isInteger(d) && d >= 0)) {
-      throw new RangeError(
-        `ParameterLayout: '${name}' has an invalid shape [${shape.join(", ")}]`,
-      );
-    }
-    const weightDecay = options.weightDecay ?? true;
-    if (weightDecay && this.#slices.some((s) => !s.weightDecay)) {
-      throw new Error(
-        `ParameterLayout: '${name}' has weight decay but follows a tensor without; ` +
-          "add the decayed tensors first",
-      );
-    }
-    const align = this.#alignFloats;
-    const offset = Math.ceil(this.#end / align) * align;
-    const size = shape.reduce((a, b) => a * b, 1);
-    const slice: ParameterSlice = { name, shape: [...shape], offset, size, weightDecay };
-    this.#slices.push(slice);
-    this.#byName.set(name, slice);
-    this.#end = offset + size;
-    if (weightDecay) this.#decayEnd = this.size;
-    return slice;
-  }
-
-  /** Total floats P of each flat buffer: the end of the last tensor, rounded up to 4. */
-  get size(): number {
-    return Math.ceil(this.#end / 4) * 4;
-  }
-
-  /** Weight decay applies to floats [0, decayEnd); a multiple of 4. */
-  get decayEnd(): number {
-    return this.#decayEnd;
-  }
-
-  /** The slices, in order. */
-  get slices(): readonly ParameterSlice[] {
-    return this.#slices;
-  }
-
-  /**
-   * The slice of a tensor.
-   *
-   * @param name the tensor's name
-   * @returns its slice
-   */
-  get(name: string): ParameterSlice {
-    const slice = this.#byName.get(name);
-    if (!slice) throw new Error(`ParameterLayout: no tensor named '${name}'`);
-    return slice;
-  }
-
-  /**
-   * A binding of one tensor inside a flat buffer (params, grads, m or v),
-   * for `makeDispatch`.
-   *
-   * @param buffer the flat buffer
-   * @param name the tensor's name
-   * @returns buffer, byte offset and byte size
-   */
-  binding(buffer: GPUBuffer, name: string): Binding {
-    const slice = this.get(name);
-    // A zero-sized binding is invalid: bind one aligned word instead.
-    return { buffer, offset: slice.offset * 4, size: Math.max(slice.size, 4) * 4 };
-  }
-
-  /**
-   * Copies named tensors into a new flat array (absent tensors and padding are 0).
-   *
-   * @param tensors values by name, each of its slice's size
-   * @returns the flat array (P)
-   */
-  pack(tensors: Record<string, ArrayLike<number>>): Float32Array {
-    const flat = new Float32Array(this.size);
-    for (const [name, data] of Object.entries(tensors)) {
-      const slice = this.get(name);
-      if (data.length !== slice.size) {
-        throw new RangeError(
-          `ParameterLayout: '${name}' expects ${slice.size} values, got ${data.length}`,
-        );
-      }
-      flat.set(data, slice.offset);
-    }
-    return flat;
-  }
-
-  /**
-   * Views each tensor of a flat array (no copy).
-   *
-   * @param flat a flat array (P)
-   * @returns views by name
-   */
-  unpack(flat: Float32Array): Record<string, Float32Array> {
-    if (flat.length < this.size) {
-      throw new RangeError(`ParameterLayout: expected ${this.size} floats, got ${flat.length}`);
-    }
-    const out: Record<string, Float32Array> = {};
-    for (const s of this.#slices) out[s.name] = flat.subarray(s.offset, s.offset + s.size);
-    return out;
-  }
+/** Hyper-parameters of one optimizer step (PyTorch's names and defaults). */
+export interface AdamHyper {
+  /** Learning rate α. */
+  lr: number;
+  /** Decay of the first moment (default 0.9). */
+  beta1?: number;
+  /** Decay of the second moment (default 0.999). */
+  beta2?: number;
+  /** Added to sqrt(v̂) (default 1e-8). */
+  eps?: number;
+  /** Weight decay λ (default 0). */
+  weightDecay?: number;
+  /** True: AdamW, p ← p − α·λ·p beside the Adam step; false: Adam with λ·p added to g (default true). */
+  decoupled?: boolean;
+  /** Clip gradients to this global L2 norm; ≤ 0 or absent disables clipping. */
+  maxNorm?: number;
 }
 
 /** The four flat buffers of the optimizer, each P floats (P % 4 == 0). */
@@ -209,13 +61,11 @@ export interface AdamBuffers {
 }
 
 /** Options for {@linkcode adamOptimizer}. */
-export interface AdamOptions {
+export interface AdamOptions extends OpOptions {
   /** Number of floats P in each buffer; a multiple of 4 (see {@linkcode ParameterLayout.size}). */
   size: number;
   /** Weight decay applies to floats [0, decayEnd) (default P; a multiple of 4). */
   decayEnd?: number;
-  /** Label for errors and profiles (default "adam"). */
-  label?: string;
   /**
    * Lazy Adam for an embedding table at the start of the buffers: floats
    * [0, rows·dim) are a (rows, dim) table of which only the rows listed in
@@ -224,7 +74,7 @@ export interface AdamOptions {
    * other ids may hold stale values. The dense update covers the rest,
    * from the next 256-byte boundary.
    */
-  sparseTable?: { rows: number; dim: number; ids: GPUBuffer };
+  sparseTable?: { rows: number; dim: number; ids: Binding };
 }
 
 /** What the optimizer's small stats buffer holds, as read by {@linkcode AdamOptimizer.readStats}. */
@@ -239,10 +89,11 @@ export interface AdamStats {
   appliedSteps: number;
 }
 
-/** A built optimizer step: record {@linkcode AdamOptimizer.dispatches} after the backward pass. */
-export interface AdamOptimizer {
-  /** The three dispatches of one step: gradient-norm partial sums, final sum, update. */
-  dispatches: Dispatch[];
+/**
+ * A built optimizer step: record {@linkcode AdamOptimizer.dispatches} after
+ * the backward pass; `resize({ rowCount })` sets the sparse table's rows.
+ */
+export interface AdamOptimizer extends Op<{ rowCount: number }> {
   /**
    * Stats buffer (16 bytes): `norm: f32, scale: f32, skipped: u32, applied: u32`.
    * Word 0 is the gradient norm, for logging.
@@ -258,7 +109,7 @@ export interface AdamOptimizer {
   setStep(t: number, hyper: AdamHyper): void;
   /**
    * Sets how many ids of the sparse table's `ids` the next step updates
-   * (only with `sparseTable`).
+   * (only with `sparseTable`; the same as `resize({ rowCount })`).
    *
    * @param count distinct row ids in the buffer for this step
    */
@@ -269,8 +120,6 @@ export interface AdamOptimizer {
   resetStats(): void;
 }
 
-/** Invocations per workgroup in `adam.wgsl`. */
-const WG = 64;
 /** vec4s per invocation when the buffer is small enough (1–2 fastest on llvmpipe). */
 const PER = 2;
 /** At most this many workgroups (WebGPU's per-dimension limit is 65,535). */
@@ -285,8 +134,8 @@ const MAX_GROUPS = 65535;
  *
  * @param gpu the device
  * @param buffers params, grads, m, v, each P floats
- * @param options P, the weight-decay prefix, label
- * @returns the optimizer: its dispatches, stats buffer, and `setStep`
+ * @param options P, the weight-decay prefix, the sparse table, label, allocator
+ * @returns the optimizer: its dispatches, stats buffer, `setStep`, `resize`, `destroy`
  *
  * @example
  * ```ts
@@ -316,6 +165,70 @@ export async function adamOptimizer(
   const label = options.label ?? "adam";
   const { size } = options;
   const decayEnd = options.decayEnd ?? size;
+  const denseStart = checkAdam(label, buffers, options);
+  const table = options.sparseTable;
+  const denseSize = size - denseStart;
+  const plan = flatPlan(denseSize, { per: PER, maxGroups: MAX_GROUPS });
+  const denseDecayEnd = Math.max(0, decayEnd - denseStart);
+  const dense = (buffer: GPUBuffer) => ({ buffer, offset: denseStart * 4, size: denseSize * 4 });
+  const sparse = (buffer: GPUBuffer) => ({ buffer, offset: 0, size: table!.rows * table!.dim * 4 });
+
+  const mem = opAllocator(gpu, label, options);
+  const stats = mem.buffer(`${label} stats`, 16);
+  const hyperBlock = mem.uniform(`${label} hyper`, new Array(16).fill(0));
+  const tail = [plan.len, denseDecayEnd / 4, plan.per];
+  const setStep = (t: number, hyper: AdamHyper) => writeHyper(label, hyperBlock, t, hyper, tail);
+  setStep(1, { lr: 0 });
+
+  const norm = await gradNorm(gpu, {
+    grads: dense(buffers.grads),
+    out: stats,
+    ...(table ? { table: sparse(buffers.grads), ids: table.ids } : {}),
+  }, { n: denseSize, rowDim: table?.dim, label: `${label} grad norm`, allocator: mem });
+  const { params, grads, m, v } = buffers;
+  const update = await makeDispatch(
+    gpu,
+    { label: `${label} update`, code: adamWgsl },
+    [hyperBlock.buffer, dense(params), dense(grads), dense(m), dense(v), stats],
+    [plan.groups],
+  );
+  const dispatches = [...norm.dispatches, update];
+  let setRowCount = (count: number) => norm.setRowCount(count);
+  if (table) {
+    const rowsUpdate = await sparseRows(gpu, mem, label, {
+      hyper: hyperBlock.buffer,
+      params: sparse(params),
+      grads: sparse(grads),
+      m: sparse(m),
+      v: sparse(v),
+      stats,
+      ids: table.ids,
+    }, { dim: table.dim, decayed: decayEnd >= table.rows * table.dim });
+    dispatches.push(rowsUpdate.dispatch);
+    setRowCount = (count: number) => {
+      norm.setRowCount(count);
+      rowsUpdate.setRowCount(count);
+    };
+  }
+  return {
+    label,
+    dispatches,
+    resize: (shape: { rowCount: number }) => setRowCount(shape.rowCount),
+    setRowCount: (count: number) => setRowCount(count),
+    stats,
+    setStep,
+    readStats: () => readAdamStats(gpu, stats),
+    resetStats() {
+      writeBuffer(gpu, stats, new Uint32Array(2), 8);
+    },
+    destroy: () => mem.destroy(),
+  };
+}
+
+/** Checks sizes and the sparse table at the boundary; returns the first dense float. */
+function checkAdam(label: string, buffers: AdamBuffers, options: AdamOptions): number {
+  const { size } = options;
+  const decayEnd = options.decayEnd ?? size;
   if (!Number.isInteger(size) || size < 4 || size % 4 !== 0) {
     throw new RangeError(
       `${label}: size must be a positive multiple of 4 (pad with ParameterLayout), got ${size}`,
@@ -327,137 +240,112 @@ export async function adamOptimizer(
     );
   }
   for (const [name, buffer] of Object.entries(buffers)) {
-    if (buffer.size < size * 4) {
+    if (bindingBytes(buffer) < size * 4) {
       throw new RangeError(`${label}: ${name} holds ${buffer.size / 4} floats, expected ≥ ${size}`);
     }
   }
-  // With a sparse table the dense update starts after it, at a bindable (256-byte) offset.
   const table = options.sparseTable;
-  let denseStart = 0;
-  if (table) {
-    const { rows, dim } = table;
-    if (!Number.isInteger(rows) || rows < 1 || !Number.isInteger(dim) || dim < 4 || dim % 4) {
-      throw new RangeError(
-        `${label}: sparseTable needs rows ≥ 1 and a row length that is a multiple of 4, ` +
-          `got ${rows} × ${dim}`,
-      );
-    }
-    denseStart = Math.ceil((rows * dim) / 64) * 64;
-    if (denseStart >= size) {
-      throw new RangeError(`${label}: the sparse table fills the buffers; nothing is dense`);
-    }
-    if (decayEnd > 0 && decayEnd < rows * dim) {
-      throw new RangeError(
-        `${label}: weight decay must cover the whole sparse table or none of it`,
-      );
-    }
-  }
-  const denseSize = size - denseStart;
-  const len4 = denseSize / 4;
-  let per = PER;
-  if (Math.ceil(len4 / (WG * per)) > MAX_GROUPS) per = Math.ceil(len4 / (WG * MAX_GROUPS));
-  const groups = Math.ceil(len4 / (WG * per));
-  const denseDecayEnd = Math.max(0, decayEnd - denseStart);
-  const dense = (buffer: GPUBuffer) => ({ buffer, offset: denseStart * 4, size: denseSize * 4 });
-  const sparse = (buffer: GPUBuffer) => ({ buffer, offset: 0, size: table!.rows * table!.dim * 4 });
-
-  const stats = createBuffer(gpu, `${label} stats`, 16);
-  const hyperBlock = new ParamBlock(gpu, `${label} hyper`, new Array(16).fill(0));
-  const words = new DataView(hyperBlock.values.buffer);
-  const setStep = (t: number, hyper: AdamHyper) => {
-    if (!Number.isInteger(t) || t < 1) {
-      throw new RangeError(`${label}: step t must be ≥ 1, got ${t}`);
-    }
-    const { lr, beta1 = 0.9, beta2 = 0.999, eps = 1e-8, weightDecay = 0 } = hyper;
-    const decoupled = hyper.decoupled ?? true;
-    const maxNorm = hyper.maxNorm ?? 0;
-    const bad = (what: string, x: number) => {
-      throw new RangeError(`${label}: ${what}, got ${x}`);
-    };
-    if (!(lr >= 0 && lr < Infinity)) bad("lr must be a finite number ≥ 0", lr);
-    if (!(beta1 >= 0 && beta1 < 1)) bad("beta1 must be in [0, 1)", beta1);
-    if (!(beta2 >= 0 && beta2 < 1)) bad("beta2 must be in [0, 1)", beta2);
-    if (!(eps >= 0 && eps < Infinity)) bad("eps must be a finite number ≥ 0", eps);
-    if (!(weightDecay >= 0 && weightDecay < Infinity)) {
-      bad("weightDecay must be a finite number ≥ 0", weightDecay);
-    }
-    if (Number.isNaN(maxNorm)) bad("maxNorm must be a number (≤ 0 disables clipping)", maxNorm);
-    // Bias corrections in float64 on the host: the kernel has no pow().
-    const floats = [
-      lr / (1 - beta1 ** t),
-      beta1,
-      beta2,
-      eps,
-      1 - beta1,
-      1 - beta2,
-      1 / Math.sqrt(1 - beta2 ** t),
-      decoupled ? 1 - lr * weightDecay : 1,
-      decoupled ? 0 : weightDecay,
-      maxNorm,
-    ];
-    floats.forEach((x, i) => words.setFloat32(i * 4, x, true));
-    [len4, denseDecayEnd / 4, per].forEach((x, i) => words.setUint32((10 + i) * 4, x, true));
-    // ParamBlock.set would store integral floats (lr = 1, β = 0) as integers:
-    // the words are written above and setFloat uploads the whole block once.
-    hyperBlock.setFloat(0, floats[0]);
-  };
-  setStep(1, { lr: 0 });
-
-  const norm = await gradNormWithRows(gpu, stats, dense(buffers.grads), denseSize, {
-    label: `${label} grad norm`,
-    rows: table && { table: sparse(buffers.grads), ids: table.ids, dim: table.dim },
-  });
-  const { params, grads, m, v } = buffers;
-  const update = await makeDispatch(
-    gpu,
-    { label: `${label} update`, code: adamWgsl },
-    [hyperBlock.buffer, dense(params), dense(grads), dense(m), dense(v), stats],
-    [groups],
-  );
-  const dispatches = [...norm.dispatches, update];
-  let setRowCount = (count: number) => norm.setRowCount(count);
-  if (table) {
-    const rowDims = new ParamBlock(gpu, `${label} row dims`, [0, table.dim / 4, 0, 0]);
-    const decayed = decayEnd >= table.rows * table.dim ? 1 : 0;
-    const rowsUpdate = await makeDispatch(
-      gpu,
-      { label: `${label} sparse rows`, code: adamWgsl, entryPoint: "sparse_rows" },
-      [
-        hyperBlock.buffer,
-        sparse(params),
-        sparse(grads),
-        sparse(m),
-        sparse(v),
-        stats,
-        table.ids,
-        rowDims.buffer,
-      ],
-      [0],
+  if (!table) return 0;
+  // With a sparse table the dense update starts after it, at a bindable (256-byte) offset.
+  const { rows, dim } = table;
+  if (!Number.isInteger(rows) || rows < 1 || !Number.isInteger(dim) || dim < 4 || dim % 4) {
+    throw new RangeError(
+      `${label}: sparseTable needs rows ≥ 1 and a row length that is a multiple of 4, ` +
+        `got ${rows} × ${dim}`,
     );
-    dispatches.push(rowsUpdate);
-    setRowCount = (count: number) => {
-      norm.setRowCount(count);
-      rowDims.set([count, table.dim / 4, decayed, 0]);
-      rowsUpdate.workgroups = linearGrid(count * (table.dim / 4));
-    };
   }
+  const denseStart = Math.ceil((rows * dim) / 64) * 64;
+  if (denseStart >= size) {
+    throw new RangeError(`${label}: the sparse table fills the buffers; nothing is dense`);
+  }
+  if (decayEnd > 0 && decayEnd < rows * dim) {
+    throw new RangeError(`${label}: weight decay must cover the whole sparse table or none of it`);
+  }
+  return denseStart;
+}
+
+/**
+ * Validates `hyper` and writes the uniform block of `adam.wgsl`: ten floats
+ * (bias corrections in float64 on the host: the kernel has no pow()) and
+ * the three u32 of `tail` (len4, decayEnd / 4, per).
+ */
+function writeHyper(
+  label: string,
+  block: ParamBlock,
+  t: number,
+  hyper: AdamHyper,
+  tail: number[],
+): void {
+  if (!Number.isInteger(t) || t < 1) {
+    throw new RangeError(`${label}: step t must be ≥ 1, got ${t}`);
+  }
+  const { lr, beta1 = 0.9, beta2 = 0.999, eps = 1e-8, weightDecay = 0 } = hyper;
+  const decoupled = hyper.decoupled ?? true;
+  const maxNorm = hyper.maxNorm ?? 0;
+  const bad = (what: string, x: number) => {
+    throw new RangeError(`${label}: ${what}, got ${x}`);
+  };
+  if (!(lr >= 0 && lr < Infinity)) bad("lr must be a finite number ≥ 0", lr);
+  if (!(beta1 >= 0 && beta1 < 1)) bad("beta1 must be in [0, 1)", beta1);
+  if (!(beta2 >= 0 && beta2 < 1)) bad("beta2 must be in [0, 1)", beta2);
+  if (!(eps >= 0 && eps < Infinity)) bad("eps must be a finite number ≥ 0", eps);
+  if (!(weightDecay >= 0 && weightDecay < Infinity)) {
+    bad("weightDecay must be a finite number ≥ 0", weightDecay);
+  }
+  if (Number.isNaN(maxNorm)) bad("maxNorm must be a number (≤ 0 disables clipping)", maxNorm);
+  const floats = [
+    lr / (1 - beta1 ** t),
+    beta1,
+    beta2,
+    eps,
+    1 - beta1,
+    1 - beta2,
+    1 / Math.sqrt(1 - beta2 ** t),
+    decoupled ? 1 - lr * weightDecay : 1,
+    decoupled ? 0 : weightDecay,
+    maxNorm,
+  ];
+  const words = new DataView(block.values.buffer);
+  floats.forEach((x, i) => words.setFloat32(i * 4, x, true));
+  tail.forEach((x, i) => words.setUint32((10 + i) * 4, x, true));
+  // ParamBlock.set would store integral floats (lr = 1, β = 0) as integers:
+  // the words are written above and setFloat uploads the whole block once.
+  block.setFloat(0, floats[0]);
+}
+
+/** The lazy update of a sparse table's rows (adam.wgsl `sparse_rows`), with its row count. */
+async function sparseRows(
+  gpu: Gpu,
+  mem: Allocator,
+  label: string,
+  b: Record<"hyper" | "params" | "grads" | "m" | "v" | "stats" | "ids", Binding>,
+  table: { dim: number; decayed: boolean },
+): Promise<{ dispatch: Dispatch; setRowCount(count: number): void }> {
+  const dim4 = table.dim / 4;
+  const decayed = table.decayed ? 1 : 0;
+  const rowDims = mem.uniform(`${label} row dims`, [0, dim4, 0, 0]);
+  const dispatch = await makeDispatch(
+    gpu,
+    { label: `${label} sparse rows`, code: adamWgsl, entryPoint: "sparse_rows" },
+    [b.hyper, b.params, b.grads, b.m, b.v, b.stats, b.ids, rowDims.buffer],
+    [0],
+  );
   return {
-    dispatches,
-    setRowCount,
-    stats,
-    setStep,
-    async readStats() {
-      const bytes = await readBytes(gpu, stats, 16);
-      const view = new DataView(bytes.buffer, bytes.byteOffset, 16);
-      return {
-        gradNorm: view.getFloat32(0, true),
-        clipScale: view.getFloat32(4, true),
-        skippedSteps: view.getUint32(8, true),
-        appliedSteps: view.getUint32(12, true),
-      };
+    dispatch,
+    setRowCount(count: number) {
+      rowDims.set([count, dim4, decayed, 0]);
+      dispatch.workgroups = linearGrid(count * dim4);
     },
-    resetStats() {
-      writeBuffer(gpu, stats, new Uint32Array(2), 8);
-    },
+  };
+}
+
+async function readAdamStats(gpu: Gpu, stats: GPUBuffer): Promise<AdamStats> {
+  const bytes = await readBytes(gpu, stats, 16);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, 16);
+  return {
+    gradNorm: view.getFloat32(0, true),
+    clipScale: view.getFloat32(4, true),
+    skippedSteps: view.getUint32(8, true),
+    appliedSteps: view.getUint32(12, true),
   };
 }

@@ -8,25 +8,10 @@
  * @module
  */
 
+import type { AdamHyper } from "./adam.ts";
 import { clipFactorRef, gradNormRef } from "./grad_norm_ref.ts";
 
-/** Hyper-parameters of one optimizer step (PyTorch's names and defaults). */
-export interface AdamHyper {
-  /** Learning rate α. */
-  lr: number;
-  /** Decay of the first moment (default 0.9). */
-  beta1?: number;
-  /** Decay of the second moment (default 0.999). */
-  beta2?: number;
-  /** Added to sqrt(v̂) (default 1e-8). */
-  eps?: number;
-  /** Weight decay λ (default 0). */
-  weightDecay?: number;
-  /** True: AdamW, p ← p − α·λ·p beside the Adam step; false: Adam with λ·p added to g (default true). */
-  decoupled?: boolean;
-  /** Clip gradients to this global L2 norm; ≤ 0 or absent disables clipping. */
-  maxNorm?: number;
-}
+export type { AdamHyper } from "./adam.ts";
 
 /** The optimizer state the reference updates in place. */
 export interface AdamStateRef {

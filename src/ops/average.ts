@@ -10,10 +10,11 @@
 
 import { average as averageWgsl } from "../../shaders/mod.ts";
 import type { Gpu } from "../gpu/device.ts";
-import { type Dispatch, makeDispatch, ParamBlock } from "../gpu/kernel.ts";
+import { type Binding, type Dispatch, makeDispatch } from "../gpu/kernel.ts";
+import { bindingBytes, flatPlan, type Op, opAllocator, type OpOptions } from "./common.ts";
 
-/** The two dispatches of {@linkcode parameterAverage}. */
-export interface ParameterAverage {
+/** The averaging op: `dispatches` is `[update]`, recorded after the optimizer; `swap` runs alone. */
+export interface ParameterAverage extends Op {
   /** `average += weight · (params − average)`; record it after the optimizer. */
   update: Dispatch;
   /** Exchanges `params` and `average` (run it twice to undo). */
@@ -26,8 +27,6 @@ export interface ParameterAverage {
   setWeight(weight: number): void;
 }
 
-/** Invocations per workgroup in `average.wgsl`. */
-const WG = 64;
 /** vec4s per invocation when the buffer is small enough. */
 const PER = 2;
 /** WebGPU's per-dimension workgroup limit. */
@@ -38,8 +37,8 @@ const MAX_GROUPS = 65535;
  *
  * @param gpu the device
  * @param buffers the parameters and the average (each ≥ size floats)
- * @param size floats, a positive multiple of 4 (a {@linkcode ParameterLayout} size)
- * @param label name for errors and profiles
+ * @param options size: floats, a positive multiple of 4 (a {@linkcode ParameterLayout}
+ *   size); label, allocator
  * @returns the update and swap dispatches and the weight setter
  *
  * @example
@@ -49,52 +48,59 @@ const MAX_GROUPS = 65535;
  * const gpu = await acquireGpu();
  * const params = createBuffer(gpu, "p", new Float32Array([2, 2, 2, 2]));
  * const average = createBuffer(gpu, "avg", new Float32Array(4));
- * const avg = await parameterAverage(gpu, { params, average }, 4);
+ * const avg = await parameterAverage(gpu, { params, average }, { size: 4 });
  * avg.setWeight(0.25);
  * submitDispatches(gpu, [avg.update]);
  * if ((await readFloat32(gpu, average)).join() !== "0.5,0.5,0.5,0.5") throw new Error("not averaged");
+ * avg.destroy();
  * ```
  */
 export async function parameterAverage(
   gpu: Gpu,
-  buffers: { params: GPUBuffer; average: GPUBuffer },
-  size: number,
-  label = "average",
+  buffers: { params: Binding; average: Binding },
+  options: OpOptions & { size: number },
 ): Promise<ParameterAverage> {
+  const label = options.label ?? "average";
+  const { size } = options;
   if (!Number.isInteger(size) || size < 4 || size % 4 !== 0) {
     throw new RangeError(`${label}: size must be a positive multiple of 4, got ${size}`);
   }
   for (const [name, buffer] of Object.entries(buffers)) {
-    if (buffer.size < size * 4) {
-      throw new RangeError(`${label}: ${name} holds ${buffer.size / 4} floats, expected ≥ ${size}`);
+    if (bindingBytes(buffer) < size * 4) {
+      throw new RangeError(
+        `${label}: ${name} holds ${bindingBytes(buffer) / 4} floats, expected ≥ ${size}`,
+      );
     }
   }
-  const len4 = size / 4;
-  let per = PER;
-  if (Math.ceil(len4 / (WG * per)) > MAX_GROUPS) per = Math.ceil(len4 / (WG * MAX_GROUPS));
-  const groups = Math.ceil(len4 / (WG * per));
-  const dims = new ParamBlock(gpu, `${label} dims`, [len4, per, 0, 0, 0, 0, 0, 0]);
+  const plan = flatPlan(size, { per: PER, maxGroups: MAX_GROUPS });
+  const mem = opAllocator(gpu, label, options);
+  const dims = mem.uniform(`${label} dims`, [plan.len, plan.per, 0, 0, 0, 0, 0, 0]);
   const bindings = [dims.buffer, buffers.params, buffers.average];
+  const code = averageWgsl;
   const update = await makeDispatch(
     gpu,
-    { label: `${label} update`, code: averageWgsl, entryPoint: "update" },
+    { label: `${label} update`, code, entryPoint: "update" },
     bindings,
-    [groups],
+    [plan.groups],
   );
   const swap = await makeDispatch(
     gpu,
-    { label: `${label} swap`, code: averageWgsl, entryPoint: "swap" },
+    { label: `${label} swap`, code, entryPoint: "swap" },
     bindings,
-    [groups],
+    [plan.groups],
   );
   return {
+    label,
+    dispatches: [update],
     update,
     swap,
+    resize() {},
     setWeight(weight: number) {
       if (!(weight >= 0 && weight <= 1)) {
         throw new RangeError(`${label}: weight must be in [0, 1], got ${weight}`);
       }
       dims.setFloat(4, weight);
     },
+    destroy: () => mem.destroy(),
   };
 }

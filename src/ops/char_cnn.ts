@@ -11,10 +11,9 @@
 
 import { charCnn as charCnnWgsl } from "../../shaders/mod.ts";
 import type { Gpu } from "../gpu/device.ts";
-import { createBuffer } from "../gpu/buffers.ts";
-import { type Dispatch, makeDispatch, ParamBlock } from "../gpu/kernel.ts";
+import { type Binding, makeDispatch } from "../gpu/kernel.ts";
 import { groupIds, type IdGroups } from "./embedding.ts";
-import { linearGrid } from "./fill.ts";
+import { linearGrid, type Op, opAllocator, type OpOptions } from "./common.ts";
 
 /** Shape of the character CNN over a (B, T) batch. */
 export interface CharCnnDims {
@@ -130,28 +129,29 @@ function dimsWords(
 /** The buffers {@linkcode charCnnForward} reads. */
 export interface CharCnnInputs {
   /** (B·T, Lc) i32 character ids, 0 = pad. */
-  charIds: GPUBuffer;
+  charIds: Binding;
   /** (B·T) i32 characters per token (clamped to Lc; 0 at padding). */
-  charLengths: GPUBuffer;
+  charLengths: Binding;
   /** (B) i32 sentence lengths. */
-  lengths: GPUBuffer;
+  lengths: Binding;
   /** (C, Dc) f32 character table. */
-  table: GPUBuffer;
+  table: Binding;
   /** (F, Dc, 3) f32 Conv1d weight. */
-  weight: GPUBuffer;
+  weight: Binding;
   /** (F) f32 Conv1d bias. */
-  bias: GPUBuffer;
+  bias: Binding;
 }
 
-/** A dispatch whose batch shape can change between submits. */
-export interface CharCnnForwardDispatch extends Dispatch {
-  /**
-   * Sets a new batch shape (buffers must be large enough).
-   *
-   * @param shape the new B, T and Lc
-   */
-  resize(shape: CharCnnShape): void;
+/** The forward's outputs. */
+export interface CharCnnOutputs {
+  /** (B·T, rowStride) f32, its F columns written with `=`. */
+  out: Binding;
+  /** (B·T, F) i32, written with `=`. */
+  argmax: Binding;
 }
+
+/** The forward, resizable for a new batch shape (one dispatch). */
+export type CharCnnForwardOp = Op<CharCnnShape>;
 
 /**
  * Builds the forward: `out[r, off + f] = max_j (bias[f] + Σ_k Σ_d W[f, d, k] ·
@@ -166,12 +166,10 @@ export interface CharCnnForwardDispatch extends Dispatch {
  * the build shape (B·T).
  *
  * @param gpu the device
- * @param outputs out (B·T, rowStride) f32, its F columns written with `=`;
- *   argmax (B·T, F) i32, written with `=`
- * @param inputs character ids and lengths, sentence lengths, table, weight, bias
- * @param dims shape, row stride and column offset
- * @param options label; variant (default: by vocabulary size)
- * @returns the dispatch; `resize({ batch, time, chars })` for a new batch
+ * @param buffers character ids and lengths, sentence lengths, table, weight, bias; out, argmax
+ * @param options shape, row stride and column offset; variant (default: by vocabulary
+ *   size); label, allocator
+ * @returns the op (one dispatch); `resize({ batch, time, chars })` for a new batch
  *
  * @example
  * ```ts
@@ -182,25 +180,28 @@ export interface CharCnnForwardDispatch extends Dispatch {
  * const f32 = (a: number[]) => new Float32Array(a);
  * const out = createBuffer(gpu, "x", 4);
  * const argmax = createBuffer(gpu, "argmax", 4);
- * submitDispatches(gpu, [await charCnnForward(gpu, { out, argmax }, {
+ * const cnn = await charCnnForward(gpu, {
+ *   out,
+ *   argmax,
  *   charIds: createBuffer(gpu, "ids", i32([1, 2, 1])),
  *   charLengths: createBuffer(gpu, "clen", i32([3])),
  *   lengths: createBuffer(gpu, "len", i32([1])),
  *   table: createBuffer(gpu, "table", f32([0, 1, 3])), // (C = 3, Dc = 1)
  *   weight: createBuffer(gpu, "w", f32([0, 1, 0])), // the middle tap: conv[j] = e_j
  *   bias: createBuffer(gpu, "b", f32([0.5])),
- * }, { batch: 1, time: 1, chars: 3, charDim: 1, filters: 1, charVocab: 3 })]);
+ * }, { batch: 1, time: 1, chars: 3, charDim: 1, filters: 1, charVocab: 3 });
+ * submitDispatches(gpu, cnn.dispatches);
  * if ((await readFloat32(gpu, out))[0] !== 3.5) throw new Error("wrong max");
  * ```
  */
 export async function charCnnForward(
   gpu: Gpu,
-  outputs: { out: GPUBuffer; argmax: GPUBuffer },
-  inputs: CharCnnInputs,
-  dims: CharCnnDims,
-  options: { label?: string; variant?: CharCnnVariant } = {},
-): Promise<CharCnnForwardDispatch> {
+  buffers: CharCnnInputs & CharCnnOutputs,
+  options: CharCnnDims & OpOptions & { variant?: CharCnnVariant },
+): Promise<CharCnnForwardOp> {
   const label = options.label ?? "char cnn";
+  const dims: CharCnnDims = options;
+  const inputs = buffers;
   const layout = validate(label, dims);
   const variant = options.variant ??
     (dims.charVocab <= CHAR_CNN_LIMITS.projectedVocab ? "projected" : "direct");
@@ -214,7 +215,8 @@ export async function charCnnForward(
   // Token blocks per filter quad: each block's workgroup projects the vocabulary once
   // for 256 × perInvocation tokens, so few blocks (≥ 2 for two CPU threads).
   const blockCap = tokenBlocks(dims.batch * dims.time);
-  const params = new ParamBlock(gpu, `${label} dims`, new Array(16).fill(0));
+  const mem = opAllocator(gpu, label, options);
+  const params = mem.uniform(`${label} dims`, new Array(16).fill(0));
   const bindings = [
     params.buffer,
     inputs.charIds,
@@ -223,11 +225,11 @@ export async function charCnnForward(
     inputs.table,
     inputs.weight,
     inputs.bias,
-    outputs.out,
-    outputs.argmax,
+    buffers.out,
+    buffers.argmax,
   ];
   if (variant === "projected") {
-    bindings.push(createBuffer(gpu, `${label} P`, blockCap * quads * dims.charVocab * 3 * 16));
+    bindings.push(mem.buffer(`${label} P`, blockCap * quads * dims.charVocab * 3 * 16));
   }
   const dispatch = await makeDispatch(
     gpu,
@@ -259,7 +261,7 @@ export async function charCnnForward(
       : [Math.ceil(rows / 64), Math.ceil(dims.filters / 8), 1];
   };
   resize(dims);
-  return Object.assign(dispatch, { resize });
+  return { label, dispatches: [dispatch], resize, destroy: () => mem.destroy() };
 }
 
 /** Token blocks of the projected forward for B·T rows: 2, or more past 16k rows. */
@@ -310,36 +312,29 @@ export function groupCharIds(
 /** Where {@linkcode charCnnBackward} accumulates (`+=`; zero them each step). */
 export interface CharCnnGrads {
   /** (C, Dc) f32. */
-  dTable: GPUBuffer;
+  dTable: Binding;
   /** (F, Dc, 3) f32. */
-  dWeight: GPUBuffer;
+  dWeight: Binding;
   /** (F) f32. */
-  dBias: GPUBuffer;
+  dBias: Binding;
 }
 
 /** What {@linkcode charCnnBackward} reads. */
 export interface CharCnnBackwardInputs extends CharCnnInputs {
   /** (B·T, rowStride) f32 upstream gradient, read at the feature block's columns. */
-  dOut: GPUBuffer;
+  dOut: Binding;
   /** (B·T, F) i32, from {@linkcode charCnnForward}. */
-  argmax: GPUBuffer;
+  argmax: Binding;
   /** (U) i32 distinct character ids of the batch ({@linkcode groupCharIds}). */
-  uniqueIds: GPUBuffer;
+  uniqueIds: Binding;
   /** (U + 1) i32 group boundaries. */
-  offsets: GPUBuffer;
+  offsets: Binding;
   /** (N) i32 character positions r·Lc + i. */
-  positions: GPUBuffer;
+  positions: Binding;
 }
 
-/** The backward's dispatches (in order), resizable as one. */
-export type CharCnnBackwardDispatches = Dispatch[] & {
-  /**
-   * Sets a new batch shape and character group count.
-   *
-   * @param shape B, T, Lc and U
-   */
-  resize(shape: CharCnnShape & { uniqueCount: number }): void;
-};
+/** The backward's four dispatches, resizable as one for a batch shape and group count U. */
+export type CharCnnBackwardOp = Op<CharCnnShape & { uniqueCount: number }>;
 
 /**
  * Builds the backward, four dispatches in order:
@@ -355,11 +350,11 @@ export type CharCnnBackwardDispatches = Dispatch[] & {
  * with `uniqueCount`, the distinct ids a resize may bring.
  *
  * @param gpu the device
- * @param grads dTable, dWeight, dBias, accumulated with `+=`
- * @param inputs the forward's inputs, its argmax, dOut and the character grouping
- * @param dims shape (as the forward) and U, the grouping's distinct ids
- * @param options label; capacity (largest B·T and Lc to resize to)
- * @returns the dispatches; `resize({ batch, time, chars, uniqueCount })` for a new batch
+ * @param buffers the forward's inputs, its argmax, dOut and the character grouping; the
+ *   gradients dTable, dWeight, dBias, accumulated with `+=`
+ * @param options shape (as the forward) and U, the grouping's distinct ids; capacity
+ *   (largest B·T and Lc to resize to); label, allocator
+ * @returns the op; `resize({ batch, time, chars, uniqueCount })` for a new batch
  *
  * @example
  * ```ts
@@ -380,38 +375,41 @@ export type CharCnnBackwardDispatches = Dispatch[] & {
  * };
  * const dims = { batch: 1, time: 1, chars: 3, charDim: 1, filters: 1, charVocab: 3 };
  * const grads = { dTable: b("dt", 12), dWeight: b("dw", 12), dBias: b("db", 4) };
- * submitDispatches(gpu, [
- *   await charCnnForward(gpu, { out: b("x", 4), argmax: inputs.argmax }, inputs, dims),
- *   ...await charCnnBackward(gpu, grads, inputs, { ...dims, uniqueCount: g.uniqueIds.length }),
- * ]);
+ * const forward = await charCnnForward(gpu, { ...inputs, out: b("x", 4) }, dims);
+ * const backward = await charCnnBackward(gpu, { ...inputs, ...grads }, {
+ *   ...dims,
+ *   uniqueCount: g.uniqueIds.length,
+ * });
+ * submitDispatches(gpu, [...forward.dispatches, ...backward.dispatches]);
  * if ((await readFloat32(gpu, grads.dWeight)).join() !== "2,6,2") throw new Error("wrong dW");
  * ```
  */
 export async function charCnnBackward(
   gpu: Gpu,
-  grads: CharCnnGrads,
-  inputs: CharCnnBackwardInputs,
-  dims: CharCnnDims & { uniqueCount: number },
-  options: { label?: string; capacity?: { rows: number; chars: number } } = {},
-): Promise<CharCnnBackwardDispatches> {
+  buffers: CharCnnBackwardInputs & CharCnnGrads,
+  options: CharCnnDims & OpOptions & {
+    uniqueCount: number;
+    capacity?: { rows: number; chars: number };
+  },
+): Promise<CharCnnBackwardOp> {
   const label = options.label ?? "char cnn backward";
+  const dims = options;
+  const inputs = buffers;
+  const grads = buffers;
   const layout = validate(label, dims);
   const capacity = options.capacity ?? { rows: dims.batch * dims.time, chars: dims.chars };
   const maxPositions = capacity.rows * capacity.chars;
   // Distinct ids never exceed the positions; graphs pass a generous bound at build.
   const maxSlices = Math.max(1, Math.ceil(Math.min(dims.uniqueCount, maxPositions) / SLICE));
   const quads = Math.ceil(dims.filters / 4);
-  const params = new ParamBlock(gpu, `${label} dims`, new Array(16).fill(0));
+  const mem = opAllocator(gpu, label, options);
+  const params = mem.uniform(`${label} dims`, new Array(16).fill(0));
   const code = charCnnWgsl;
   const vec4s = (n: number) => Math.max(1, n) * 16;
-  const gproj = createBuffer(gpu, `${label} G`, vec4s(dims.charVocab * 3 * quads));
-  const biasPart = createBuffer(gpu, `${label} dbias partial`, vec4s(64 * quads));
-  const wpart = createBuffer(
-    gpu,
-    `${label} dW partial`,
-    vec4s(maxSlices * dims.charDim * 3 * quads),
-  );
-  const wt = createBuffer(gpu, `${label} W transposed`, vec4s(dims.charDim * 3 * quads));
+  const gproj = mem.buffer(`${label} G`, vec4s(dims.charVocab * 3 * quads));
+  const biasPart = mem.buffer(`${label} dbias partial`, vec4s(64 * quads));
+  const wpart = mem.buffer(`${label} dW partial`, vec4s(maxSlices * dims.charDim * 3 * quads));
+  const wt = mem.buffer(`${label} W transposed`, vec4s(dims.charDim * 3 * quads));
   const project = await makeDispatch(
     gpu,
     { label: `${label} project`, code, entryPoint: "grad_project" },
@@ -469,5 +467,10 @@ export async function charCnnBackward(
     table.workgroups = linearGrid(unique * dc);
   };
   resize(dims);
-  return Object.assign([project, weight, reduce, table], { resize });
+  return {
+    label,
+    dispatches: [project, weight, reduce, table],
+    resize,
+    destroy: () => mem.destroy(),
+  };
 }

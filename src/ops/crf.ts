@@ -12,147 +12,83 @@
 
 import { crf as crfWgsl } from "../../shaders/mod.ts";
 import type { Gpu } from "../gpu/device.ts";
-import { createBuffer, writeBuffer } from "../gpu/buffers.ts";
-import { type Dispatch, makeBindGroup, makeDispatch, ParamBlock } from "../gpu/kernel.ts";
-import type { CrfShape } from "./crf_ref.ts";
+import { writeBuffer } from "../gpu/buffers.ts";
+import { type Binding, makeBindGroup, makeDispatch } from "../gpu/kernel.ts";
+import {
+  type CrfShape,
+  type LossOp,
+  opAllocator,
+  type OpOptions,
+  Scratch,
+  sequenceLayout,
+  type SequenceOp,
+  type SequenceShape,
+} from "./common.ts";
 
-export type { CrfShape } from "./crf_ref.ts";
-
-/** The per-batch part of a shape: what changes from one batch to the next. */
-export interface SequenceShape {
-  /** Sentences B. */
-  batch: number;
-  /** Padded length T. */
-  time: number;
-}
-
-/** A fixed list of dispatches for one op, resizable for each batch's shape. */
-export interface SequenceOp {
-  /** The launches, in order; record them into the step's pass. */
-  readonly dispatches: Dispatch[];
-  /**
-   * Rewrites the shape uniform and workgroup counts (and grows internal
-   * scratch buffers if needed). The caller's buffers must be large enough.
-   *
-   * @param shape the new B and T (K is fixed)
-   */
-  resize(shape: SequenceShape): void;
-}
-
-/** An op that adds a scaled loss into a loss accumulator. */
-export interface LossOp extends SequenceOp {
-  /**
-   * Sets the factor applied to the loss and every gradient (e.g. 1/B or
-   * 1/tokens for this batch).
-   *
-   * @param scale the factor
-   */
-  setLossScale(scale: number): void;
-}
+export type { CrfShape, LossOp, SequenceOp, SequenceShape } from "./common.ts";
+export { MAX_TAGS, sequenceLayout } from "./common.ts";
 
 /** Buffers of {@linkcode crfLoss}. Shapes use B, T, K; all f32 unless noted. */
 export interface CrfLossBuffers {
   /** (B, T, K) input scores, row b·T + t. */
-  emissions: GPUBuffer;
+  emissions: Binding;
   /** (B, T) i32 gold tags, in [0, K) where t < length. */
-  tags: GPUBuffer;
+  tags: Binding;
   /** (B) i32 sentence lengths (0 ≤ length; clamped to T). */
-  lengths: GPUBuffer;
+  lengths: Binding;
   /** (K, K) [from, to]. */
-  transitions: GPUBuffer;
+  transitions: Binding;
   /** (K). */
-  start: GPUBuffer;
+  start: Binding;
   /** (K). */
-  end: GPUBuffer;
+  end: Binding;
   /** Output (B): NLL of each sentence, unscaled, written with `=`. */
-  nll: GPUBuffer;
+  nll: Binding;
   /** Output (B, T, K): lossScale·dNLL/demissions, written with `=`, 0 at padding. */
-  dEmissions: GPUBuffer;
+  dEmissions: Binding;
   /** Output (K, K): accumulated with `+=`. */
-  dTransitions: GPUBuffer;
+  dTransitions: Binding;
   /** Output (K): accumulated with `+=`. */
-  dStart: GPUBuffer;
+  dStart: Binding;
   /** Output (K): accumulated with `+=`. */
-  dEnd: GPUBuffer;
+  dEnd: Binding;
   /** Output (1): the loss accumulator, `+=` lossScale·Σ_b NLL_b (see {@linkcode resetLoss}). */
-  loss: GPUBuffer;
+  loss: Binding;
 }
 
 /** Buffers of {@linkcode crfMarginals}. */
 export interface CrfMarginalBuffers {
   /** (B, T, K) input scores. */
-  emissions: GPUBuffer;
+  emissions: Binding;
   /** (B) i32 lengths. */
-  lengths: GPUBuffer;
+  lengths: Binding;
   /** (K, K) [from, to]. */
-  transitions: GPUBuffer;
+  transitions: Binding;
   /** (K). */
-  start: GPUBuffer;
+  start: Binding;
   /** (K). */
-  end: GPUBuffer;
+  end: Binding;
   /** Output (B): log Z, `=` (0 for an empty sentence). */
-  logZ: GPUBuffer;
+  logZ: Binding;
   /** Output (B, T, K): p(yₜ = k | x), `=`, 0 at padding. */
-  marginals: GPUBuffer;
+  marginals: Binding;
   /** Output (B, T, K): log α (emission at t included), `=`, 0 at padding. */
-  logAlpha: GPUBuffer;
+  logAlpha: Binding;
   /** Output (B, T, K): log β (end score included), `=`, 0 at padding. */
-  logBeta: GPUBuffer;
+  logBeta: Binding;
 }
 
-/** Options of the CRF builders. */
-export interface CrfOptions {
+/** Options of the CRF builders: the shape B, T, K (K ≤ 32) and settings. */
+export interface CrfOptions extends OpOptions, CrfShape {
   /** Factor on the loss and gradients (default 1); change it with `setLossScale`. */
   lossScale?: number;
   /** Sentences per workgroup (default ⌊64 / K⌋, at most B). */
   sentencesPerGroup?: number;
-  /** Label for errors and profiles (default "crf"). */
-  label?: string;
 }
-
-/** Largest K the kernels take (workgroup arrays are sized for it). */
-export const MAX_TAGS = 32;
 
 /** Loop iterations one invocation of the CRF kernels runs for this shape (llvmpipe stops at 65,535). */
 function loopBudget(k: number, time: number): number {
   return time * (4 * k + 2) + k * k + 8 * k + 200;
-}
-
-/**
- * Checks a shape at the public boundary and returns the workgroup layout
- * shared by the CRF and Viterbi kernels: S sentences per workgroup, one
- * invocation per (sentence, tag), at most 64 invocations.
- *
- * @param label the op, for messages
- * @param dims the shape
- * @param perGroup sentences per workgroup requested (default ⌊64 / K⌋, at most B)
- * @returns S (sentences per workgroup) and WG = S·K (invocations)
- * @throws {RangeError} when K is outside 1..32 or B, T are not non-negative integers
- *
- * @example
- * ```ts
- * import { sequenceLayout } from "./crf.ts";
- * const { s, wg } = sequenceLayout("crf", { batch: 32, time: 40, tags: 9 });
- * if (s !== 7 || wg !== 63) throw new Error(`${s} ${wg}`);
- * ```
- */
-export function sequenceLayout(
-  label: string,
-  dims: CrfShape,
-  perGroup?: number,
-): { s: number; wg: number } {
-  const { batch, time, tags } = dims;
-  if (!Number.isInteger(tags) || tags < 1 || tags > MAX_TAGS) {
-    throw new RangeError(`${label}: expected 1 to ${MAX_TAGS} tags, got ${tags}`);
-  }
-  for (const [name, v] of [["batch", batch], ["time", time]] as const) {
-    if (!Number.isInteger(v) || v < 0) {
-      throw new RangeError(`${label}: expected a non-negative integer ${name}, got ${v}`);
-    }
-  }
-  const most = Math.floor(64 / tags);
-  const s = Math.max(1, Math.min(most, perGroup ?? Math.max(1, Math.min(most, batch))));
-  return { s, wg: s * tags };
 }
 
 function checkTime(label: string, tags: number, time: number): void {
@@ -162,21 +98,6 @@ function checkTime(label: string, tags: number, time: number): void {
         `an invocation may run on some adapters; split sentences longer than ` +
         `${Math.floor((65535 - tags * tags - 8 * tags - 200) / (4 * tags + 2))} tokens`,
     );
-  }
-}
-
-/** A storage scratch buffer that grows on demand. */
-class Scratch {
-  buffer: GPUBuffer;
-  constructor(readonly gpu: Gpu, readonly label: string, floats: number) {
-    this.buffer = createBuffer(gpu, label, Math.max(1, floats) * 4);
-  }
-  /** Ensures room for `floats` values; true when the buffer was replaced. */
-  ensure(floats: number): boolean {
-    if (floats * 4 <= this.buffer.size) return false;
-    this.buffer.destroy();
-    this.buffer = createBuffer(this.gpu, this.label, floats * 4);
-    return true;
   }
 }
 
@@ -191,9 +112,9 @@ class Scratch {
  *
  * @param gpu the device
  * @param buffers inputs and outputs, see {@linkcode CrfLossBuffers}
- * @param dims B, T, K (K ≤ {@linkcode MAX_TAGS})
- * @param options loss scale, sentences per workgroup, label
- * @returns the op: `dispatches`, `resize`, `setLossScale`
+ * @param options B, T, K (K ≤ {@linkcode MAX_TAGS}); loss scale, sentences per workgroup,
+ *   label, allocator
+ * @returns the op: `dispatches`, `resize`, `setLossScale`, `destroy`
  *
  * @example
  * ```ts
@@ -212,29 +133,27 @@ class Scratch {
  * submitDispatches(gpu, op.dispatches);
  * const nll = await readFloat32(gpu, b.nll, 1);
  * if (Math.abs(nll[0] - Math.log(2)) > 1e-6) throw new Error(String(nll[0]));
+ * op.destroy();
  * ```
  */
 export async function crfLoss(
   gpu: Gpu,
   buffers: CrfLossBuffers,
-  dims: CrfShape,
-  options: CrfOptions = {},
+  options: CrfOptions,
 ): Promise<LossOp> {
   const label = options.label ?? "crf";
+  const dims: CrfShape = options;
   const K = dims.tags;
   const { s: S, wg } = sequenceLayout(label, dims, options.sentencesPerGroup);
   checkTime(label, K, dims.time);
   const width = K * K + 2 * K + 1;
   const groupsOf = (batch: number) => Math.ceil(batch / S);
   let scale = options.lossScale ?? 1;
-  const params = new ParamBlock(gpu, `${label} params`, [
-    dims.batch,
-    dims.time,
-    groupsOf(dims.batch),
-  ]);
+  const mem = opAllocator(gpu, label, options);
+  const params = mem.uniform(`${label} params`, [dims.batch, dims.time, groupsOf(dims.batch)]);
   params.setFloat(3, scale);
-  const alpha = new Scratch(gpu, `${label} log alpha`, dims.batch * dims.time * K);
-  const partials = new Scratch(gpu, `${label} partials`, dims.batch * width);
+  const alpha = new Scratch(mem, `${label} log alpha`, dims.batch * dims.time * K);
+  const partials = new Scratch(mem, `${label} partials`, dims.batch * width);
   const constants = { K, S, WG: wg, K4: Math.ceil(K / 4) };
   const mainBindings = () => [
     params.buffer,
@@ -270,6 +189,7 @@ export async function crfLoss(
     [Math.ceil(width / 64)],
   );
   return {
+    label,
     dispatches: [main, reduce],
     resize(next: SequenceShape) {
       sequenceLayout(label, { ...next, tags: K });
@@ -289,6 +209,7 @@ export async function crfLoss(
       scale = next;
       params.setFloat(3, scale);
     },
+    destroy: () => mem.destroy(),
   };
 }
 
@@ -300,9 +221,8 @@ export async function crfLoss(
  *
  * @param gpu the device
  * @param buffers inputs and outputs, see {@linkcode CrfMarginalBuffers}
- * @param dims B, T, K
- * @param options sentences per workgroup, label
- * @returns the op: `dispatches`, `resize`
+ * @param options B, T, K; sentences per workgroup, label, allocator
+ * @returns the op: `dispatches`, `resize`, `destroy`
  *
  * @example
  * ```ts
@@ -324,20 +244,16 @@ export async function crfLoss(
 export async function crfMarginals(
   gpu: Gpu,
   buffers: CrfMarginalBuffers,
-  dims: CrfShape,
-  options: Omit<CrfOptions, "lossScale"> = {},
+  options: Omit<CrfOptions, "lossScale">,
 ): Promise<SequenceOp> {
   const label = options.label ?? "crf marginals";
+  const dims: CrfShape = options;
   const K = dims.tags;
   const { s: S, wg } = sequenceLayout(label, dims, options.sentencesPerGroup);
   checkTime(label, K, dims.time);
   const groupsOf = (batch: number) => Math.ceil(batch / S);
-  const params = new ParamBlock(gpu, `${label} params`, [
-    dims.batch,
-    dims.time,
-    groupsOf(dims.batch),
-    0,
-  ]);
+  const mem = opAllocator(gpu, label, options);
+  const params = mem.uniform(`${label} params`, [dims.batch, dims.time, groupsOf(dims.batch), 0]);
   const main = await makeDispatch(
     gpu,
     {
@@ -361,6 +277,7 @@ export async function crfMarginals(
     [groupsOf(dims.batch)],
   );
   return {
+    label,
     dispatches: [main],
     resize(next: SequenceShape) {
       sequenceLayout(label, { ...next, tags: K });
@@ -368,6 +285,7 @@ export async function crfMarginals(
       params.set([next.batch, next.time, groupsOf(next.batch), 0]);
       main.workgroups = [groupsOf(next.batch), 1, 1];
     },
+    destroy: () => mem.destroy(),
   };
 }
 

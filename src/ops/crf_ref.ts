@@ -12,15 +12,9 @@
  * @module
  */
 
-/** Batch shape: B sentences padded to T steps, K tags. */
-export interface CrfShape {
-  /** Sentences B. */
-  batch: number;
-  /** Padded length T. */
-  time: number;
-  /** Tags K. */
-  tags: number;
-}
+import type { CrfShape } from "./common.ts";
+
+export type { CrfShape } from "./common.ts";
 
 /** CRF parameters (pytorch-crf layout). */
 export interface CrfParams {

@@ -9,36 +9,53 @@
 
 import { dropout as dropoutWgsl } from "../../shaders/mod.ts";
 import type { Gpu } from "../gpu/device.ts";
-import { type Dispatch, makeDispatch, ParamBlock } from "../gpu/kernel.ts";
-import { linearGrid } from "./fill.ts";
-import { dropoutThreshold } from "./dropout_ref.ts";
+import { type Binding, makeDispatch } from "../gpu/kernel.ts";
+import { bindingBytes, linearGrid, type Op, opAllocator, type OpOptions } from "./common.ts";
+
+/**
+ * The u32 compared with the hash: an element is kept when its hash is at
+ * least `round(p · 2³²)` (clamped to 2³² − 1), so it is kept with
+ * probability 1 − p up to 2⁻³².
+ *
+ * @param p the drop probability, in [0, 1)
+ * @returns the threshold, a u32
+ *
+ * @example
+ * ```ts
+ * import { dropoutThreshold } from "./dropout.ts";
+ * if (dropoutThreshold(0) !== 0 || dropoutThreshold(0.5) !== 2 ** 31) throw new Error("wrong");
+ * ```
+ */
+export function dropoutThreshold(p: number): number {
+  return Math.min(2 ** 32 - 1, Math.round(p * 2 ** 32));
+}
 
 /** Options for {@linkcode dropoutForward} and {@linkcode dropoutBackward}. */
-export interface DropoutOptions {
+export interface DropoutOptions extends OpOptions {
+  /** Element count n (the most a `resize` may ask for). */
+  n: number;
   /** Drop probability in [0, 1); 0 is the identity (an in-place dispatch is then skipped). */
   p: number;
   /** Seed (u32); give every dropout site its own. */
   seed: number;
-  /** Training step (u32), changed with {@linkcode DropoutDispatch.setStep}; default 0. */
+  /** Training step (u32), changed with {@linkcode DropoutOp.setStep}; default 0. */
   step?: number;
-  /** Label for errors and profiles (default "dropout"). */
-  label?: string;
 }
 
-/** A dropout launch whose length and step can change between submits. */
-export interface DropoutDispatch extends Dispatch {
-  /**
-   * Sets the element count (≤ the count the dispatch was built with).
-   *
-   * @param dims the new element count n
-   */
-  resize(dims: { n: number }): void;
+/** A dropout launch whose length and step can change between submits (one dispatch). */
+export interface DropoutOp extends Op<{ n: number }> {
   /**
    * Sets the step: a new mask. Forward and backward of one step must use the same step.
    *
    * @param step the training step (u32)
    */
   setStep(step: number): void;
+}
+
+function checkU32(label: string, name: string, v: number): void {
+  if (!Number.isInteger(v) || v < 0 || v > 0xffffffff) {
+    throw new RangeError(`${label}: expected ${name} to be a u32, found ${v}`);
+  }
 }
 
 /**
@@ -49,9 +66,8 @@ export interface DropoutDispatch extends Dispatch {
  *
  * @param gpu the device
  * @param buffers x (n) f32, and y (n) f32 written with `=` (omit y for in place)
- * @param n element count
- * @param options drop probability, seed, step, label
- * @returns the dispatch; `resize({ n })` and `setStep(step)` between submits
+ * @param options element count, drop probability, seed, step, label, allocator
+ * @returns the op; `resize({ n })` and `setStep(step)` between submits
  *
  * @example
  * ```ts
@@ -59,31 +75,28 @@ export interface DropoutDispatch extends Dispatch {
  * import { dropoutForward } from "./dropout.ts";
  * const gpu = await acquireGpu();
  * const x = createBuffer(gpu, "x", new Float32Array([1, 1, 1, 1, 1, 1]));
- * submitDispatches(gpu, [await dropoutForward(gpu, { x }, 6, { p: 0.5, seed: 7 })]);
+ * submitDispatches(gpu, (await dropoutForward(gpu, { x }, { n: 6, p: 0.5, seed: 7 })).dispatches);
  * const y = await readFloat32(gpu, x, 6);
  * if (y.some((v) => v !== 0 && v !== 2)) throw new Error(y.join());
  * ```
  */
 export async function dropoutForward(
   gpu: Gpu,
-  buffers: { x: GPUBuffer; y?: GPUBuffer },
-  n: number,
+  buffers: { x: Binding; y?: Binding },
   options: DropoutOptions,
-): Promise<DropoutDispatch> {
+): Promise<DropoutOp> {
   const label = options.label ?? "dropout";
-  const { p } = options;
+  const { p, n } = options;
   if (!(p >= 0 && p < 1)) {
     throw new RangeError(`${label}: expected a drop probability in [0, 1), found ${p}`);
   }
-  for (const [name, v] of [["seed", options.seed], ["step", options.step ?? 0]] as const) {
-    if (!Number.isInteger(v) || v < 0 || v > 0xffffffff) {
-      throw new RangeError(`${label}: expected ${name} to be a u32, found ${v}`);
-    }
-  }
+  checkU32(label, "seed", options.seed);
+  checkU32(label, "step", options.step ?? 0);
   const capacity = n;
   const scale = Math.fround(1 / (1 - p));
   let step = options.step ?? 0;
-  const params = new ParamBlock(gpu, `${label} params`, [0, 0, 0, 0, 0, 0, 0, 0]);
+  const mem = opAllocator(gpu, label, options);
+  const params = mem.uniform(`${label} params`, [0, 0, 0, 0, 0, 0, 0, 0]);
   const upload = (count: number) => {
     const view = new DataView(params.values.buffer);
     view.setUint32(0, count, true);
@@ -96,15 +109,11 @@ export async function dropoutForward(
   const inPlace = !buffers.y;
   const bindings = inPlace ? [params.buffer, buffers.x] : [params.buffer, buffers.x, buffers.y!];
   const entries = inPlace ? ["inplace", "inplace_vec4"] : ["main", "main_vec4"];
-  const scalar = await makeDispatch(
-    gpu,
-    { label, code: dropoutWgsl, entryPoint: entries[0] },
-    bindings,
-    [0],
-  );
+  const code = dropoutWgsl;
+  const scalar = await makeDispatch(gpu, { label, code, entryPoint: entries[0] }, bindings, [0]);
   // A vec4 binding must hold at least one vec4.
-  const vec4 = bindings.every((b) => b.size >= 16)
-    ? await makeDispatch(gpu, { label, code: dropoutWgsl, entryPoint: entries[1] }, bindings, [0])
+  const vec4 = bindings.every((b) => bindingBytes(b) >= 16)
+    ? await makeDispatch(gpu, { label, code, entryPoint: entries[1] }, bindings, [0])
     : null;
   const dispatch = { ...scalar };
   let current = n;
@@ -123,16 +132,17 @@ export async function dropoutForward(
     dispatch.workgroups = inPlace && p === 0 ? [0, 1, 1] : linearGrid(Math.ceil(current / 4));
   };
   resize({ n });
-  return Object.assign(dispatch, {
+  return {
+    label,
+    dispatches: [dispatch],
     resize,
     setStep(next: number) {
-      if (!Number.isInteger(next) || next < 0 || next > 0xffffffff) {
-        throw new RangeError(`${label}: expected step to be a u32, found ${next}`);
-      }
+      checkU32(label, "step", next);
       step = next;
       upload(current);
     },
-  });
+    destroy: () => mem.destroy(),
+  };
 }
 
 /**
@@ -142,9 +152,8 @@ export async function dropoutForward(
  *
  * @param gpu the device
  * @param buffers dy (n) f32, and dx (n) f32 written with `=` (omit for in place)
- * @param n element count
- * @param options the forward's drop probability, seed and step
- * @returns the dispatch; `resize({ n })` and `setStep(step)` between submits
+ * @param options the forward's element count, drop probability, seed and step
+ * @returns the op; `resize({ n })` and `setStep(step)` between submits
  *
  * @example
  * ```ts
@@ -153,17 +162,17 @@ export async function dropoutForward(
  * const gpu = await acquireGpu();
  * const dy = createBuffer(gpu, "dy", new Float32Array([3, 3]));
  * const dx = createBuffer(gpu, "dx", 8);
- * submitDispatches(gpu, [await dropoutBackward(gpu, { dy, dx }, 2, { p: 0, seed: 1 })]);
+ * const back = await dropoutBackward(gpu, { dy, dx }, { n: 2, p: 0, seed: 1 });
+ * submitDispatches(gpu, back.dispatches);
  * if ((await readFloat32(gpu, dx)).join() !== "3,3") throw new Error("p = 0 is the identity");
  * ```
  */
 export function dropoutBackward(
   gpu: Gpu,
-  buffers: { dy: GPUBuffer; dx?: GPUBuffer },
-  n: number,
+  buffers: { dy: Binding; dx?: Binding },
   options: DropoutOptions,
-): Promise<DropoutDispatch> {
-  return dropoutForward(gpu, { x: buffers.dy, y: buffers.dx }, n, {
+): Promise<DropoutOp> {
+  return dropoutForward(gpu, { x: buffers.dy, y: buffers.dx }, {
     ...options,
     label: options.label ?? "dropout backward",
   });

@@ -6,6 +6,8 @@
  * @module
  */
 
+import { dropoutThreshold } from "./dropout.ts";
+
 /**
  * The PCG RXS-M-XS 32-bit hash (Jarzynski & Olano 2020) on a u32.
  *
@@ -24,23 +26,7 @@ export function pcgHash(v: number): number {
   return ((word >>> 22) ^ word) >>> 0;
 }
 
-/**
- * The u32 compared with the hash: an element is kept when its hash is at
- * least `round(p · 2³²)` (clamped to 2³² − 1), so it is kept with
- * probability 1 − p up to 2⁻³².
- *
- * @param p the drop probability, in [0, 1)
- * @returns the threshold, a u32
- *
- * @example
- * ```ts
- * import { dropoutThreshold } from "./dropout_ref.ts";
- * if (dropoutThreshold(0) !== 0 || dropoutThreshold(0.5) !== 2 ** 31) throw new Error("wrong");
- * ```
- */
-export function dropoutThreshold(p: number): number {
-  return Math.min(2 ** 32 - 1, Math.round(p * 2 ** 32));
-}
+export { dropoutThreshold } from "./dropout.ts";
 
 /**
  * The keep mask of one launch: `keep[i] = pcg(pcg(i) ^ pcg(seed ^ pcg(step))) ≥ threshold(p)`.

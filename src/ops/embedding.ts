@@ -15,8 +15,8 @@
 
 import { embedding as embeddingWgsl } from "../../shaders/mod.ts";
 import type { Gpu } from "../gpu/device.ts";
-import { type Dispatch, makeDispatch, ParamBlock } from "../gpu/kernel.ts";
-import { linearGrid } from "./fill.ts";
+import { type Binding, makeDispatch } from "../gpu/kernel.ts";
+import { linearGrid, type Op, opAllocator, type OpOptions, type SequenceShape } from "./common.ts";
 
 /** Shape of an embedding lookup writing a column block of a (B·T, rowStride) matrix. */
 export interface EmbeddingDims {
@@ -34,14 +34,19 @@ export interface EmbeddingDims {
   columnOffset?: number;
 }
 
-/** A dispatch whose batch shape can change between submits. */
-export interface EmbeddingForwardDispatch extends Dispatch {
-  /**
-   * Sets a new batch shape (same table, same buffers, which must be large enough).
-   *
-   * @param dims the new B and T
-   */
-  resize(dims: { batch: number; time: number }): void;
+/** An embedding lookup whose batch shape can change between submits (one dispatch). */
+export type EmbeddingForwardOp = Op<SequenceShape>;
+
+/** Buffers of {@linkcode embeddingForward}. */
+export interface EmbeddingBuffers {
+  /** (V, D) f32 table. */
+  table: Binding;
+  /** (B·T) i32 ids. */
+  ids: Binding;
+  /** (B) i32 sentence lengths. */
+  lengths: Binding;
+  /** Output (B·T, rowStride) f32; its block of D columns is written with `=`. */
+  out: Binding;
 }
 
 /**
@@ -148,11 +153,9 @@ export function groupTokenIds(
  * share one input matrix. One dispatch.
  *
  * @param gpu the device
- * @param out (B·T, rowStride) f32; its block is written with `=`
- * @param inputs table (V, D) f32, ids (B·T) i32, lengths (B) i32
- * @param dims shape, row stride and column offset
- * @param options label
- * @returns the dispatch; `resize({ batch, time })` for a new batch shape
+ * @param buffers table, ids, lengths and the output matrix
+ * @param options shape, row stride and column offset; label, allocator
+ * @returns the op (one dispatch); `resize({ batch, time })` for a new batch shape
  *
  * @example
  * ```ts
@@ -163,19 +166,19 @@ export function groupTokenIds(
  * const ids = createBuffer(gpu, "ids", new Int32Array([2, 1]));
  * const lengths = createBuffer(gpu, "lengths", new Int32Array([2]));
  * const out = createBuffer(gpu, "x", new Float32Array(6).fill(9)); // (2, 3), block at column 1
- * submitDispatches(gpu, [await embeddingForward(gpu, out, { table, ids, lengths }, {
+ * const lookup = await embeddingForward(gpu, { table, ids, lengths, out }, {
  *   batch: 1, time: 2, dim: 2, vocab: 3, rowStride: 3, columnOffset: 1,
- * })]);
+ * });
+ * submitDispatches(gpu, lookup.dispatches);
  * if ((await readFloat32(gpu, out)).join() !== "9,3,4,9,1,2") throw new Error("wrong lookup");
  * ```
  */
 export async function embeddingForward(
   gpu: Gpu,
-  out: GPUBuffer,
-  inputs: { table: GPUBuffer; ids: GPUBuffer; lengths: GPUBuffer },
-  dims: EmbeddingDims,
-  options: { label?: string } = {},
-): Promise<EmbeddingForwardDispatch> {
+  buffers: EmbeddingBuffers,
+  options: EmbeddingDims & OpOptions,
+): Promise<EmbeddingForwardOp> {
+  const dims = options;
   const label = options.label ?? "embedding";
   const rowStride = dims.rowStride ?? dims.dim;
   const offset = dims.columnOffset ?? 0;
@@ -187,14 +190,15 @@ export async function embeddingForward(
       `${label}: expected columnOffset + dim ≤ rowStride, found ${offset} + ${dims.dim} > ${rowStride}`,
     );
   }
-  const params = new ParamBlock(gpu, `${label} dims`, [0, 0, 0, 0, 0, 0, 0, 0]);
+  const mem = opAllocator(gpu, label, options);
+  const params = mem.uniform(`${label} dims`, [0, 0, 0, 0, 0, 0, 0, 0]);
   const dispatch = await makeDispatch(
     gpu,
     { label, code: embeddingWgsl, entryPoint: "forward" },
-    [params.buffer, inputs.ids, inputs.lengths, inputs.table, out],
+    [params.buffer, buffers.ids, buffers.lengths, buffers.table, buffers.out],
     [0],
   );
-  const resize = (next: { batch: number; time: number }) => {
+  const resize = (next: SequenceShape) => {
     checkDim(label, "batch", next.batch);
     checkDim(label, "time", next.time);
     const rows = next.batch * next.time;
@@ -202,7 +206,7 @@ export async function embeddingForward(
     dispatch.workgroups = linearGrid(rows * Math.ceil(dims.dim / 4));
   };
   resize(dims);
-  return Object.assign(dispatch, { resize });
+  return { label, dispatches: [dispatch], resize, destroy: () => mem.destroy() };
 }
 
 /** Shape of {@linkcode embeddingBackward}. */
@@ -219,14 +223,21 @@ export interface EmbeddingGradDims {
   columnOffset?: number;
 }
 
-/** A dispatch whose group count can change between submits. */
-export interface EmbeddingBackwardDispatch extends Dispatch {
-  /**
-   * Sets the number of groups of the next batch.
-   *
-   * @param dims the new U
-   */
-  resize(dims: { uniqueCount: number }): void;
+/** A table gradient whose group count U can change between submits (one dispatch). */
+export type EmbeddingBackwardOp = Op<{ uniqueCount: number }>;
+
+/** Buffers of {@linkcode embeddingBackward}: the grouping's three i32 buffers, dOut and dTable. */
+export interface EmbeddingGradBuffers {
+  /** (rows, rowStride) f32 upstream gradient. */
+  dOut: Binding;
+  /** (U) i32 distinct ids, from {@linkcode groupIds}. */
+  uniqueIds: Binding;
+  /** (U + 1) i32 group boundaries. */
+  offsets: Binding;
+  /** (N) i32 rows, grouped by id. */
+  positions: Binding;
+  /** (V, D) f32, accumulated with `+=` (or the batch's rows overwritten). */
+  dTable: Binding;
 }
 
 /**
@@ -238,12 +249,10 @@ export interface EmbeddingBackwardDispatch extends Dispatch {
  * keep stale values (for an optimizer that updates the batch's rows only).
  *
  * @param gpu the device
- * @param dTable (V, D) f32, accumulated with `+=` (or rows overwritten)
- * @param inputs dOut (rows, rowStride) f32 and the grouping's three i32 buffers
- *   (uniqueIds (U), offsets (U + 1), positions (N)), from {@linkcode groupIds}
- * @param dims group count, shape, row stride and column offset
- * @param options label; `overwrite` writes the batch's rows with `=`
- * @returns the dispatch; `resize({ uniqueCount })` for the next batch
+ * @param buffers dOut, the grouping (uniqueIds, offsets, positions) and dTable
+ * @param options group count, shape, row stride and column offset; `overwrite` writes
+ *   the batch's rows with `=`; label, allocator
+ * @returns the op (one dispatch); `resize({ uniqueCount })` for the next batch
  *
  * @example
  * ```ts
@@ -253,22 +262,23 @@ export interface EmbeddingBackwardDispatch extends Dispatch {
  * const g = groupIds(new Int32Array([1, 0, 1]));
  * const dOut = createBuffer(gpu, "dx", new Float32Array([1, 2, 3])); // (3 rows, D = 1)
  * const dTable = createBuffer(gpu, "dtable", 8); // (V = 2, D = 1), zeroed
- * submitDispatches(gpu, [await embeddingBackward(gpu, dTable, {
+ * const back = await embeddingBackward(gpu, {
  *   dOut,
  *   uniqueIds: createBuffer(gpu, "u", g.uniqueIds),
  *   offsets: createBuffer(gpu, "o", g.offsets),
  *   positions: createBuffer(gpu, "p", g.positions),
- * }, { uniqueCount: g.uniqueIds.length, dim: 1, vocab: 2 })]);
+ *   dTable,
+ * }, { uniqueCount: g.uniqueIds.length, dim: 1, vocab: 2 });
+ * submitDispatches(gpu, back.dispatches);
  * if ((await readFloat32(gpu, dTable)).join() !== "2,4") throw new Error("wrong gradient");
  * ```
  */
 export async function embeddingBackward(
   gpu: Gpu,
-  dTable: GPUBuffer,
-  inputs: { dOut: GPUBuffer; uniqueIds: GPUBuffer; offsets: GPUBuffer; positions: GPUBuffer },
-  dims: EmbeddingGradDims,
-  options: { label?: string; overwrite?: boolean } = {},
-): Promise<EmbeddingBackwardDispatch> {
+  buffers: EmbeddingGradBuffers,
+  options: EmbeddingGradDims & OpOptions & { overwrite?: boolean },
+): Promise<EmbeddingBackwardOp> {
+  const dims = options;
   const label = options.label ?? "embedding backward";
   const overwrite = options.overwrite ? 1 : 0;
   const rowStride = dims.rowStride ?? dims.dim;
@@ -280,11 +290,13 @@ export async function embeddingBackward(
       `${label}: expected 0 ≤ columnOffset and columnOffset + dim ≤ rowStride, found ${offset} + ${dims.dim} > ${rowStride}`,
     );
   }
-  const params = new ParamBlock(gpu, `${label} dims`, [0, 0, 0, 0, 0, 0, 0, 0]);
+  const mem = opAllocator(gpu, label, options);
+  const params = mem.uniform(`${label} dims`, [0, 0, 0, 0, 0, 0, 0, 0]);
+  const { uniqueIds, offsets, positions, dOut, dTable } = buffers;
   const dispatch = await makeDispatch(
     gpu,
     { label, code: embeddingWgsl, entryPoint: "backward" },
-    [params.buffer, inputs.uniqueIds, inputs.offsets, inputs.positions, inputs.dOut, dTable],
+    [params.buffer, uniqueIds, offsets, positions, dOut, dTable],
     [0],
   );
   const resize = (next: { uniqueCount: number }) => {
@@ -293,5 +305,5 @@ export async function embeddingBackward(
     dispatch.workgroups = linearGrid(next.uniqueCount * Math.ceil(dims.dim / 4));
   };
   resize(dims);
-  return Object.assign(dispatch, { resize });
+  return { label, dispatches: [dispatch], resize, destroy: () => mem.destroy() };
 }

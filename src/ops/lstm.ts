@@ -25,8 +25,16 @@
 
 import { lstm as lstmWgsl, lstmBackward as lstmBackwardWgsl } from "../../shaders/mod.ts";
 import type { Gpu } from "../gpu/device.ts";
-import { createBuffer } from "../gpu/buffers.ts";
-import { type Dispatch, makeDispatch, ParamBlock } from "../gpu/kernel.ts";
+import type { Allocator } from "../gpu/allocator.ts";
+import { type Binding, type Dispatch, makeDispatch, type ParamBlock } from "../gpu/kernel.ts";
+import {
+  checkBindings,
+  type Op,
+  opAllocator,
+  type OpOptions,
+  type SequenceOp,
+  type SequenceShape,
+} from "./common.ts";
 import { columnSum, matmulBackward, matmulForward } from "./matmul.ts";
 
 /** The layer's sizes: the graph is built for the largest batch and resized per batch. */
@@ -44,35 +52,35 @@ export interface BiLstmSize {
 /** Buffers the caller owns (see the module doc for layouts). */
 export interface BiLstmBuffers {
   /** (B·T, E) input; rows at padding must hold finite values (they meet dz = 0). */
-  x: GPUBuffer;
+  x: Binding;
   /** (B) i32 sentence lengths. */
-  lengths: GPUBuffer;
+  lengths: Binding;
   /** (2·4H, E). */
-  wIh: GPUBuffer;
+  wIh: Binding;
   /** (2, 4H, H). */
-  wHh: GPUBuffer;
+  wHh: Binding;
   /** (2·4H). */
-  bIh: GPUBuffer;
+  bIh: Binding;
   /** (2·4H). */
-  bHh: GPUBuffer;
+  bHh: Binding;
   /** (B·T, 2H) output, written with `=`. */
-  hOut: GPUBuffer;
+  hOut: Binding;
 }
 
 /** Where the backward reads dL/dh_out and writes the gradients. */
 export interface BiLstmGradBuffers {
   /** (B·T, 2H) upstream gradient, read. */
-  dhOut: GPUBuffer;
+  dhOut: Binding;
   /** (B·T, E) input gradient; omit to skip (e.g. a frozen first layer). */
-  dX?: GPUBuffer;
+  dX?: Binding;
   /** (2·4H, E), `+=`. */
-  dWIh: GPUBuffer;
+  dWIh: Binding;
   /** (2, 4H, H), `+=`. */
-  dWHh: GPUBuffer;
+  dWHh: Binding;
   /** (2·4H), `+=`. */
-  dBIh: GPUBuffer;
+  dBIh: Binding;
   /** (2·4H), `+=`. */
-  dBHh: GPUBuffer;
+  dBHh: Binding;
 }
 
 /** Options for {@linkcode BiLstm.backward}. */
@@ -101,13 +109,13 @@ export interface BiLstmSaved {
   dzScratch: GPUBuffer;
 }
 
-/** A built BiLSTM layer: its forward dispatch list and a backward builder. */
-export interface BiLstm {
-  /**
-   * Forward dispatches, in order (3): pack W_hh, the input projection
-   * matmul, the fused recurrence.
-   */
-  readonly forward: Dispatch[];
+/**
+ * A built BiLSTM layer: an op whose dispatches are the forward (3: pack
+ * W_hh, the input projection matmul, the fused recurrence), and a backward
+ * builder. `resize` resizes the forward and every backward built from it;
+ * `destroy` frees the layer's buffers and its backwards'.
+ */
+export interface BiLstm extends SequenceOp {
   /** Internal buffers (saved activations, packed weights). */
   readonly saved: BiLstmSaved;
   /** Workgroup rows of the recurrence kernels; each row holds 8 sentences. */
@@ -115,31 +123,20 @@ export interface BiLstm {
   /** Whether the forward kernel reads W_hh from uniform bindings. */
   readonly uniformWeights: boolean;
   /**
-   * Resizes every dispatch built from this layer (forward and all backward
-   * lists) for a new batch shape.
-   *
-   * @param batch B ≤ maxBatch
-   * @param time T ≤ maxTime
-   */
-  resize(batch: number, time: number): void;
-  /**
-   * Builds the backward dispatches, in order (7, or 6 without dX): pack
-   * W_hhᵀ, the fused reverse-time kernel (dz), dX = dz·W_ih, dW_ih += dzᵀ·x (two dispatches)
-   * with dB_ih += Σ dz, dW_hh += Σ_t dz_tᵀ·h_prev_t, dB_hh += Σ dz.
+   * Builds the backward, 7 dispatches in order (6 without dX): pack
+   * W_hhᵀ, the fused reverse-time kernel (dz), dX = dz·W_ih, dW_ih += dzᵀ·x
+   * with dB_ih += Σ dz (two dispatches), dW_hh += Σ_t dz_tᵀ·h_prev_t,
+   * dB_hh += Σ dz.
    *
    * @param grads where to read dh_out and write gradients
    * @param options dX accumulation
-   * @returns the dispatch list (resized together with the forward)
+   * @returns the backward op (resized with the layer; destroyed with it too)
    */
-  backward(grads: BiLstmGradBuffers, options?: BiLstmBackwardOptions): Promise<Dispatch[]>;
-  /** Destroys the buffers in {@linkcode BiLstm.saved}. */
-  destroy(): void;
+  backward(grads: BiLstmGradBuffers, options?: BiLstmBackwardOptions): Promise<SequenceOp>;
 }
 
-/** Options for {@linkcode createBiLstm}. */
-export interface BiLstmOptions {
-  /** Label prefix for errors and profiles (default "lstm"). */
-  label?: string;
+/** Options for {@linkcode createBiLstm}: the sizes, kernel tuning, label and allocator. */
+export interface BiLstmOptions extends OpOptions {
   /** Rows of 8 sentences per workgroup of the forward kernel (default 1; capped to fit). */
   forwardQuads?: number;
   /**
@@ -164,6 +161,28 @@ const SHARED_VEC4 = 1024;
 /** Bytes of one uniform W_hh block (the WebGPU default binding limit). */
 const UNIFORM_BLOCK = 65_536;
 
+/** How a layer of this size runs: vec4 unit blocks, sentence rows per workgroup, W_hh path. */
+interface LstmPlan {
+  label: string;
+  maxBatch: number;
+  maxTime: number;
+  E: number;
+  H: number;
+  /** Unit quads ceil(H / 4), and Hp = 4·UB. */
+  UB: number;
+  Hp: number;
+  /** Unit quads per backward invocation's row: ceil(UB / 4). */
+  UV: number;
+  /** Rows of 8 sentences per workgroup, forward and backward. */
+  qf: number;
+  qb: number;
+  useUniform: boolean;
+  hInStorage: boolean;
+  /** vec4 strides of the packed W_hh blocks (forward) and W_hhᵀ blocks (backward). */
+  wStride: number;
+  wStrideT: number;
+}
+
 function positiveInteger(name: string, value: number, max = Infinity): void {
   if (!Number.isInteger(value) || value < 1 || value > max) {
     throw new RangeError(
@@ -172,43 +191,9 @@ function positiveInteger(name: string, value: number, max = Infinity): void {
   }
 }
 
-/**
- * Builds one BiLSTM layer: allocates its saved-activation buffers for the
- * largest batch, compiles the kernels and returns the forward dispatch list
- * and a backward builder. Stack layers by passing layer k's `hOut` as layer
- * k+1's `x` with `inputSize = 2H`.
- *
- * @param gpu the device
- * @param buffers the caller's input, parameters and output
- * @param size largest B and T, E and H
- * @param options label and kernel tuning
- * @returns the layer, sized for (maxBatch, maxTime)
- *
- * @example
- * ```ts
- * import { acquireGpu, createBuffer, readFloat32, submitDispatches } from "../gpu/mod.ts";
- * import { createBiLstm } from "./lstm.ts";
- * const gpu = await acquireGpu();
- * const H = 2, E = 3;
- * const buf = (n: number) => createBuffer(gpu, "b", n * 4);
- * const layer = await createBiLstm(gpu, {
- *   x: createBuffer(gpu, "x", new Float32Array(2 * E).fill(1)),
- *   lengths: createBuffer(gpu, "lengths", new Int32Array([2])),
- *   wIh: buf(8 * H * E), wHh: buf(8 * H * H), bIh: buf(8 * H), bHh: buf(8 * H),
- *   hOut: buf(2 * 2 * H),
- * }, { maxBatch: 1, maxTime: 2, inputSize: E, hiddenSize: H });
- * submitDispatches(gpu, layer.forward);
- * // zero weights: every h is 0.5·tanh(0) = 0
- * if ((await readFloat32(gpu, layer.saved.gates))[0] !== 0.5) throw new Error("wrong gate");
- * ```
- */
-export async function createBiLstm(
-  gpu: Gpu,
-  buffers: BiLstmBuffers,
-  size: BiLstmSize,
-  options: BiLstmOptions = {},
-): Promise<BiLstm> {
-  const { maxBatch, maxTime, inputSize: E, hiddenSize: H } = size;
+/** Validates the sizes and buffers at the boundary and picks the kernels' layout. */
+function planLayer(gpu: Gpu, buffers: BiLstmBuffers, options: BiLstmSize & BiLstmOptions) {
+  const { maxBatch, maxTime, inputSize: E, hiddenSize: H } = options;
   positiveInteger("maxBatch", maxBatch);
   positiveInteger("maxTime", maxTime);
   positiveInteger("inputSize", E);
@@ -225,92 +210,185 @@ export async function createBiLstm(
     hOut: [buffers.hOut, rows * 2 * H],
   });
   const UB = Math.ceil(H / 4);
-  const Hp = 4 * UB;
   // Forward: 2·8·QY·UB vec4 of h in workgroup memory (≤ 16 KiB); backward: dz in a storage
-  // scratch (below); UB·QY ≤ 256 invocations.
+  // scratch; UB·QY ≤ 256 invocations.
   const fitF = Math.min(Math.floor(SHARED_VEC4 / (16 * UB)), Math.floor(256 / UB));
   // Backward: each invocation owns four unit quads (UV per row of 8 sentences).
   const UV = Math.ceil(UB / 4);
   const fitB = Math.floor(256 / UV);
-  const qf = Math.max(1, Math.min(options.forwardQuads ?? 1, fitF));
-  const qb = Math.max(1, Math.min(options.backwardQuads ?? 1, fitB));
   // W_hh from uniform bindings: one 64 KiB (direction, gate) block each, nine uniforms in all.
   const limits = gpu.device.limits;
   const useUniform = (options.uniformWeights ?? true) && UB <= 32 &&
     limits.maxUniformBufferBindingSize >= UNIFORM_BLOCK &&
     limits.maxUniformBuffersPerShaderStage >= 9;
-  // h in a storage scratch instead of workgroup memory (lstm.wgsl's H_SCRATCH): on software
-  // adapters, where a workgroup array's compile time grows with the square of its size and
-  // storage is as fast as workgroup memory.
-  const hInStorage = options.hScratch ?? gpu.adapter.isFallbackAdapter;
-  const wStride = useUniform ? UNIFORM_BLOCK / 16 : UB * UB * 4;
-  // W_hhᵀ blocks hold 4·UV unit quads (zeros beyond UB).
-  const wStrideT = useUniform ? UNIFORM_BLOCK / 16 : 4 * UV * UB * 4;
-  const saved: BiLstmSaved = {
-    pre: createBuffer(gpu, `${label} pre/dz`, rows * 8 * H * 4),
-    gates: createBuffer(gpu, `${label} gates`, rows * 8 * Hp * 4),
-    cell: createBuffer(gpu, `${label} cell`, rows * 2 * Hp * 4),
-    hPrev: createBuffer(gpu, `${label} h_prev`, rows * 2 * Hp * 4),
-    whhPacked: createBuffer(
-      gpu,
-      `${label} W_hh packed`,
-      8 * wStride * 16,
-      GPUBufferUsage.STORAGE | GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_SRC,
-    ),
-    whhPackedT: createBuffer(
-      gpu,
-      `${label} W_hh packed T`,
-      8 * wStrideT * 16,
-      GPUBufferUsage.STORAGE | GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_SRC,
+  const plan: LstmPlan = {
+    label,
+    maxBatch,
+    maxTime,
+    E,
+    H,
+    UB,
+    Hp: 4 * UB,
+    UV,
+    qf: Math.max(1, Math.min(options.forwardQuads ?? 1, fitF)),
+    qb: Math.max(1, Math.min(options.backwardQuads ?? 1, fitB)),
+    useUniform,
+    // h in a storage scratch instead of workgroup memory (lstm.wgsl's H_SCRATCH): on software
+    // adapters, where a workgroup array's compile time grows with the square of its size and
+    // storage is as fast as workgroup memory.
+    hInStorage: options.hScratch ?? gpu.adapter.isFallbackAdapter,
+    wStride: useUniform ? UNIFORM_BLOCK / 16 : UB * UB * 4,
+    // W_hhᵀ blocks hold 4·UV unit quads (zeros beyond UB).
+    wStrideT: useUniform ? UNIFORM_BLOCK / 16 : 4 * UV * UB * 4,
+  };
+  return plan;
+}
+
+/** Allocates the saved activations, packed weights and exchange scratch for the largest batch. */
+function allocateSaved(mem: Allocator, plan: LstmPlan): BiLstmSaved {
+  const { label, maxBatch, maxTime, H, Hp, UB, qf, qb } = plan;
+  const rows = maxBatch * maxTime;
+  const packed = GPUBufferUsage.STORAGE | GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_SRC;
+  return {
+    pre: mem.buffer(`${label} pre/dz`, rows * 8 * H * 4),
+    gates: mem.buffer(`${label} gates`, rows * 8 * Hp * 4),
+    cell: mem.buffer(`${label} cell`, rows * 2 * Hp * 4),
+    hPrev: mem.buffer(`${label} h_prev`, rows * 2 * Hp * 4),
+    whhPacked: mem.buffer(`${label} W_hh packed`, 8 * plan.wStride * 16, packed),
+    whhPackedT: mem.buffer(`${label} W_hh packed T`, 8 * plan.wStrideT * 16, packed),
+    // Per forward workgroup, with hScratch: h of its 8·QY sentences, two parities.
+    hScratch: mem.buffer(
+      `${label} h scratch`,
+      plan.hInStorage ? 2 * Math.ceil(maxBatch / (8 * qf)) * 2 * 8 * qf * UB * 16 : 16,
     ),
     // Per backward workgroup (2 directions × groups): dz of its 8·QY sentences, two parities.
-    // Per forward workgroup, with hScratch: h of its 8·QY sentences, two parities.
-    hScratch: createBuffer(
-      gpu,
-      `${label} h scratch`,
-      hInStorage ? 2 * Math.ceil(maxBatch / (8 * qf)) * 2 * 8 * qf * UB * 16 : 16,
-    ),
-    dzScratch: createBuffer(
-      gpu,
+    dzScratch: mem.buffer(
       `${label} dz scratch`,
       2 * Math.ceil(maxBatch / (8 * qb)) * 2 * 8 * qb * 4 * UB * 16,
     ),
   };
-  const groupsF = (b: number) => Math.ceil(b / (8 * qf));
-  const groupsB = (b: number) => Math.ceil(b / (8 * qb));
-  const paramsF = new ParamBlock(gpu, `${label} recurrence shape`, [0, 0, 0, 0]);
-  const paramsB = new ParamBlock(gpu, `${label} backward shape`, [0, 0, 0, 0]);
-  const packLength = 2 * 4 * UB * UB * 4;
+}
 
-  // Bindings 9…16: the packed W_hh's (direction, gate) blocks, or an unused 64 KiB stand-in.
-  const standIn = useUniform ? null : createBuffer(
-    gpu,
-    `${label} unused uniform`,
-    UNIFORM_BLOCK,
-    GPUBufferUsage.UNIFORM,
-  );
-  const uniformBlocks = Array.from(
+/** Bindings 9…16 of the recurrences: the packed W_hh's (direction, gate) blocks, or a stand-in. */
+function uniformBlocks(packed: GPUBuffer, standIn: GPUBuffer | null): Binding[] {
+  return Array.from(
     { length: 8 },
-    (_, i) =>
-      standIn ?? { buffer: saved.whhPacked, offset: i * UNIFORM_BLOCK, size: UNIFORM_BLOCK },
+    (_, i) => standIn ?? { buffer: packed, offset: i * UNIFORM_BLOCK, size: UNIFORM_BLOCK },
   );
+}
+
+/**
+ * Builds one BiLSTM layer: allocates its saved-activation buffers for the
+ * largest batch, compiles the kernels and returns the forward op and a
+ * backward builder. Stack layers by passing layer k's `hOut` as layer
+ * k+1's `x` with `inputSize = 2H`.
+ *
+ * @param gpu the device
+ * @param buffers the caller's input, parameters and output
+ * @param options largest B and T, E and H; kernel tuning, label, allocator
+ * @returns the layer, sized for (maxBatch, maxTime)
+ *
+ * @example
+ * ```ts
+ * import { acquireGpu, createBuffer, readFloat32, submitDispatches } from "../gpu/mod.ts";
+ * import { createBiLstm } from "./lstm.ts";
+ * const gpu = await acquireGpu();
+ * const H = 2, E = 3;
+ * const buf = (n: number) => createBuffer(gpu, "b", n * 4);
+ * const layer = await createBiLstm(gpu, {
+ *   x: createBuffer(gpu, "x", new Float32Array(2 * E).fill(1)),
+ *   lengths: createBuffer(gpu, "lengths", new Int32Array([2])),
+ *   wIh: buf(8 * H * E), wHh: buf(8 * H * H), bIh: buf(8 * H), bHh: buf(8 * H),
+ *   hOut: buf(2 * 2 * H),
+ * }, { maxBatch: 1, maxTime: 2, inputSize: E, hiddenSize: H });
+ * submitDispatches(gpu, layer.dispatches);
+ * // zero weights: every h is 0.5·tanh(0) = 0
+ * if ((await readFloat32(gpu, layer.saved.gates))[0] !== 0.5) throw new Error("wrong gate");
+ * layer.destroy();
+ * ```
+ */
+export async function createBiLstm(
+  gpu: Gpu,
+  buffers: BiLstmBuffers,
+  options: BiLstmSize & BiLstmOptions,
+): Promise<BiLstm> {
+  const plan = planLayer(gpu, buffers, options);
+  const { label, maxBatch, maxTime, UB } = plan;
+  const mem = opAllocator(gpu, label, options);
+  const saved = allocateSaved(mem, plan);
+  const standIn = plan.useUniform
+    ? null
+    : mem.buffer(`${label} unused uniform`, UNIFORM_BLOCK, GPUBufferUsage.UNIFORM);
+  const forward = await forwardOp(gpu, mem, plan, buffers, saved, standIn);
+  const backwards: SequenceOp[] = [];
+  let current: SequenceShape = { batch: maxBatch, time: maxTime };
+  const layer: BiLstm = {
+    label,
+    dispatches: forward.dispatches,
+    saved,
+    sentenceQuads: { forward: plan.qf, backward: plan.qb },
+    uniformWeights: plan.useUniform,
+    resize(shape: SequenceShape) {
+      const { batch, time } = shape;
+      if (!Number.isInteger(batch) || batch < 0 || batch > maxBatch) {
+        throw new RangeError(`${label}: expected a batch of 0…${maxBatch} sentences, got ${batch}`);
+      }
+      if (!Number.isInteger(time) || time < 0 || time > maxTime) {
+        throw new RangeError(`${label}: expected a padded length of 0…${maxTime}, got ${time}`);
+      }
+      checkLoopLimits(gpu, label, batch, time, UB);
+      current = { batch, time };
+      forward.resize(current);
+      for (const b of backwards) b.resize(current);
+    },
+    async backward(grads: BiLstmGradBuffers, backwardOptions: BiLstmBackwardOptions = {}) {
+      const op = await backwardOp(gpu, mem, plan, { ...buffers, ...grads }, saved, {
+        standIn,
+        accumulateDx: Boolean(backwardOptions.accumulateDx),
+      });
+      op.resize(current);
+      backwards.push(op);
+      return op;
+    },
+    destroy: () => mem.destroy(),
+  };
+  layer.resize(current);
+  return layer;
+}
+
+/** The forward: pack W_hh, the input projection of all steps, the fused recurrence. */
+async function forwardOp(
+  gpu: Gpu,
+  mem: Allocator,
+  plan: LstmPlan,
+  buffers: BiLstmBuffers,
+  saved: BiLstmSaved,
+  standIn: GPUBuffer | null,
+): Promise<Op<SequenceShape>> {
+  const { label, maxBatch, maxTime, H, UB, qf } = plan;
+  const groupsF = (b: number) => Math.ceil(b / (8 * qf));
+  const paramsF = mem.uniform(`${label} recurrence shape`, [0, 0, 0, 0]);
   const pack = await makeDispatch(
     gpu,
     {
       label: `${label} pack W_hh`,
       code: lstmWgsl,
       entryPoint: "pack",
-      constants: { H, UB, WSTRIDE: wStride },
+      constants: { H, UB, WSTRIDE: plan.wStride },
     },
     [buffers.wHh, saved.whhPacked],
-    [Math.ceil(packLength / 64)],
+    [Math.ceil(2 * 4 * UB * UB * 4 / 64)],
   );
-  const projection = await matmulForward(gpu, saved.pre, buffers.x, buffers.wIh, {
-    m: rows,
-    n: 8 * H,
-    k: E,
-    transB: true,
-  }, { bias: buffers.bIh, label: `${label} input projection` });
+  const projection = await matmulForward(
+    gpu,
+    { a: buffers.x, b: buffers.wIh, c: saved.pre, bias: buffers.bIh },
+    {
+      ...projectionShape(plan, maxBatch, maxTime),
+      transB: true,
+      allocator: mem,
+      label: `${label} input projection`,
+    },
+  );
   const recurrence = await makeDispatch(gpu, {
     label: `${label} recurrence`,
     code: lstmWgsl,
@@ -318,10 +396,10 @@ export async function createBiLstm(
       H,
       UB,
       QY: qf,
-      USE_UNIFORM: useUniform,
-      WSTRIDE: wStride,
-      SHARED: hInStorage ? 1 : 16 * qf * UB,
-      H_SCRATCH: hInStorage,
+      USE_UNIFORM: plan.useUniform,
+      WSTRIDE: plan.wStride,
+      SHARED: plan.hInStorage ? 1 : 16 * qf * UB,
+      H_SCRATCH: plan.hInStorage,
     },
   }, [
     paramsF.buffer,
@@ -333,143 +411,143 @@ export async function createBiLstm(
     saved.gates,
     saved.cell,
     saved.hPrev,
-    ...uniformBlocks,
+    ...uniformBlocks(saved.whhPacked, standIn),
     saved.hScratch,
   ], [1, 2]);
-
-  const resizers: ((batch: number, time: number) => void)[] = [];
-  const matmulShape = (batch: number, time: number) => ({ m: batch * time, n: 8 * H, k: E });
-  resizers.push((batch, time) => {
-    projection.resize(matmulShape(batch, time));
-    paramsF.set([batch, time, groupsF(batch), 0]);
-    recurrence.workgroups = [groupsF(batch), 2, 1];
-  });
-
-  let current: [number, number] = [maxBatch, maxTime];
-  const layer: BiLstm = {
-    forward: [pack, projection, recurrence],
-    saved,
-    sentenceQuads: { forward: qf, backward: qb },
-    uniformWeights: useUniform,
-    resize(batch: number, time: number) {
-      if (!Number.isInteger(batch) || batch < 0 || batch > maxBatch) {
-        throw new RangeError(`${label}: expected a batch of 0…${maxBatch} sentences, got ${batch}`);
-      }
-      if (!Number.isInteger(time) || time < 0 || time > maxTime) {
-        throw new RangeError(`${label}: expected a padded length of 0…${maxTime}, got ${time}`);
-      }
-      checkLoopLimits(gpu, label, batch, time, UB);
-      current = [batch, time];
-      for (const r of resizers) r(batch, time);
+  return {
+    label,
+    dispatches: [pack, ...projection.dispatches, recurrence],
+    resize({ batch, time }: SequenceShape) {
+      projection.resize(projectionShape(plan, batch, time));
+      paramsF.set([batch, time, groupsF(batch), 0]);
+      recurrence.workgroups = [groupsF(batch), 2, 1];
     },
-    async backward(grads: BiLstmGradBuffers, backwardOptions: BiLstmBackwardOptions = {}) {
-      checkSizes(label, {
-        dhOut: [grads.dhOut, rows * 2 * H],
-        ...(grads.dX ? { dX: [grads.dX, rows * E] as [GPUBuffer, number] } : {}),
-        dWIh: [grads.dWIh, 8 * H * E],
-        dWHh: [grads.dWHh, 8 * H * H],
-        dBIh: [grads.dBIh, 8 * H],
-        dBHh: [grads.dBHh, 8 * H],
-      });
-      const packT = await makeDispatch(
-        gpu,
-        {
-          label: `${label} pack W_hh T`,
-          code: lstmBackwardWgsl,
-          entryPoint: "pack_t",
-          constants: { H, UB, UBP: 4 * UV, WSTRIDE: wStrideT },
-        },
-        [buffers.wHh, saved.whhPackedT],
-        [Math.ceil(2 * 4 * 4 * UV * UB * 4 / 64)],
-      );
-      const reverse = await makeDispatch(gpu, {
-        label: `${label} backward recurrence`,
-        code: lstmBackwardWgsl,
-        constants: {
-          H,
-          UB,
-          QY: qb,
-          UV,
-          USE_UNIFORM: useUniform,
-          WSTRIDE: wStrideT,
-        },
-      }, [
-        paramsB.buffer,
-        grads.dhOut,
-        saved.gates,
-        saved.cell,
-        saved.whhPackedT,
-        buffers.lengths,
-        saved.pre,
-        ...Array.from({ length: 8 }, (_, i) =>
-          standIn ??
-            { buffer: saved.whhPackedT, offset: i * UNIFORM_BLOCK, size: UNIFORM_BLOCK }),
-        saved.dzScratch,
-      ], [1, 2]);
-      const dims = { ...matmulShape(current[0], current[1]), transB: true };
-      const inputs = { a: buffers.x, b: buffers.wIh, dC: saved.pre };
-      const dx = grads.dX
-        ? await matmulBackward(gpu, { dA: grads.dX }, inputs, dims, {
-          accumulate: Boolean(backwardOptions.accumulateDx),
-          label: `${label} dX`,
-        })
-        : [];
-      const dw = await matmulBackward(gpu, { dB: grads.dWIh, dBias: grads.dBIh }, inputs, dims, {
-        accumulate: true,
-        label: `${label} dW_ih`,
-      });
-      const dwhh = await makeDispatch(
-        gpu,
-        {
-          label: `${label} dW_hh`,
-          code: lstmBackwardWgsl,
-          entryPoint: "dwhh_main",
-          constants: { H, UB },
-        },
-        [paramsB.buffer, saved.pre, saved.hPrev, grads.dWHh],
-        [
-          Math.ceil(UB / 8),
-          Math.ceil(Math.ceil(4 * H / 8) / 8),
-          2,
-        ],
-      );
-      const dbhh = await columnSum(gpu, grads.dBHh, saved.pre, { m: rows, n: 8 * H }, {
-        accumulate: true,
-        label: `${label} dB_hh`,
-      });
-      const resizeBackward = (batch: number, time: number) => {
-        paramsB.set([batch, time, groupsB(batch), 0]);
-        reverse.workgroups = [groupsB(batch), 2, 1];
-        for (const d of [...dx, ...dw]) d.resize(matmulShape(batch, time));
-        dbhh.resize(matmulShape(batch, time));
-      };
-      resizers.push(resizeBackward);
-      resizeBackward(current[0], current[1]);
-      return [packT, reverse, ...dx, ...dw, dwhh, dbhh];
-    },
-    destroy() {
-      for (const buffer of Object.values(saved)) buffer.destroy();
-      standIn?.destroy();
-      for (const p of [paramsF, paramsB]) p.buffer.destroy();
-    },
+    destroy: () => projection.destroy(),
   };
-  layer.resize(maxBatch, maxTime);
-  return layer;
+}
+
+/** The shape of the input projection (and of its gradients) for a batch. */
+function projectionShape(plan: LstmPlan, batch: number, time: number) {
+  return { m: batch * time, n: 8 * plan.H, k: plan.E };
+}
+
+/** The backward: pack W_hhᵀ, the reverse-time kernel, then the matmuls over all steps. */
+async function backwardOp(
+  gpu: Gpu,
+  parent: Allocator,
+  plan: LstmPlan,
+  buffers: BiLstmBuffers & BiLstmGradBuffers,
+  saved: BiLstmSaved,
+  options: { standIn: GPUBuffer | null; accumulateDx: boolean },
+): Promise<SequenceOp> {
+  const { label, maxBatch, maxTime, E, H, UB, UV, qb } = plan;
+  const rows = maxBatch * maxTime;
+  checkSizes(label, {
+    dhOut: [buffers.dhOut, rows * 2 * H],
+    ...(buffers.dX ? { dX: [buffers.dX, rows * E] as [Binding, number] } : {}),
+    dWIh: [buffers.dWIh, 8 * H * E],
+    dWHh: [buffers.dWHh, 8 * H * H],
+    dBIh: [buffers.dBIh, 8 * H],
+    dBHh: [buffers.dBHh, 8 * H],
+  });
+  const mem = parent.scope(`${label} backward`);
+  const paramsB = mem.uniform(`${label} backward shape`, [0, 0, 0, 0]);
+  const groupsB = (b: number) => Math.ceil(b / (8 * qb));
+  const packT = await makeDispatch(
+    gpu,
+    {
+      label: `${label} pack W_hh T`,
+      code: lstmBackwardWgsl,
+      entryPoint: "pack_t",
+      constants: { H, UB, UBP: 4 * UV, WSTRIDE: plan.wStrideT },
+    },
+    [buffers.wHh, saved.whhPackedT],
+    [Math.ceil(2 * 4 * 4 * UV * UB * 4 / 64)],
+  );
+  const reverse = await reverseDispatch(gpu, plan, paramsB, buffers, saved, options.standIn);
+  const full = { ...projectionShape(plan, maxBatch, maxTime), transB: true };
+  const inputs = { a: buffers.x, b: buffers.wIh, dC: saved.pre };
+  const dx = buffers.dX
+    ? await matmulBackward(gpu, { ...inputs, dA: buffers.dX }, {
+      ...full,
+      accumulate: options.accumulateDx,
+      label: `${label} dX`,
+      allocator: mem,
+    })
+    : null;
+  const dw = await matmulBackward(gpu, { ...inputs, dB: buffers.dWIh, dBias: buffers.dBIh }, {
+    ...full,
+    accumulate: true,
+    label: `${label} dW_ih`,
+    allocator: mem,
+  });
+  const dwhh = await makeDispatch(
+    gpu,
+    {
+      label: `${label} dW_hh`,
+      code: lstmBackwardWgsl,
+      entryPoint: "dwhh_main",
+      constants: { H, UB },
+    },
+    [paramsB.buffer, saved.pre, saved.hPrev, buffers.dWHh],
+    [Math.ceil(UB / 8), Math.ceil(Math.ceil(4 * H / 8) / 8), 2],
+  );
+  const dbhh = await columnSum(gpu, { x: saved.pre, out: buffers.dBHh }, {
+    m: rows,
+    n: 8 * H,
+    accumulate: true,
+    label: `${label} dB_hh`,
+    allocator: mem,
+  });
+  const matmuls = [...(dx ? [dx] : []), dw];
+  return {
+    label: `${label} backward`,
+    dispatches: [packT, reverse, ...matmuls.flatMap((m) => m.dispatches), dwhh, ...dbhh.dispatches],
+    resize({ batch, time }: SequenceShape) {
+      paramsB.set([batch, time, groupsB(batch), 0]);
+      reverse.workgroups = [groupsB(batch), 2, 1];
+      for (const m of matmuls) m.resize(projectionShape(plan, batch, time));
+      dbhh.resize(projectionShape(plan, batch, time));
+    },
+    destroy: () => mem.destroy(),
+  };
+}
+
+/** The fused reverse-time kernel of the backward (dz into `saved.pre`). */
+function reverseDispatch(
+  gpu: Gpu,
+  plan: LstmPlan,
+  paramsB: ParamBlock,
+  buffers: BiLstmGradBuffers & BiLstmBuffers,
+  saved: BiLstmSaved,
+  standIn: GPUBuffer | null,
+): Promise<Dispatch> {
+  const { label, H, UB, UV, qb } = plan;
+  return makeDispatch(gpu, {
+    label: `${label} backward recurrence`,
+    code: lstmBackwardWgsl,
+    constants: { H, UB, QY: qb, UV, USE_UNIFORM: plan.useUniform, WSTRIDE: plan.wStrideT },
+  }, [
+    paramsB.buffer,
+    buffers.dhOut,
+    saved.gates,
+    saved.cell,
+    saved.whhPackedT,
+    buffers.lengths,
+    saved.pre,
+    ...uniformBlocks(saved.whhPackedT, standIn),
+    saved.dzScratch,
+  ], [1, 2]);
 }
 
 /**
  * Throws unless each buffer holds its count of 32-bit values, and the 16
  * bytes a vec4 binding needs (all but `lengths` may be read as vec4).
  */
-function checkSizes(label: string, sizes: Record<string, [GPUBuffer, number]>): void {
-  for (const [name, [buffer, count]] of Object.entries(sizes)) {
-    const bytes = Math.max(name === "lengths" ? 4 : 16, count * 4);
-    if (buffer.size < bytes) {
-      throw new RangeError(
-        `${label}: expected buffer ${name} to hold at least ${bytes} bytes, got ${buffer.size}`,
-      );
-    }
-  }
+function checkSizes(label: string, sizes: Record<string, [Binding, number]>): void {
+  const { lengths, ...rest } = sizes;
+  if (lengths) checkBindings(label, { lengths }, 4);
+  checkBindings(label, rest, 16);
 }
 
 /**

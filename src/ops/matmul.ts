@@ -9,36 +9,61 @@
 
 import { matmul as matmulWgsl, matmulVec4 as matmulVec4Wgsl } from "../../shaders/mod.ts";
 import type { Gpu } from "../gpu/device.ts";
-import { placeholderBuffer } from "../gpu/buffers.ts";
-import { type Dispatch, makeDispatch, ParamBlock } from "../gpu/kernel.ts";
-import type { MatmulDims } from "./matmul_ref.ts";
+import { type Binding, type Dispatch, makeDispatch } from "../gpu/kernel.ts";
+import { bindingBytes, type Op, opAllocator, type OpOptions } from "./common.ts";
 
-export type { MatmulDims } from "./matmul_ref.ts";
-
-/** A dispatch whose shape can change between submits (e.g. a new batch's row count). */
-export interface ResizableDispatch extends Dispatch {
-  /**
-   * Rewrites the shape uniform and workgroup counts.
-   *
-   * @param dims the new shape (transposes cannot change)
-   */
-  resize(dims: { m: number; n: number; k: number }): void;
+/** Shape of C = op(A)·op(B): C is (m, n), the shared dimension is k. */
+export interface MatmulDims {
+  /** Rows of C. */
+  m: number;
+  /** Columns of C. */
+  n: number;
+  /** The contracted dimension. */
+  k: number;
+  /** A is stored (k, m) and used transposed. */
+  transA?: boolean;
+  /** B is stored (n, k) and used transposed. */
+  transB?: boolean;
 }
 
-/** Options for {@linkcode matmulForward}. */
-export interface MatmulOptions {
+/** What a matmul's `resize` takes: a new m, n and k (the transposes cannot change). */
+export interface MatmulShape {
+  /** Rows of C. */
+  m: number;
+  /** Columns of C. */
+  n: number;
+  /** The contracted dimension. */
+  k: number;
+}
+
+/** Buffers of {@linkcode matmulForward}. */
+export interface MatmulBuffers {
+  /** A (m, k), or (k, m) with `transA`. */
+  a: Binding;
+  /** B (k, n), or (n, k) with `transB`. */
+  b: Binding;
+  /** Output C (m, n), written with `=` (or `+=` with `accumulate`). */
+  c: Binding;
   /** Bias (n) added to every row. */
-  bias?: GPUBuffer;
-  /** Add into C instead of overwriting it (gradient accumulation). */
-  accumulate?: boolean;
-  /** Label for errors and profiles (default "matmul"). */
-  label?: string;
-  /** Force a kernel variant (default: the fastest that applies to the shape). */
-  variant?: MatmulVariant;
+  bias?: Binding;
 }
 
 /** Which kernel runs a matmul: chosen per shape by {@linkcode matmulForward}. */
 export type MatmulVariant = "scalar" | "vec4";
+
+/** Shape and settings of {@linkcode matmulForward}. */
+export interface MatmulOptions extends OpOptions, MatmulDims {
+  /** Add into C instead of overwriting it (gradient accumulation). */
+  accumulate?: boolean;
+  /** Force a kernel variant (default: the fastest that applies to the shape). */
+  variant?: MatmulVariant;
+}
+
+/** A built matmul: one dispatch, and the variant the current shape runs. */
+export interface MatmulOp extends Op<MatmulShape> {
+  /** The kernel variant chosen for the current shape. */
+  variant: MatmulVariant;
+}
 
 /**
  * Whether the vec4 kernel (8×8 register blocks, vec4 loads; the fast one)
@@ -71,12 +96,9 @@ function gridFor(variant: MatmulVariant, dims: { m: number; n: number }): [numbe
  * otherwise, re-choosing on every resize; `options.variant` forces one.
  *
  * @param gpu the device
- * @param c output (m, n)
- * @param a A (m, k), or (k, m) with `dims.transA`
- * @param b B (k, n), or (n, k) with `dims.transB`
- * @param dims shape and transposes
- * @param options bias, accumulation, label, variant
- * @returns a dispatch to record; resizable for a new m, n or k
+ * @param buffers A, B, C and the optional bias
+ * @param options shape and transposes, accumulation, label, variant, allocator
+ * @returns the op (one dispatch); resizable for a new m, n or k
  *
  * @example
  * ```ts
@@ -86,30 +108,32 @@ function gridFor(variant: MatmulVariant, dims: { m: number; n: number }): [numbe
  * const a = createBuffer(gpu, "a", new Float32Array([1, 2, 3, 4])); // (2, 2)
  * const b = createBuffer(gpu, "b", new Float32Array([1, 0, 0, 1])); // identity
  * const c = createBuffer(gpu, "c", 16);
- * submitDispatches(gpu, [await matmulForward(gpu, c, a, b, { m: 2, n: 2, k: 2 })]);
+ * const mm = await matmulForward(gpu, { a, b, c }, { m: 2, n: 2, k: 2 });
+ * submitDispatches(gpu, mm.dispatches);
  * const out = await readFloat32(gpu, c);
  * if (out.join() !== "1,2,3,4") throw new Error(out.join());
+ * mm.destroy();
  * ```
  */
 export async function matmulForward(
   gpu: Gpu,
-  c: GPUBuffer,
-  a: GPUBuffer,
-  b: GPUBuffer,
-  dims: MatmulDims,
-  options: MatmulOptions = {},
-): Promise<ResizableDispatch & { variant: MatmulVariant }> {
+  buffers: MatmulBuffers,
+  options: MatmulOptions,
+): Promise<MatmulOp> {
   const label = options.label ?? "matmul";
-  const params = new ParamBlock(gpu, `${label} dims`, [dims.m, dims.n, dims.k, 0]);
+  const dims: MatmulDims = options;
+  const mem = opAllocator(gpu, label, options);
+  const params = mem.uniform(`${label} dims`, [dims.m, dims.n, dims.k, 0]);
   const constants = {
     TRANS_A: Boolean(dims.transA),
     TRANS_B: Boolean(dims.transB),
-    HAS_BIAS: Boolean(options.bias),
+    HAS_BIAS: Boolean(buffers.bias),
     ACCUMULATE: Boolean(options.accumulate),
   };
-  const bindings = [params.buffer, a, b, c, options.bias ?? placeholderBuffer(gpu)];
+  const { a, b, c } = buffers;
+  const bindings = [params.buffer, a, b, c, buffers.bias ?? mem.placeholder()];
   // vec4 bindings need at least 16 bytes each; tiny buffers only ever run the scalar kernel.
-  const bindable = bindings.every((b) => (b as { size: number }).size >= 16);
+  const bindable = bindings.every((x) => bindingBytes(x) >= 16);
   const variants: MatmulVariant[] = options.variant
     ? [options.variant]
     : bindable
@@ -120,28 +144,34 @@ export async function matmulForward(
     const code = variant === "vec4" ? matmulVec4Wgsl : matmulWgsl;
     built.set(variant, await makeDispatch(gpu, { label, code, constants }, bindings, [0]));
   }
-  const dispatch = { ...built.get(variants[0])!, variant: variants[0] };
-  const choose = (next: MatmulDims) => {
+  const dispatch = { ...built.get(variants[0])! };
+  const choose = (next: MatmulDims): MatmulVariant => {
     const variant: MatmulVariant = options.variant ??
-      (built.has("vec4") && vec4Applies({ ...dims, ...next }) ? "vec4" : "scalar");
-    if (variant === "vec4" && !vec4Applies({ ...dims, ...next })) {
+      (built.has("vec4") && vec4Applies(next) ? "vec4" : "scalar");
+    if (variant === "vec4" && !vec4Applies(next)) {
       throw new Error(
-        `${label}: the vec4 variant needs aligned shapes, got ${JSON.stringify(next)}`,
+        `${label}: the vec4 variant needs aligned shapes, got ${
+          JSON.stringify({ m: next.m, n: next.n, k: next.k })
+        }`,
       );
     }
     const chosen = built.get(variant)!;
     dispatch.pipeline = chosen.pipeline;
     dispatch.bindGroup = chosen.bindGroup;
-    dispatch.variant = variant;
     dispatch.workgroups = gridFor(variant, next);
+    return variant;
   };
-  choose(dims);
-  return Object.assign(dispatch, {
-    resize(next: { m: number; n: number; k: number }) {
+  const op: MatmulOp = {
+    label,
+    dispatches: [dispatch],
+    variant: choose(dims),
+    resize(next: MatmulShape) {
       params.set([next.m, next.n, next.k, 0]);
-      choose({ ...dims, ...next });
+      op.variant = choose({ ...dims, ...next });
     },
-  });
+    destroy: () => mem.destroy(),
+  };
+  return op;
 }
 
 /**
@@ -149,11 +179,9 @@ export async function matmulForward(
  * the bias gradient.
  *
  * @param gpu the device
- * @param out output (n)
- * @param x input (m, n)
- * @param dims rows m and columns n
- * @param options accumulate into `out`; label
- * @returns a resizable dispatch (k is ignored)
+ * @param buffers x (m, n) and out (n)
+ * @param options rows m and columns n; accumulate into `out`; label, allocator
+ * @returns the op (one dispatch); `resize({ m, n })`
  *
  * @example
  * ```ts
@@ -162,19 +190,18 @@ export async function matmulForward(
  * const gpu = await acquireGpu();
  * const x = createBuffer(gpu, "x", new Float32Array([1, 2, 3, 4, 5, 6])); // (3, 2)
  * const out = createBuffer(gpu, "out", 8);
- * submitDispatches(gpu, [await columnSum(gpu, out, x, { m: 3, n: 2 })]);
+ * submitDispatches(gpu, (await columnSum(gpu, { x, out }, { m: 3, n: 2 })).dispatches);
  * if ((await readFloat32(gpu, out)).join() !== "9,12") throw new Error("wrong sums");
  * ```
  */
 export async function columnSum(
   gpu: Gpu,
-  out: GPUBuffer,
-  x: GPUBuffer,
-  dims: { m: number; n: number },
-  options: { accumulate?: boolean; label?: string } = {},
-): Promise<ResizableDispatch> {
+  buffers: { x: Binding; out: Binding },
+  options: OpOptions & { m: number; n: number; accumulate?: boolean },
+): Promise<Op<{ m: number; n: number }>> {
   const label = options.label ?? "column sum";
-  const params = new ParamBlock(gpu, `${label} dims`, [dims.m, dims.n, 0, 0]);
+  const mem = opAllocator(gpu, label, options);
+  const params = mem.uniform(`${label} dims`, [options.m, options.n, 0, 0]);
   const dispatch = await makeDispatch(
     gpu,
     {
@@ -183,25 +210,78 @@ export async function columnSum(
       entryPoint: "colsum",
       constants: { ACCUMULATE: Boolean(options.accumulate) },
     },
-    [params.buffer, x, out],
-    [Math.ceil(dims.n / 64)],
+    [params.buffer, buffers.x, buffers.out],
+    [Math.ceil(options.n / 64)],
   );
-  return Object.assign(dispatch, {
+  return {
+    label,
+    dispatches: [dispatch],
     resize(next: { m: number; n: number }) {
       params.set([next.m, next.n, 0, 0]);
       dispatch.workgroups = [Math.ceil(next.n / 64), 1, 1];
     },
-  });
+    destroy: () => mem.destroy(),
+  };
 }
 
-/** Where {@linkcode matmulBackward} writes; omit a gradient to skip it. */
+/** What {@linkcode matmulBackward} reads and writes; omit a gradient to skip it. */
 export interface MatmulGradBuffers {
+  /** The forward's A. */
+  a: Binding;
+  /** The forward's B. */
+  b: Binding;
+  /** The upstream gradient dC (m, n). */
+  dC: Binding;
   /** dL/dA, stored as A is. */
-  dA?: GPUBuffer;
+  dA?: Binding;
   /** dL/dB, stored as B is. */
-  dB?: GPUBuffer;
+  dB?: Binding;
   /** dL/dbias (n). */
-  dBias?: GPUBuffer;
+  dBias?: Binding;
+}
+
+/** One gradient: target, name, operands, its shape from the forward's, its transposes. */
+type GradPlan = [
+  Binding | undefined,
+  string,
+  Binding,
+  Binding,
+  (d: MatmulShape) => MatmulShape,
+  MatmulDims,
+];
+
+/** Each gradient is a matmul over the forward's shape, permuted, with other transposes. */
+function gradPlans(grads: MatmulGradBuffers, dims: MatmulDims): GradPlan[] {
+  const transA = Boolean(dims.transA);
+  const transB = Boolean(dims.transB);
+  return [
+    transA
+      // dA (k, m) = op(B)·dCᵀ
+      ? [grads.dA, "dA", grads.b, grads.dC, (d) => ({ m: d.k, n: d.m, k: d.n }), {
+        ...dims,
+        transA: transB,
+        transB: true,
+      }]
+      // dA (m, k) = dC·op(B)ᵀ
+      : [grads.dA, "dA", grads.dC, grads.b, (d) => ({ m: d.m, n: d.k, k: d.n }), {
+        ...dims,
+        transA: false,
+        transB: !transB,
+      }],
+    transB
+      // dB (n, k) = dCᵀ·op(A)
+      ? [grads.dB, "dB", grads.dC, grads.a, (d) => ({ m: d.n, n: d.k, k: d.m }), {
+        ...dims,
+        transA: true,
+        transB: transA,
+      }]
+      // dB (k, n) = op(A)ᵀ·dC
+      : [grads.dB, "dB", grads.a, grads.dC, (d) => ({ m: d.k, n: d.n, k: d.m }), {
+        ...dims,
+        transA: !transA,
+        transB: false,
+      }],
+  ];
 }
 
 /**
@@ -210,11 +290,10 @@ export interface MatmulGradBuffers {
  * storage layout by choosing the transposes, and dbias = Σ_rows dC.
  *
  * @param gpu the device
- * @param grads destinations (any subset)
- * @param inputs the forward's A and B, and the upstream gradient dC (m, n)
- * @param dims the forward's shape and transposes
- * @param options accumulate (`+=`) into the gradients, as when a weight is shared
- * @returns the dispatches, in order
+ * @param buffers the forward's A and B, the upstream dC, and the destinations (any subset)
+ * @param options the forward's shape and transposes; accumulate (`+=`) into the
+ *   gradients, as when a weight is shared; label, variant, allocator
+ * @returns the op; `resize` takes the forward's shape
  *
  * @example
  * ```ts
@@ -225,76 +304,49 @@ export interface MatmulGradBuffers {
  * const b = createBuffer(gpu, "b", new Float32Array([3, 4])); // (2, 1)
  * const dC = createBuffer(gpu, "dC", new Float32Array([1]));
  * const dA = createBuffer(gpu, "dA", 8);
- * submitDispatches(gpu, await matmulBackward(gpu, { dA }, { a, b, dC }, { m: 1, n: 1, k: 2 }));
+ * const back = await matmulBackward(gpu, { a, b, dC, dA }, { m: 1, n: 1, k: 2 });
+ * submitDispatches(gpu, back.dispatches);
  * if ((await readFloat32(gpu, dA)).join() !== "3,4") throw new Error("wrong dA");
  * ```
  */
 export async function matmulBackward(
   gpu: Gpu,
-  grads: MatmulGradBuffers,
-  inputs: { a: GPUBuffer; b: GPUBuffer; dC: GPUBuffer },
-  dims: MatmulDims,
-  options: { accumulate?: boolean; label?: string; variant?: MatmulVariant } = {},
-): Promise<ResizableDispatch[]> {
-  const transA = Boolean(dims.transA);
-  const transB = Boolean(dims.transB);
+  buffers: MatmulGradBuffers,
+  options: MatmulDims & OpOptions & { accumulate?: boolean; variant?: MatmulVariant },
+): Promise<Op<MatmulShape>> {
   const label = options.label ?? "matmul";
-  type Shape = { m: number; n: number; k: number };
-  // Each gradient is a matmul over the forward's shape, permuted; `shape`
-  // maps the forward's (m, n, k) to it so resize() takes forward shapes.
-  const plans: [
-    GPUBuffer | undefined,
-    string,
-    GPUBuffer,
-    GPUBuffer,
-    (d: Shape) => Shape,
-    MatmulDims,
-  ][] = [
-    transA
-      // dA (k, m) = op(B)·dCᵀ
-      ? [grads.dA, "dA", inputs.b, inputs.dC, (d) => ({ m: d.k, n: d.m, k: d.n }), {
-        ...dims,
-        transA: transB,
-        transB: true,
-      }]
-      // dA (m, k) = dC·op(B)ᵀ
-      : [grads.dA, "dA", inputs.dC, inputs.b, (d) => ({ m: d.m, n: d.k, k: d.n }), {
-        ...dims,
-        transA: false,
-        transB: !transB,
-      }],
-    transB
-      // dB (n, k) = dCᵀ·op(A)
-      ? [grads.dB, "dB", inputs.dC, inputs.a, (d) => ({ m: d.n, n: d.k, k: d.m }), {
-        ...dims,
-        transA: true,
-        transB: transA,
-      }]
-      // dB (k, n) = op(A)ᵀ·dC
-      : [grads.dB, "dB", inputs.a, inputs.dC, (d) => ({ m: d.k, n: d.n, k: d.m }), {
-        ...dims,
-        transA: !transA,
-        transB: false,
-      }],
-  ];
-  const out: ResizableDispatch[] = [];
-  for (const [target, name, x, y, shape, flags] of plans) {
+  const mem = opAllocator(gpu, `${label} backward`, options);
+  const { accumulate, variant } = options;
+  const dims: MatmulDims = options;
+  const parts: { op: Op<MatmulShape>; shape: (d: MatmulShape) => MatmulShape }[] = [];
+  for (const [target, name, x, y, shape, flags] of gradPlans(buffers, dims)) {
     if (!target) continue;
-    const inner = await matmulForward(gpu, target, x, y, { ...flags, ...shape(dims) }, {
-      accumulate: options.accumulate,
-      variant: options.variant,
+    const op = await matmulForward(gpu, { a: x, b: y, c: target }, {
+      ...flags,
+      ...shape(dims),
+      accumulate,
+      variant,
       label: `${label} ${name}`,
+      allocator: mem,
     });
-    const resize = inner.resize;
-    out.push(Object.assign(inner, { resize: (d: Shape) => resize(shape(d)) }));
+    parts.push({ op, shape });
   }
-  if (grads.dBias) {
-    out.push(
-      await columnSum(gpu, grads.dBias, inputs.dC, dims, {
-        accumulate: options.accumulate,
-        label: `${label} dbias`,
-      }),
-    );
+  if (buffers.dBias) {
+    const op = await columnSum(gpu, { x: buffers.dC, out: buffers.dBias }, {
+      m: dims.m,
+      n: dims.n,
+      accumulate,
+      label: `${label} dbias`,
+      allocator: mem,
+    });
+    parts.push({ op, shape: (d) => d });
   }
-  return out;
+  return {
+    label,
+    dispatches: parts.flatMap((p) => p.op.dispatches),
+    resize(next: MatmulShape) {
+      for (const p of parts) p.op.resize(p.shape(next));
+    },
+    destroy: () => mem.destroy(),
+  };
 }

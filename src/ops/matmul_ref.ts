@@ -5,19 +5,9 @@
  * @module
  */
 
-/** Shape of C = op(A)·op(B): C is (m, n), the shared dimension is k. */
-export interface MatmulDims {
-  /** Rows of C. */
-  m: number;
-  /** Columns of C. */
-  n: number;
-  /** The contracted dimension. */
-  k: number;
-  /** A is stored (k, m) and used transposed. */
-  transA?: boolean;
-  /** B is stored (n, k) and used transposed. */
-  transB?: boolean;
-}
+import type { MatmulDims } from "./matmul.ts";
+
+export type { MatmulDims } from "./matmul.ts";
 
 /** op(A)[i, p] for A stored as `dims` says. */
 function opA(a: ArrayLike<number>, dims: MatmulDims, i: number, p: number): number {

@@ -10,38 +10,45 @@
 
 import { softmaxXent as softmaxXentWgsl } from "../../shaders/mod.ts";
 import type { Gpu } from "../gpu/device.ts";
-import { createBuffer } from "../gpu/buffers.ts";
-import { makeBindGroup, makeDispatch, ParamBlock } from "../gpu/kernel.ts";
-import type { CrfShape, LossOp, SequenceOp, SequenceShape } from "./crf.ts";
+import { type Binding, makeBindGroup, makeDispatch } from "../gpu/kernel.ts";
+import {
+  type CrfShape,
+  type LossOp,
+  opAllocator,
+  type OpOptions,
+  Scratch,
+  type SequenceOp,
+  type SequenceShape,
+} from "./common.ts";
 
 export { resetLoss } from "./crf.ts";
 
 /** Buffers of {@linkcode softmaxXentLoss}. */
 export interface SoftmaxXentBuffers {
   /** (B, T, K) f32 scores, row b·T + t. */
-  emissions: GPUBuffer;
+  emissions: Binding;
   /** (B, T) i32 gold tags, in [0, K) where t < length. */
-  tags: GPUBuffer;
+  tags: Binding;
   /** (B) i32 lengths. */
-  lengths: GPUBuffer;
+  lengths: Binding;
   /** Output (B, T, K) f32: lossScale·(softmax − onehot(gold)), written with `=`, 0 at padding. */
-  dEmissions: GPUBuffer;
+  dEmissions: Binding;
   /** Output (1) f32 loss accumulator: `+=` lossScale·Σ token losses. */
-  loss: GPUBuffer;
+  loss: Binding;
   /** Output (B, T) f32 unscaled token losses, `=`, 0 at padding (internal scratch if omitted). */
-  tokenLoss?: GPUBuffer;
+  tokenLoss?: Binding;
 }
 
 /** Buffers of {@linkcode softmaxPredict}. */
 export interface SoftmaxPredictBuffers {
   /** (B, T, K) f32 scores. */
-  emissions: GPUBuffer;
+  emissions: Binding;
   /** (B) i32 lengths. */
-  lengths: GPUBuffer;
+  lengths: Binding;
   /** Output (B, T) i32 argmax tag (lowest id on ties), `=`, −1 at padding. */
-  prediction: GPUBuffer;
+  prediction: Binding;
   /** Output (B, T, K) f32 softmax probabilities, `=`, 0 at padding. */
-  probabilities: GPUBuffer;
+  probabilities: Binding;
 }
 
 function checkShape(label: string, dims: CrfShape): void {
@@ -67,9 +74,8 @@ function checkShape(label: string, dims: CrfShape): void {
  *
  * @param gpu the device
  * @param buffers inputs and outputs, see {@linkcode SoftmaxXentBuffers}
- * @param dims B, T, K
- * @param options loss scale (default 1; change with `setLossScale`), label
- * @returns the op: `dispatches`, `resize`, `setLossScale`
+ * @param options B, T, K; loss scale (default 1; change with `setLossScale`), label, allocator
+ * @returns the op: `dispatches`, `resize`, `setLossScale`, `destroy`
  *
  * @example
  * ```ts
@@ -90,29 +96,30 @@ function checkShape(label: string, dims: CrfShape): void {
 export async function softmaxXentLoss(
   gpu: Gpu,
   buffers: SoftmaxXentBuffers,
-  dims: CrfShape,
-  options: { lossScale?: number; label?: string } = {},
+  options: CrfShape & OpOptions & { lossScale?: number },
 ): Promise<LossOp> {
   const label = options.label ?? "softmax xent";
+  const dims: CrfShape = options;
   checkShape(label, dims);
   const K = dims.tags;
   let scale = options.lossScale ?? 1;
   const groupsOf = (s: SequenceShape) => Math.ceil(s.batch * s.time / 64);
-  const params = new ParamBlock(gpu, `${label} params`, [dims.batch, dims.time, 0]);
+  const mem = opAllocator(gpu, label, options);
+  const params = mem.uniform(`${label} params`, [dims.batch, dims.time, 0]);
   params.setFloat(3, scale);
-  const rows = (s: SequenceShape) => Math.max(1, s.batch * s.time);
-  let tokenLoss = buffers.tokenLoss ?? createBuffer(gpu, `${label} token loss`, rows(dims) * 4);
-  let partials = createBuffer(gpu, `${label} partials`, Math.max(1, groupsOf(dims)) * 4);
+  const rows = (s: SequenceShape) => s.batch * s.time;
+  const tokenLoss = buffers.tokenLoss ? null : new Scratch(mem, `${label} token loss`, rows(dims));
+  const partials = new Scratch(mem, `${label} partials`, groupsOf(dims));
   const mainBindings = () => [
     params.buffer,
     buffers.emissions,
     buffers.lengths,
     buffers.tags,
     buffers.dEmissions,
-    tokenLoss,
-    partials,
+    buffers.tokenLoss ?? tokenLoss!.buffer,
+    partials.buffer,
   ];
-  const reduceBindings = () => [params.buffer, partials, buffers.loss];
+  const reduceBindings = () => [params.buffer, partials.buffer, buffers.loss];
   const main = await makeDispatch(
     gpu,
     { label, code: softmaxXentWgsl, constants: { K } },
@@ -126,23 +133,15 @@ export async function softmaxXentLoss(
     [1],
   );
   return {
+    label,
     dispatches: [main, reduce],
     resize(next: SequenceShape) {
       checkShape(label, { ...next, tags: K });
       params.set([next.batch, next.time, 0]);
       params.setFloat(3, scale);
-      let rebind = false;
-      if (!buffers.tokenLoss && rows(next) * 4 > tokenLoss.size) {
-        tokenLoss.destroy();
-        tokenLoss = createBuffer(gpu, `${label} token loss`, rows(next) * 4);
-        rebind = true;
-      }
-      if (groupsOf(next) * 4 > partials.size) {
-        partials.destroy();
-        partials = createBuffer(gpu, `${label} partials`, groupsOf(next) * 4);
-        rebind = true;
-      }
-      if (rebind) {
+      const grewLoss = tokenLoss?.ensure(rows(next)) ?? false;
+      const grewPartials = partials.ensure(groupsOf(next));
+      if (grewLoss || grewPartials) {
         main.bindGroup = makeBindGroup(gpu, main.label, main.pipeline, mainBindings());
         reduce.bindGroup = makeBindGroup(gpu, reduce.label, reduce.pipeline, reduceBindings());
       }
@@ -152,6 +151,7 @@ export async function softmaxXentLoss(
       scale = next;
       params.setFloat(3, scale);
     },
+    destroy: () => mem.destroy(),
   };
 }
 
@@ -162,9 +162,8 @@ export async function softmaxXentLoss(
  *
  * @param gpu the device
  * @param buffers inputs and outputs, see {@linkcode SoftmaxPredictBuffers}
- * @param dims B, T, K
- * @param options label
- * @returns the op: `dispatches`, `resize`
+ * @param options B, T, K; label, allocator
+ * @returns the op: `dispatches`, `resize`, `destroy`
  *
  * @example
  * ```ts
@@ -184,14 +183,15 @@ export async function softmaxXentLoss(
 export async function softmaxPredict(
   gpu: Gpu,
   buffers: SoftmaxPredictBuffers,
-  dims: CrfShape,
-  options: { label?: string } = {},
+  options: CrfShape & OpOptions,
 ): Promise<SequenceOp> {
   const label = options.label ?? "softmax predict";
+  const dims: CrfShape = options;
   checkShape(label, dims);
   const K = dims.tags;
   const groupsOf = (s: SequenceShape) => Math.ceil(s.batch * s.time / 64);
-  const params = new ParamBlock(gpu, `${label} params`, [dims.batch, dims.time, 0, 0]);
+  const mem = opAllocator(gpu, label, options);
+  const params = mem.uniform(`${label} params`, [dims.batch, dims.time, 0, 0]);
   const main = await makeDispatch(
     gpu,
     { label, code: softmaxXentWgsl, entryPoint: "predict", constants: { K } },
@@ -199,11 +199,13 @@ export async function softmaxPredict(
     [groupsOf(dims)],
   );
   return {
+    label,
     dispatches: [main],
     resize(next: SequenceShape) {
       checkShape(label, { ...next, tags: K });
       params.set([next.batch, next.time, 0, 0]);
       main.workgroups = [groupsOf(next), 1, 1];
     },
+    destroy: () => mem.destroy(),
   };
 }

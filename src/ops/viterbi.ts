@@ -1,40 +1,54 @@
 /**
  * Viterbi decoding on the GPU: the best tag path and its score per
  * sentence, honouring a mask of allowed transitions (e.g. no O → I-PER in
- * IOB2). Kernel: `shaders/viterbi.wgsl`; reference: `viterbi_ref.ts`
- * (which also has the k-best list Viterbi, `nBestRef`, that the Tagger runs
- * on the CPU).
+ * IOB2). Kernel: `shaders/viterbi.wgsl`; reference: `viterbi_ref.ts`.
  *
  * @module
  */
 
 import { viterbi as viterbiWgsl } from "../../shaders/mod.ts";
 import type { Gpu } from "../gpu/device.ts";
+import type { Allocator } from "../gpu/allocator.ts";
 import { createBuffer } from "../gpu/buffers.ts";
-import { makeBindGroup, makeDispatch, ParamBlock } from "../gpu/kernel.ts";
-import { type CrfShape, sequenceLayout, type SequenceOp, type SequenceShape } from "./crf.ts";
-import type { TransitionMask } from "./viterbi_ref.ts";
+import { type Binding, makeBindGroup, makeDispatch } from "../gpu/kernel.ts";
+import {
+  type CrfShape,
+  opAllocator,
+  type OpOptions,
+  Scratch,
+  sequenceLayout,
+  type SequenceOp,
+  type SequenceShape,
+} from "./common.ts";
 
-export type { TransitionMask } from "./viterbi_ref.ts";
+/** Which transitions a decoder may use: 1 allowed, 0 forbidden. */
+export interface TransitionMask {
+  /** (K, K) [from, to]. */
+  transitions: ArrayLike<number>;
+  /** (K) tags a sentence may start with. */
+  start: ArrayLike<number>;
+  /** (K) tags a sentence may end with. */
+  end: ArrayLike<number>;
+}
 
 /** Buffers of {@linkcode viterbiDecode}. */
 export interface ViterbiBuffers {
   /** (B, T, K) f32 scores, row b·T + t. */
-  emissions: GPUBuffer;
+  emissions: Binding;
   /** (B) i32 lengths. */
-  lengths: GPUBuffer;
+  lengths: Binding;
   /** (K, K) f32 [from, to]. */
-  transitions: GPUBuffer;
+  transitions: Binding;
   /** (K) f32. */
-  start: GPUBuffer;
+  start: Binding;
   /** (K) f32. */
-  end: GPUBuffer;
+  end: Binding;
   /** (K·K + 2K) u32 packed mask from {@linkcode createTransitionMask}; omit to allow everything. */
-  allowed?: GPUBuffer;
+  allowed?: Binding;
   /** Output (B, T) i32: the best path, written with `=`; −1 at padding. */
-  path: GPUBuffer;
+  path: Binding;
   /** Output (B) f32: its score, `=`; 0 for an empty sentence, ≤ −1e29 when every path is forbidden. */
-  score: GPUBuffer;
+  score: Binding;
 }
 
 /**
@@ -82,6 +96,7 @@ export function packTransitionMask(mask: TransitionMask, tags: number): Uint32Ar
  * @param gpu the device
  * @param mask the mask, or undefined to allow every transition
  * @param tags K
+ * @param allocator the owner (default: none; the caller frees the buffer with `destroyBuffer`)
  * @returns a (K·K + 2K) u32 storage buffer
  *
  * @example
@@ -97,13 +112,16 @@ export function createTransitionMask(
   gpu: Gpu,
   mask: TransitionMask | undefined,
   tags: number,
+  allocator?: Allocator,
 ): GPUBuffer {
   const ones = (n: number) => new Array<number>(n).fill(1);
   const words = packTransitionMask(
     mask ?? { transitions: ones(tags * tags), start: ones(tags), end: ones(tags) },
     tags,
   );
-  return createBuffer(gpu, "transition mask", words);
+  return allocator
+    ? allocator.buffer("transition mask", words)
+    : createBuffer(gpu, "transition mask", words);
 }
 
 /**
@@ -113,9 +131,9 @@ export function createTransitionMask(
  *
  * @param gpu the device
  * @param buffers inputs and outputs, see {@linkcode ViterbiBuffers}
- * @param dims B, T, K (K ≤ 32)
- * @param options sentences per workgroup (default ⌊64 / K⌋, at most B), label
- * @returns the op: `dispatches` (one), `resize`
+ * @param options B, T, K (K ≤ 32); sentences per workgroup (default ⌊64 / K⌋, at most B),
+ *   label, allocator
+ * @returns the op: `dispatches` (one), `resize`, `destroy`
  *
  * @example
  * ```ts
@@ -135,10 +153,10 @@ export function createTransitionMask(
 export async function viterbiDecode(
   gpu: Gpu,
   buffers: ViterbiBuffers,
-  dims: CrfShape,
-  options: { sentencesPerGroup?: number; label?: string } = {},
+  options: CrfShape & OpOptions & { sentencesPerGroup?: number },
 ): Promise<SequenceOp> {
   const label = options.label ?? "viterbi";
+  const dims: CrfShape = options;
   const K = dims.tags;
   const { s: S, wg } = sequenceLayout(label, dims, options.sentencesPerGroup);
   const checkTime = (time: number) => {
@@ -151,18 +169,10 @@ export async function viterbiDecode(
   };
   checkTime(dims.time);
   const groupsOf = (batch: number) => Math.ceil(batch / S);
-  const params = new ParamBlock(gpu, `${label} params`, [
-    dims.batch,
-    dims.time,
-    groupsOf(dims.batch),
-    0,
-  ]);
-  const allowed = buffers.allowed ?? createTransitionMask(gpu, undefined, K);
-  let backpointers = createBuffer(
-    gpu,
-    `${label} backpointers`,
-    Math.max(4, dims.batch * dims.time * K * 4),
-  );
+  const mem = opAllocator(gpu, label, options);
+  const params = mem.uniform(`${label} params`, [dims.batch, dims.time, groupsOf(dims.batch), 0]);
+  const allowed = buffers.allowed ?? createTransitionMask(gpu, undefined, K, mem);
+  const backpointers = new Scratch(mem, `${label} backpointers`, dims.batch * dims.time * K);
   const bindings = () => [
     params.buffer,
     buffers.emissions,
@@ -173,7 +183,7 @@ export async function viterbiDecode(
     allowed,
     buffers.path,
     buffers.score,
-    backpointers,
+    backpointers.buffer,
   ];
   const main = await makeDispatch(
     gpu,
@@ -182,18 +192,17 @@ export async function viterbiDecode(
     [groupsOf(dims.batch)],
   );
   return {
+    label,
     dispatches: [main],
     resize(next: SequenceShape) {
       sequenceLayout(label, { ...next, tags: K });
       checkTime(next.time);
       params.set([next.batch, next.time, groupsOf(next.batch), 0]);
-      const bytes = next.batch * next.time * K * 4;
-      if (bytes > backpointers.size) {
-        backpointers.destroy();
-        backpointers = createBuffer(gpu, `${label} backpointers`, bytes);
+      if (backpointers.ensure(next.batch * next.time * K)) {
         main.bindGroup = makeBindGroup(gpu, label, main.pipeline, bindings());
       }
       main.workgroups = [groupsOf(next.batch), 1, 1];
     },
+    destroy: () => mem.destroy(),
   };
 }

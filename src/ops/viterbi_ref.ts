@@ -9,16 +9,9 @@
  */
 
 import type { CrfBatch, CrfParams, CrfShape } from "./crf_ref.ts";
+import type { TransitionMask } from "./viterbi.ts";
 
-/** Which transitions a decoder may use: 1 allowed, 0 forbidden. */
-export interface TransitionMask {
-  /** (K, K) [from, to]. */
-  transitions: ArrayLike<number>;
-  /** (K) tags a sentence may start with. */
-  start: ArrayLike<number>;
-  /** (K) tags a sentence may end with. */
-  end: ArrayLike<number>;
-}
+export type { TransitionMask } from "./viterbi.ts";
 
 /** Best paths of a batch. */
 export interface ViterbiResult {

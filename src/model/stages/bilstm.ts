@@ -1,0 +1,73 @@
+/**
+ * One BiLSTM layer as a stage: reads the previous stage's activation
+ * (B·T, E) and writes h (B·T, 2H); its backward reads dh and writes the
+ * previous activation's gradient. Stack layers by chaining stages.
+ *
+ * @module
+ */
+
+import { createBiLstm } from "../../ops/lstm.ts";
+import { type Activation, slice, type Stage, type StageContext } from "./stage.ts";
+
+/**
+ * Builds layer `layer` of the BiLSTM.
+ *
+ * @param ctx the stage context
+ * @param layer the layer index k (its tensors are `lstm.*_l{k}`)
+ * @param input the previous stage's output activation
+ * @returns the stage and its output activation (B·T, 2H)
+ */
+export async function bilstmStage(
+  ctx: StageContext,
+  layer: number,
+  input: Activation,
+): Promise<{ stage: Stage; output: Activation }> {
+  const { gpu, config, capacity, inputs } = ctx;
+  const name = `lstm ${layer}`;
+  const mem = ctx.allocator.scope(name);
+  const H = config.hidden;
+  const rows = capacity.maxBatch * capacity.maxTime;
+  const p = (tensor: string) => slice(ctx, ctx.params, `lstm.${tensor}_l${layer}`);
+  const hOut = mem.buffer(`${name} output`, Math.max(1, rows * 2 * H) * 4);
+  const dH = ctx.training
+    ? mem.buffer(`${name} output gradient`, Math.max(1, rows * 2 * H) * 4)
+    : null;
+  const op = await createBiLstm(gpu, {
+    x: input.value,
+    lengths: inputs.lengths,
+    wIh: p("weight_ih"),
+    wHh: p("weight_hh"),
+    bIh: p("bias_ih"),
+    bHh: p("bias_hh"),
+    hOut,
+  }, {
+    maxBatch: capacity.maxBatch,
+    maxTime: capacity.maxTime,
+    inputSize: input.width,
+    hiddenSize: H,
+    label: name,
+    allocator: mem,
+  });
+  const g = (tensor: string) => slice(ctx, ctx.grads, `lstm.${tensor}_l${layer}`);
+  const backward = dH
+    ? await op.backward({
+      dhOut: dH,
+      ...(input.gradient ? { dX: input.gradient } : {}),
+      dWIh: g("weight_ih"),
+      dWHh: g("weight_hh"),
+      dBIh: g("bias_ih"),
+      dBHh: g("bias_hh"),
+    })
+    : null;
+  const stage: Stage = {
+    name,
+    forward: op.dispatches,
+    backward: backward?.dispatches ?? [],
+    infer: op.dispatches,
+    // The layer resizes its backward too.
+    resize: (batch) => op.resize({ batch: batch.size, time: batch.maxLength }),
+    setStep() {},
+    destroy: () => mem.destroy(),
+  };
+  return { stage, output: { value: hOut, gradient: dH, width: 2 * H } };
+}
