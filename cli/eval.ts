@@ -306,7 +306,8 @@ async function readGold(source: string, values: Values, io: CliIO): Promise<Gold
     );
   }
   const corpus = await readCorpus(source, { format: values["data-format"] as never });
-  for (const w of corpus.warnings ?? []) await io.stderr(`eval: warning: ${source}: ${w}\n`);
+  // The reader's warnings name the file already.
+  for (const w of corpus.warnings) await io.stderr(`eval: warning: ${w}\n`);
   return corpus.sentences;
 }
 
