@@ -16,6 +16,7 @@
  * @module
  */
 
+import { cpuUsage } from "node:process";
 import { parseArgs } from "node:util";
 import { CASING_CLASSES } from "../src/data/casing.ts";
 import { readConll } from "../src/data/conll.ts";
@@ -63,6 +64,8 @@ export interface TagBenchResult {
   totalSeconds: number;
   /** tokens / totalSeconds. */
   tokensPerSecond: number;
+  /** CPU seconds of this process (all threads, the software adapter's included) over load + tag. */
+  cpuSeconds: number;
   /** Entities found (a sanity figure). */
   entities: number;
 }
@@ -131,7 +134,7 @@ export async function benchTagging(
   const tokens = sentences.reduce((n, s) => n + s.length, 0);
   // Validate before timing: a short sentence tags, and its marginals are distributions.
   {
-    const tagger = await Tagger.load(path, { gpu });
+    using tagger = await Tagger.load(path, { gpu });
     const [check] = await tagger.tagTokens([sentences[0]]);
     const K = tagger.labels.length;
     for (let t = 0; t < sentences[0].length; t++) {
@@ -141,11 +144,13 @@ export async function benchTagging(
   }
   let best: TagBenchResult | undefined;
   for (let rep = 0; rep < (options.reps ?? 1); rep++) {
+    const cpu0 = cpuUsage();
     const t0 = performance.now();
-    const tagger = await Tagger.load(path, { gpu });
+    using tagger = await Tagger.load(path, { gpu });
     const t1 = performance.now();
     const results = await tagger.tagTokens(sentences);
     const t2 = performance.now();
+    const cpu = cpuUsage(cpu0);
     const result: TagBenchResult = {
       adapter: describeAdapter(gpu.adapter),
       sentences: sentences.length,
@@ -154,6 +159,7 @@ export async function benchTagging(
       tagSeconds: (t2 - t1) / 1000,
       totalSeconds: (t2 - t0) / 1000,
       tokensPerSecond: tokens / ((t2 - t0) / 1000),
+      cpuSeconds: (cpu.user + cpu.system) / 1e6,
       entities: results.reduce((n, r) => n + r.entities.length, 0),
     };
     if (!best || result.totalSeconds < best.totalSeconds) best = result;
@@ -194,11 +200,14 @@ over ~46k tokens.
   });
   console.log(`adapter: ${r.adapter}`);
   console.log(
-    `| sentences | tokens | load s | tag s | total s | tokens/s |\n| --- | --- | --- | --- | --- | --- |\n` +
+    `| sentences | tokens | load s | tag s | total s | tokens/s | CPU s |\n` +
+      `| --- | --- | --- | --- | --- | --- | --- |\n` +
       `| ${r.sentences} | ${r.tokens} | ${r.loadSeconds.toFixed(2)} | ${
         r.tagSeconds.toFixed(2)
       } | ` +
-      `${r.totalSeconds.toFixed(2)} | ${Math.round(r.tokensPerSecond)} |`,
+      `${r.totalSeconds.toFixed(2)} | ${Math.round(r.tokensPerSecond)} | ${
+        r.cpuSeconds.toFixed(2)
+      } |`,
   );
   console.log(JSON.stringify(r));
 }

@@ -314,7 +314,7 @@ Deno.test("pipelined batches and concurrent calls equal tagging each sentence al
   const { bytes } = await tinyModel();
   const tagger = await Tagger.load(bytes, { gpu });
   const sentences = tinySentences().map((s) => s.tokens);
-  // More sentences than two batches of 256, so batches are in flight while others are read.
+  // More sentences than two batches (of 128 or 256), so batches are in flight while others are read.
   const many = Array.from({ length: 700 }, (_, i) => sentences[(i * 7) % sentences.length]);
   const all = await tagger.tagTokens(many);
   const alone = new Map<string, Awaited<ReturnType<Tagger["tagTokens"]>>[number]>();
