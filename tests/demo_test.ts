@@ -95,6 +95,41 @@ async function hasChromium(): Promise<boolean> {
   }
 }
 
+/** The command that installs the browser, as a user would type it. */
+const INSTALL = "apt-get update && apt-get install -y chromium";
+
+/**
+ * Installs Debian's Chromium when it is missing and this process may install packages (root
+ * with apt-get); otherwise the failure says exactly what to run.
+ */
+async function ensureChromium(): Promise<void> {
+  if (await hasChromium()) return;
+  const canInstall = Deno.uid() === 0 && await commandExists("apt-get");
+  if (!canInstall) {
+    throw new Error(
+      `${CHROMIUM} is missing and this test cannot install it (it needs root and apt-get): ` +
+        `run \`sudo sh -c '${INSTALL}'\`, then the tests again`,
+    );
+  }
+  console.error(`${CHROMIUM} is missing: installing it (${INSTALL})`);
+  const install = await new Deno.Command("sh", {
+    args: ["-c", INSTALL],
+    env: { DEBIAN_FRONTEND: "noninteractive" },
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  if (!install.success || !(await hasChromium())) {
+    const tail = new TextDecoder().decode(install.stderr).trim().split("\n").slice(-3).join(" | ");
+    throw new Error(`Installing Chromium failed (${tail}): run \`${INSTALL}\` as root`);
+  }
+}
+
+async function commandExists(name: string): Promise<boolean> {
+  const probe = await new Deno.Command("sh", { args: ["-c", `command -v ${name}`], stdout: "null" })
+    .output();
+  return probe.success;
+}
+
 /** Page width checks: no horizontal scrolling, and what overflows its own box, if anything. */
 function overflow(page: Page) {
   return page.evaluate(() => ({
@@ -283,10 +318,7 @@ Deno.test({
   sanitizeOps: false,
   sanitizeResources: false,
   fn: async (t) => {
-    assert.ok(
-      await hasChromium(),
-      `${CHROMIUM} is missing: install it with \`apt-get install -y chromium\` (.ci/run does)`,
-    );
+    await ensureChromium();
     const shipped = await Deno.readFile(SHIPPED);
     const denoTagger = await Tagger.load(shipped, { gpu: await acquireGpu() });
     const denoEntities = await denoTagger.tag(TEXT);
