@@ -28,5 +28,11 @@ export {
   type EmbeddedCorpusOptions,
   loadEmbeddedCorpus,
 } from "./src/data/embedded.ts";
-export { readSafetensorsFile, writeFileAtomic, writeSafetensorsFile } from "./src/io/files.ts";
+export {
+  readSafetensorsFile,
+  removeStaleTempFiles,
+  writeFileAtomic,
+  writeSafetensorsFile,
+} from "./src/io/files.ts";
+export { acquireRunLock, LOCK_FILE, type RunLock } from "./src/train/lock.ts";
 export { stderrSink } from "./src/train/progress.ts";

@@ -46,7 +46,14 @@ export { type ConllOptions, parseConll } from "./src/data/conll.ts";
 export { type GmbCorpus, type GmbCsvOptions, parseGmbCsv } from "./src/data/csv.ts";
 export { type JsonlOptions, parseJsonl } from "./src/data/jsonl.ts";
 export { type CorpusOptions, formatFromPath, parseCorpus } from "./src/data/read_corpus.ts";
-export { type EmbeddingOptions, type Embeddings, parseEmbeddings } from "./src/data/embeddings.ts";
+export {
+  type Coverage,
+  embeddingCoverage,
+  type EmbeddingOptions,
+  type Embeddings,
+  formatCoverage,
+  parseEmbeddings,
+} from "./src/data/embeddings.ts";
 export { EMBEDDED_CORPUS_URL } from "./src/data/embedded.ts";
 export { gunzip } from "./src/data/text.ts";
 export { type Split, splitCorpus, type SplitOptions } from "./src/data/split.ts";
@@ -75,10 +82,13 @@ export * from "./src/eval/mod.ts";
 
 // Training.
 export {
+  type EpochEvent,
+  TRAIN_DEFAULTS,
   type TrainData,
   type TrainEvent,
   trainModel,
   type TrainOptions,
   type TrainResult,
 } from "./src/train/trainer.ts";
+export { type BatchFit, bytesPerRow, fitBatches } from "./src/train/batching.ts";
 export type { ProgressSink } from "./src/train/progress.ts";

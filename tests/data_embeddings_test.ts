@@ -125,3 +125,30 @@ Deno.test("embeddingMatrix copies vectors, zeroes <pad>, and seeds the rest", ()
   assert.deepEqual(embeddingMatrix(vocab, e, { seed: 5 }), m);
   assert.notDeepEqual(embeddingMatrix(vocab, e, { seed: 6 }), m);
 });
+
+Deno.test("a word2vec header that disagrees with the rows is named: its size an error, its count a warning", async () => {
+  throwsAt(
+    () => parseEmbeddings("2 3\nthe 1 2 3 4\n", { path: "v.txt" }),
+    2,
+    /expected a word and 3 numbers as the header on line 1 declares, found 4 fields/,
+  );
+  const short = parseEmbeddings("5 2\nthe 1 2\ncat 3 4\n", { path: "v.txt" });
+  assert.deepEqual(short.words, ["the", "cat"]);
+  assert.deepEqual(short.warnings, [
+    "v.txt: the header on line 1 declares 5 vectors, found 2 rows (is the file truncated?)",
+  ]);
+  assert.deepEqual(parseEmbeddings("2 2\nthe 1 2\ncat 3 4\n").warnings, []);
+  // Without a header a row may hold a word with spaces (GloVe 840B).
+  assert.deepEqual(parseEmbeddings("a 1 1\n. . 3 3\n").words, ["a", ". ."]);
+
+  const file = await Deno.makeTempFile({ suffix: ".txt.gz" });
+  try {
+    await Deno.writeFile(file, new Uint8Array([0x1f, 0x8b, 8, 0, 9, 9, 9, 9, 9, 9, 9, 9]));
+    await assert.rejects(
+      readEmbeddings(file),
+      (e: Error) => e.message.startsWith(`Cannot read ${file}: not a valid gzip file`),
+    );
+  } finally {
+    await Deno.remove(file);
+  }
+});

@@ -1,10 +1,12 @@
 import assert from "node:assert/strict";
 import type { Sentence } from "../src/data/sentence.ts";
-import { acquireGpu } from "../src/gpu/mod.ts";
+import { acquireGpu, gpuMemory } from "../src/gpu/mod.ts";
 import { decodeModel } from "../src/model/checkpoint.ts";
 import { CASING_CLASSES } from "../src/data/casing.ts";
-import { parameterLayout, toPytorchTensors } from "../src/model/graph.ts";
+import { NerGraph, parameterLayout, toPytorchTensors } from "../src/model/graph.ts";
 import { type TrainEvent, trainModel, type TrainOptions } from "../src/train/trainer.ts";
+import { bytesPerRow, fitBatches } from "../src/train/batching.ts";
+import { resolveConfig } from "../src/model/config.ts";
 
 /** Invented sentences: a name, a place and filler words, in a few patterns. */
 function corpus(n: number, seed: number): Sentence[] {
@@ -172,4 +174,220 @@ Deno.test("unkReplace feeds words seen once as <unk>, deterministically for a se
     trainModel(gpu, rare, { ...options, epochs: 1, unkReplace: 2 }),
     /unkReplace/,
   );
+});
+
+Deno.test("a resumed run keeps the best weights when no epoch beats them, and tests them", async () => {
+  const gpu = await acquireGpu();
+  let last: Uint8Array | null = null;
+  const first = await trainModel(gpu, data, {
+    ...options,
+    epochs: 2,
+    save: (kind, bytes) => {
+      if (kind === "last") last = bytes;
+    },
+  });
+  assert.ok(first.bestDevF1 > 0, `dev F1 ${first.bestDevF1}`);
+  const checkpoint = decodeModel(last!);
+  assert.ok(checkpoint.training?.best, "the last checkpoint holds no best weights");
+  for (const [name, tensor] of Object.entries(first.model.tensors)) {
+    assert.deepEqual([...checkpoint.training.best[name]], [...tensor], `best.${name}`);
+  }
+  // A learning rate that wrecks the model: no resumed epoch can beat the best.
+  const resumed = await trainModel(gpu, data, { ...options, epochs: 4, lr: 50, resume: last! });
+  assert.equal(resumed.epochs, 4);
+  assert.ok(resumed.history.slice(2).every((e) => !e.best), "a wrecked epoch was kept as best");
+  assert.equal(resumed.bestEpoch, first.bestEpoch);
+  assert.equal(resumed.bestDevF1, first.bestDevF1);
+  for (const [name, tensor] of Object.entries(first.model.tensors)) {
+    assert.deepEqual([...resumed.model.tensors[name]], [...tensor], `${name} was replaced`);
+  }
+  assert.equal(resumed.test!.entities.overall.f1, first.test!.entities.overall.f1);
+});
+
+Deno.test("an interrupt inside an epoch, then resume, gives the uninterrupted curve", async () => {
+  const gpu = await acquireGpu();
+  const curve = (events: readonly TrainEvent[]) =>
+    events.flatMap((e) => e.type === "epoch" && !e.partial ? [[e.epoch, e.loss, e.dev]] : []);
+  const opts = { ...options, lossEvery: 1, epochs: 3 };
+  const full: TrainEvent[] = [];
+  await trainModel(gpu, data, { ...opts, onEvent: (e) => full.push(e) });
+  // 24 sentences in batches of 8: 3 steps per epoch; stop after step 5, inside epoch 2.
+  const controller = new AbortController();
+  let last: Uint8Array | null = null;
+  const saved: string[] = [];
+  const cut = await trainModel(gpu, data, {
+    ...opts,
+    signal: controller.signal,
+    onEvent: (e) => {
+      if (e.type === "loss" && e.step === 5) controller.abort();
+    },
+    save: (kind, bytes) => {
+      saved.push(kind);
+      if (kind === "last") last = bytes;
+    },
+  });
+  assert.equal(cut.stopReason, "interrupted");
+  assert.deepEqual(cut.history.at(-1)?.partial, { batches: 2, of: 3 });
+  assert.equal(cut.epochs, 2);
+  const state = decodeModel(last!).training!.state as { epoch: number; step: number };
+  assert.deepEqual([state.epoch, state.step], [1, 3], "last is not the start of epoch 2");
+  const resumed: TrainEvent[] = [];
+  const result = await trainModel(gpu, data, {
+    ...opts,
+    resume: last!,
+    onEvent: (e) => resumed.push(e),
+  });
+  assert.deepEqual(curve(resumed), curve(full).slice(1));
+  assert.deepEqual(curve(result.history), curve(full));
+});
+
+Deno.test("a time budget always runs a step; an epoch it cuts short is evaluated as partial", async () => {
+  const gpu = await acquireGpu();
+  const result = await trainModel(gpu, data, { ...options, epochs: 3, timeBudget: 1e-9 });
+  assert.match(result.stopReason, /time budget of 1e-9 s reached/);
+  assert.equal(result.epochs, 1);
+  assert.deepEqual(result.history.map((e) => e.partial), [{ batches: 1, of: 3 }]);
+  assert.ok(result.test, "no test report");
+  await assert.rejects(
+    trainModel(gpu, data, { ...options, timeBudget: 0 }),
+    /timeBudget: expected a number of seconds > 0, found 0/,
+  );
+  const controller = new AbortController();
+  controller.abort();
+  await assert.rejects(
+    trainModel(gpu, data, { ...options, signal: controller.signal }),
+    /No model was trained: interrupted before the first training step/,
+  );
+});
+
+Deno.test("warnings name dev or test tags unseen in training and an empty test set", async () => {
+  const gpu = await acquireGpu();
+  const misc = { tokens: ["Zorg", "is", "odd"], tags: ["B-MISC", "O", "O"] };
+  const events: TrainEvent[] = [];
+  const result = await trainModel(gpu, { ...data, dev: [...data.dev, misc], test: [] }, {
+    ...options,
+    epochs: 1,
+    onEvent: (e) => events.push(e),
+  });
+  const warnings = events.flatMap((e) => e.type === "warning" ? [e.message] : []);
+  assert.deepEqual(warnings, result.warnings);
+  assert.ok(warnings.some((w) => /the dev data has tags never seen in training: B-MISC/.test(w)));
+  assert.ok(warnings.includes("the test data holds no sentences: no test report"));
+  assert.equal(result.test, undefined);
+  assert.ok(!events.some((e) => e.type === "stop" && /coverage/.test(e.reason)));
+});
+
+Deno.test("resuming or fine-tuning with model options that disagree with the model fails", async () => {
+  const gpu = await acquireGpu();
+  let last: Uint8Array | null = null;
+  await trainModel(gpu, data, {
+    ...options,
+    epochs: 1,
+    save: (kind, bytes) => {
+      if (kind === "last") last = bytes;
+    },
+  });
+  await assert.rejects(
+    trainModel(gpu, data, { ...options, config: { ...options.config, hidden: 7 }, resume: last! }),
+    /Cannot resume: the options ask for hidden 7, the checkpoint has hidden 6/,
+  );
+  await assert.rejects(
+    trainModel(gpu, data, { ...options, scheme: "IOBES", initFrom: last! }),
+    /Cannot fine-tune: the options ask for the IOBES scheme, the initial model uses IOB2/,
+  );
+});
+
+Deno.test("trainModel destroys its graph, also when it fails", async () => {
+  const gpu = await acquireGpu();
+  const destroy = NerGraph.prototype.destroy;
+  let destroyed = 0;
+  NerGraph.prototype.destroy = function (this: NerGraph) {
+    destroyed++;
+    destroy.call(this);
+  };
+  try {
+    const before = gpuMemory(gpu).liveBytes;
+    let during = 0;
+    const measure = (e: TrainEvent) => {
+      if (e.type === "start") during = gpuMemory(gpu).liveBytes;
+    };
+    await trainModel(gpu, data, { ...options, epochs: 1, onEvent: measure });
+    assert.equal(destroyed, 1);
+    assert.ok(gpuMemory(gpu).liveBytes < during, `live ${before} → ${during}, not freed`);
+    await assert.rejects(
+      trainModel(gpu, data, {
+        ...options,
+        epochs: 1,
+        onEvent: (e) => {
+          if (e.type === "epoch") throw new Error("log full");
+        },
+      }),
+      /log full/,
+    );
+    assert.equal(destroyed, 2, "a failed run kept its graph");
+  } finally {
+    NerGraph.prototype.destroy = destroy;
+  }
+});
+
+Deno.test("batches shrink so that a long sentence fits the binding limit, in training and evaluation", async () => {
+  const fit = fitBatches({ batchSize: 32, evalBatchSize: 128 }, 1000, 3200, 128 * 2 ** 20);
+  assert.deepEqual([fit.batchSize, fit.evalBatchSize], [32, 41]);
+  assert.ok(fit.largestBuffer <= 128 * 2 ** 20);
+  assert.match(fit.note!, /longest sentence has 1000 tokens: batches hold at most 41 sentences/);
+  const same = fitBatches({ batchSize: 32, evalBatchSize: 128 }, 124, 3200, 128 * 2 ** 20);
+  assert.deepEqual([same.batchSize, same.evalBatchSize, same.note], [32, 128, undefined]);
+  assert.throws(
+    () => fitBatches({ batchSize: 1, evalBatchSize: 1 }, 50000, 3200, 2 ** 27),
+    /50000 tokens/,
+  );
+
+  // On the GPU: a limit that holds 3 sentences of the longest length cuts every batch to 3.
+  const gpu = await acquireGpu();
+  const long = { tokens: Array(40).fill("Ada"), tags: Array(40).fill("B-PER") };
+  const events: TrainEvent[] = [];
+  const row = bytesPerRow(resolveConfig(options.config), 3);
+  const result = await trainModel(gpu, { ...data, dev: [...data.dev, long] }, {
+    ...options,
+    epochs: 1,
+    maxBindingBytes: 3 * 40 * row,
+    onEvent: (e) => events.push(e),
+  });
+  const start = events.find((e) => e.type === "start");
+  assert.ok(start?.type === "start");
+  assert.deepEqual([start.batchSize, start.evalBatchSize], [3, 3]);
+  assert.ok(result.warnings.some((w) => /batches hold at most 3 sentences/.test(w)));
+});
+
+// At hidden 16: llvmpipe's loop limit bounds the LSTM backward kernel at T·(H + 44) iterations
+// per invocation (src/ops/lstm.ts), so 1,000 tokens fit up to H = 20 on this adapter.
+Deno.test("a 1,000-token sentence trains and is evaluated, with the evaluation batch cut to fit", async () => {
+  const gpu = await acquireGpu();
+  const words = ["Ada", "went", "to", "Oslo", "."];
+  const tags = ["B-PER", "O", "O", "B-LOC", "O"];
+  const long = {
+    tokens: Array.from({ length: 1000 }, (_, i) => words[i % 5]),
+    tags: Array.from({ length: 1000 }, (_, i) => tags[i % 5]),
+  };
+  const events: TrainEvent[] = [];
+  const result = await trainModel(
+    gpu,
+    { train: [...data.train, long], dev: [long], test: [long] },
+    {
+      ...options,
+      config: { ...options.config, hidden: 16 },
+      epochs: 1,
+      onEvent: (e) => events.push(e),
+    },
+  );
+  assert.ok(Number.isFinite(result.history[0].loss), `loss ${result.history[0].loss}`);
+  assert.ok(result.test, "no test report");
+  assert.equal(result.test.counts.tokens, 1000);
+  const start = events.find((e) => e.type === "start");
+  assert.ok(start?.type === "start");
+  // 128 sentences of 1,000 tokens would pass 65,535 tokens per batch on the software adapter.
+  if (gpu.adapter.isFallbackAdapter) assert.equal(start.evalBatchSize, 65);
+  const rows = start.evalBatchSize * 1000;
+  const limit = gpu.device.limits.maxStorageBufferBindingSize;
+  assert.ok(rows * bytesPerRow(result.model.config, 3) <= limit);
 });

@@ -49,6 +49,8 @@ class EmbeddingParser {
   #duplicates = 0;
   #skipped = 0;
   #lineNo = 0;
+  #rows = 0;
+  #header: { count: number; dim: number } | undefined;
 
   constructor(options: EmbeddingOptions) {
     this.#path = options.path ?? "<input>";
@@ -72,6 +74,7 @@ class EmbeddingParser {
         );
       }
       this.#dim = dim;
+      this.#header = { count: Number(fields[0]), dim };
       return;
     }
     if (this.#dim === undefined) {
@@ -85,6 +88,15 @@ class EmbeddingParser {
       this.#dim = fields.length - 1;
     }
     const dim = this.#dim;
+    this.#rows++;
+    if (this.#header && fields.length !== dim + 1) {
+      throw new DataFormatError(
+        this.#path,
+        lineNo,
+        `expected a word and ${dim} numbers as the header on line 1 declares, found ` +
+          `${fields.length - 1} fields after the word`,
+      );
+    }
     if (fields.length < dim + 1) {
       throw new DataFormatError(
         this.#path,
@@ -153,6 +165,12 @@ class EmbeddingParser {
     if (this.#skipped > 0) {
       warnings.push(`${this.#path}: skipped ${this.#skipped} rows whose words are not needed`);
     }
+    if (this.#header && this.#header.count !== this.#rows) {
+      warnings.push(
+        `${this.#path}: the header on line 1 declares ${this.#header.count} vectors, ` +
+          `found ${this.#rows} rows (is the file truncated?)`,
+      );
+    }
     return { words: this.#words, dim: this.#dim, vectors, warnings };
   }
 }
@@ -217,6 +235,23 @@ export async function readEmbeddings(
       new DecompressionStream("gzip") as ReadableWritablePair<Uint8Array, Uint8Array>,
     );
   }
+  try {
+    return await parseStream(parser, stream, path);
+  } catch (e) {
+    if (e instanceof DataFormatError || !path.endsWith(".gz")) throw e;
+    throw new Error(
+      `Cannot read ${path}: not a valid gzip file (${(e as Error).message}); ` +
+        "is it truncated or corrupt?",
+      { cause: e },
+    );
+  }
+}
+
+async function parseStream(
+  parser: EmbeddingParser,
+  stream: ReadableStream<Uint8Array>,
+  path: string,
+): Promise<Embeddings> {
   const decoder = new TextDecoder("utf-8", { fatal: true });
   let rest = "";
   let first = true;

@@ -68,7 +68,17 @@ export async function parseCorpus(
   const path = options.path ?? "<input>";
   const format = options.format ?? formatFromPath(path);
   let data = input;
-  if (typeof data !== "string" && data[0] === 0x1f && data[1] === 0x8b) data = await gunzip(data);
+  if (typeof data !== "string" && data[0] === 0x1f && data[1] === 0x8b) {
+    try {
+      data = await gunzip(data);
+    } catch (e) {
+      throw new Error(
+        `Cannot read ${path}: not a valid gzip file (${(e as Error).message}); ` +
+          "is it truncated or corrupt?",
+        { cause: e },
+      );
+    }
+  }
   const checkTags = options.checkTags;
   switch (format) {
     case "conll":

@@ -97,3 +97,35 @@ export async function writeSafetensorsFile(
 ): Promise<void> {
   await writeFileAtomic(path, encodeSafetensors(tensors, metadata));
 }
+
+/** Names {@linkcode writeFileAtomic} gives its temporary files: `.<name>.<8 hex>.tmp`. */
+const TEMP_NAME = /^\..+\.[0-9a-f]{8}\.tmp$/;
+
+/**
+ * Removes the temporary files that interrupted {@linkcode writeFileAtomic}
+ * calls left in `dir` (hidden `.<name>.<8 hex>.tmp` files). Call it only
+ * while no other process writes there (e.g. holding the folder's lock).
+ *
+ * @param dir the folder
+ * @returns the names removed
+ *
+ * @example
+ * ```ts
+ * import { removeStaleTempFiles } from "./files.ts";
+ * const dir = await Deno.makeTempDir();
+ * await Deno.writeTextFile(`${dir}/.model.safetensors.0a1b2c3d.tmp`, "half");
+ * await Deno.writeTextFile(`${dir}/keep.tmp`, "not ours");
+ * const removed = await removeStaleTempFiles(dir);
+ * if (removed.join() !== ".model.safetensors.0a1b2c3d.tmp") throw new Error(removed.join());
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
+export async function removeStaleTempFiles(dir: string): Promise<string[]> {
+  const removed: string[] = [];
+  for await (const entry of Deno.readDir(dir)) {
+    if (!entry.isFile || !TEMP_NAME.test(entry.name)) continue;
+    await Deno.remove(`${dir}/${entry.name}`);
+    removed.push(entry.name);
+  }
+  return removed.sort();
+}

@@ -5,7 +5,10 @@
  * bytes in and out, so it works in browsers too.
  *
  * A resumable checkpoint is the same file plus `optimizer.m` and
- * `optimizer.v` (flat, GPU layout), `optimizer.average` when weights are averaged, and a `training_state` metadata entry.
+ * `optimizer.v` (flat, GPU layout), `optimizer.average` when weights are
+ * averaged, the best weights so far as `best.<name>` (PyTorch names and
+ * shapes, so a resume never loses them), and a `training_state` metadata
+ * entry.
  *
  * @module
  */
@@ -51,6 +54,8 @@ export interface TrainingState {
   v: Float32Array;
   /** The running parameter average, flat GPU layout, when training averages weights. */
   average?: Float32Array;
+  /** The best (by dev F1) weights so far, by PyTorch name, stored as `best.<name>`. */
+  best?: Record<string, Float32Array>;
   /** Anything the trainer needs (epoch, step, best F1, history). */
   state: Record<string, unknown>;
 }
@@ -115,7 +120,7 @@ export function encodeModel(model: ModelData, options: EncodeModelOptions = {}):
     summary: JSON.stringify(model.summary ?? {}),
   };
   if (options.training) {
-    const { m, v, average, state } = options.training;
+    const { m, v, average, best, state } = options.training;
     entries.push(
       { name: "optimizer.m", dtype: "F32", shape: [m.length], data: m },
       { name: "optimizer.v", dtype: "F32", shape: [v.length], data: v },
@@ -127,6 +132,15 @@ export function encodeModel(model: ModelData, options: EncodeModelOptions = {}):
         shape: [average.length],
         data: average,
       });
+    }
+    if (best) {
+      for (const spec of specs) {
+        const data = best[spec.name];
+        if (!data) {
+          throw new Error(`Cannot save the checkpoint: best tensor '${spec.name}' is missing`);
+        }
+        entries.push({ name: `best.${spec.name}`, dtype: "F32", shape: spec.shape, data });
+      }
     }
     metadata.training_state = JSON.stringify(state);
   }
@@ -194,27 +208,8 @@ export function decodeModel(
   const chars = vocab("chars");
   const tags = vocab("tags");
   const scheme = (meta.scheme ?? "IOB2") as TagScheme;
-  const tensors: Record<string, Float32Array> = {};
-  for (const spec of parameterSpecs(config, modelSizes({ words, chars, tags }))) {
-    const tensor = file.tensors.get(spec.name);
-    if (!tensor) throw new Error(`Cannot load ${source}: tensor '${spec.name}' is missing`);
-    if (tensor.shape.join() !== spec.shape.join()) {
-      throw new Error(
-        `Cannot load ${source}: tensor '${spec.name}' has shape [${tensor.shape}], ` +
-          `expected [${spec.shape}]`,
-      );
-    }
-    if (tensor.dtype !== "F32" && tensor.dtype !== "F16") {
-      throw new Error(
-        `Cannot load ${source}: tensor '${spec.name}' is ${tensor.dtype}, expected F32 or F16`,
-      );
-    }
-    const values = tensorToFloat32(tensor);
-    if (!values.every(Number.isFinite)) {
-      throw new Error(`Cannot load ${source}: tensor '${spec.name}' holds NaN or infinite values`);
-    }
-    tensors[spec.name] = values;
-  }
+  const specs = parameterSpecs(config, modelSizes({ words, chars, tags }));
+  const tensors = readTensors(file, specs, source, "");
   const model: ModelData & { training?: TrainingState } = {
     config,
     words,
@@ -234,6 +229,42 @@ export function decodeModel(
     };
     const average = file.tensors.get("optimizer.average");
     if (average) model.training.average = tensorToFloat32(average);
+    if (file.tensors.has(`best.${specs[0].name}`)) {
+      model.training.best = readTensors(file, specs, source, "best.");
+    }
   }
   return model;
+}
+
+/** The model's tensors under `prefix`, each checked for name, shape, dtype and finite values. */
+function readTensors(
+  file: ReturnType<typeof decodeSafetensors>,
+  specs: ReturnType<typeof parameterSpecs>,
+  source: string,
+  prefix: string,
+): Record<string, Float32Array> {
+  const tensors: Record<string, Float32Array> = {};
+  for (const { name: base, shape } of specs) {
+    const name = prefix + base;
+    const spec = { name, shape };
+    const tensor = file.tensors.get(spec.name);
+    if (!tensor) throw new Error(`Cannot load ${source}: tensor '${spec.name}' is missing`);
+    if (tensor.shape.join() !== spec.shape.join()) {
+      throw new Error(
+        `Cannot load ${source}: tensor '${spec.name}' has shape [${tensor.shape}], ` +
+          `expected [${spec.shape}]`,
+      );
+    }
+    if (tensor.dtype !== "F32" && tensor.dtype !== "F16") {
+      throw new Error(
+        `Cannot load ${source}: tensor '${spec.name}' is ${tensor.dtype}, expected F32 or F16`,
+      );
+    }
+    const values = tensorToFloat32(tensor);
+    if (!values.every(Number.isFinite)) {
+      throw new Error(`Cannot load ${source}: tensor '${spec.name}' holds NaN or infinite values`);
+    }
+    tensors[base] = values;
+  }
+  return tensors;
 }

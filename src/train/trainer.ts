@@ -3,6 +3,12 @@
  * progress bar, dev-F1 early stopping, checkpoints through a callback (so
  * the same loop runs in a browser), and the final test report.
  *
+ * `trainModel` runs five phases, one function each: prepare (vocabularies,
+ * batches, the graph), restore (a resumed checkpoint), epoch (the steps),
+ * evaluate (dev F1 with the averaged weights) and save (best and last
+ * checkpoints), then the test report. The graph is destroyed when it ends,
+ * however it ends.
+ *
  * Per step the host uploads a batch and submits one command buffer; it
  * reads the loss back only every `lossEvery` steps.
  *
@@ -25,113 +31,28 @@ import { conllevalCounts, entityEvaluation } from "../eval/conlleval.ts";
 import { evaluateTags, type EvaluationReport } from "../eval/report.ts";
 import type { Gpu } from "../gpu/device.ts";
 import { describeAdapter } from "../gpu/device.ts";
-import { decodeModel, encodeModel, type ModelData } from "../model/checkpoint.ts";
+import {
+  decodeModel,
+  encodeModel,
+  type ModelData,
+  type TrainingState,
+} from "../model/checkpoint.ts";
 import { type ModelConfig, resolveConfig } from "../model/config.ts";
 import { fromPytorchTensors, NerGraph, toPytorchTensors } from "../model/graph.ts";
 import { relabelModel } from "../model/relabel.ts";
-import { Progress, type ProgressSink } from "./progress.ts";
+import { Progress } from "./progress.ts";
 import { mulberry32 } from "../data/random.ts";
 import { EarlyStopping } from "./early_stopping.ts";
 import { dropWords, singletonWords } from "./word_dropout.ts";
+import { type BatchFit, bytesPerRow, fitBatches, SOFTWARE_LOOP_LIMIT } from "./batching.ts";
+import type { EpochEvent, TrainEvent } from "./events.ts";
+import { type ResolvedTrainOptions, resolveTrainOptions, type TrainOptions } from "./options.ts";
+
+export type { EpochEvent, TrainEvent } from "./events.ts";
+export { TRAIN_DEFAULTS, type TrainOptions } from "./options.ts";
 
 /** Steps between updates of the weight average (it costs a pass over every parameter). */
 const AVERAGE_EVERY = 4;
-
-/** Options of {@linkcode trainModel}; every field has a default. */
-export interface TrainOptions {
-  /** Model sizes (defaults: {@linkcode resolveConfig}). */
-  config?: Partial<ModelConfig>;
-  /** Most epochs (default 30). */
-  epochs?: number;
-  /** Sentences per batch (default 32). */
-  batchSize?: number;
-  /** Adam learning rate (default 2e-3), decayed as lr / (1 + decay·epoch). */
-  lr?: number;
-  /** Learning-rate decay per epoch (default 0.05). */
-  lrDecay?: number;
-  /** Global gradient-norm clip (default 5; 0 disables). */
-  clip?: number;
-  /**
-   * Per-step decay of the exponential moving average of the weights that is
-   * evaluated, kept and saved (Polyak averaging; default 0.999; 0 evaluates
-   * the raw weights).
-   */
-  average?: number;
-  /** Epochs without a better dev F1 before stopping (default 5; 0 never stops early). */
-  patience?: number;
-  /** Seed of the weights, the shuffling and dropout (default 1). */
-  seed?: number;
-  /** Output tag scheme (default IOB2). */
-  scheme?: TagScheme;
-  /** Stop after this many seconds of training (checked between steps); evaluation follows. */
-  timeBudget?: number;
-  /** Keep words seen at least this often in the training data (default 1). */
-  minFrequency?: number;
-  /**
-   * Lowercase words before lookup (default true: "JAPAN" in a headline finds
-   * "Japan"'s embedding; case still reaches the model through the casing and
-   * character features).
-   */
-  lowercase?: boolean;
-  /** Map digits to 0 (default true). */
-  normalizeDigits?: boolean;
-  /** Pretrained word vectors (their dimension sets the word embedding size). */
-  embeddings?: Embeddings;
-  /**
-   * Probability of replacing a word seen once in the training data by
-   * `<unk>` each time it is fed (default 0.5), so the `<unk>` embedding learns
-   * what rare words look like (Lample et al. 2016).
-   */
-  unkReplace?: number;
-  /**
-   * Probability of feeding any word as `<unk>` (default 0.2): word-level
-   * dropout, which pushes the model to use the character and casing features.
-   */
-  wordDropout?: number;
-  /** Read the loss back every this many steps (default 50). */
-  lossEvery?: number;
-  /** Sentences per batch at evaluation (default 128). */
-  evalBatchSize?: number;
-  /** A checkpoint to resume (its bytes, from a last-epoch save). */
-  resume?: Uint8Array;
-  /** A model to fine-tune (its bytes): its vocabularies and weights are the start. */
-  initFrom?: Uint8Array;
-  /** Called with model bytes: "best" after a dev improvement, "last" after every epoch (with optimizer state). */
-  save?: (kind: "best" | "last", bytes: Uint8Array) => Promise<void> | void;
-  /** Called for every event (for a JSONL log, a chart in a page). */
-  onEvent?: (event: TrainEvent) => void;
-  /** Where the progress bar goes (default: none). */
-  progress?: ProgressSink;
-  /** Stops training after the current step when aborted (Ctrl-C). */
-  signal?: AbortSignal;
-  /** Text describing the data, stored in the model's summary. */
-  corpus?: string;
-}
-
-/** Events emitted while training. */
-export type TrainEvent =
-  | {
-    type: "start";
-    adapter: string;
-    sentences: number;
-    tokens: number;
-    parameters: number;
-    config: ModelConfig;
-    dispatchesPerStep: number;
-  }
-  | { type: "loss"; epoch: number; step: number; loss: number; tokensPerSecond: number }
-  | {
-    type: "epoch";
-    epoch: number;
-    loss: number;
-    dev: { precision: number; recall: number; f1: number };
-    seconds: number;
-    tokensPerSecond: number;
-    best: boolean;
-    lr: number;
-  }
-  | { type: "stop"; reason: string; epoch: number }
-  | { type: "test"; f1: number; precision: number; recall: number };
 
 /** What {@linkcode trainModel} returns. */
 export interface TrainResult {
@@ -143,16 +64,18 @@ export interface TrainResult {
   bestDevF1: number;
   /** 1-based epoch of the best dev F1. */
   bestEpoch: number;
-  /** Epochs run (in this call plus before a resume). */
+  /** Epochs run (in this call plus before a resume), counting one cut short. */
   epochs: number;
-  /** Per-epoch history. */
-  history: Extract<TrainEvent, { type: "epoch" }>[];
+  /** Per-epoch history (an epoch cut short last, marked `partial`). */
+  history: EpochEvent[];
   /** Test-set report with the best model, when test data was given. */
   test?: EvaluationReport;
   /** Why training stopped. */
   stopReason: string;
   /** Seconds spent in training steps (not evaluation). */
   trainSeconds: number;
+  /** Warnings also emitted as events (unseen tags, an empty test set, smaller batches). */
+  warnings: string[];
 }
 
 /** Training, development and (optional) test sentences. */
@@ -165,6 +88,63 @@ export interface TrainData {
   test?: readonly Sentence[];
 }
 
+/** The model's parts that turn sentences into batches. */
+interface Encoders {
+  words: Vocabulary;
+  chars: Vocabulary;
+  tags: Vocabulary;
+}
+
+/** The loop's state, saved in every "last" checkpoint and restored on resume. */
+interface LoopState {
+  epoch: number;
+  step: number;
+  bestDevF1: number;
+  bestEpoch: number;
+  trainSeconds: number;
+  history: EpochEvent[];
+}
+
+/** Everything one epoch needs to resume from its start. */
+interface Snapshot {
+  raw: Record<string, Float32Array>;
+  m: Float32Array;
+  v: Float32Array;
+  average?: Float32Array;
+  state: LoopState;
+}
+
+/** One training run: prepared once, then driven epoch by epoch. */
+interface Run {
+  gpu: Gpu;
+  options: TrainOptions;
+  o: ResolvedTrainOptions;
+  emit: (event: TrainEvent) => void;
+  warnings: string[];
+  scheme: TagScheme;
+  config: ModelConfig;
+  encoders: Encoders;
+  dev: Sentence[];
+  test?: Sentence[];
+  encodedTrain: ReturnType<typeof encodeSentences>;
+  devBatches: Batch[];
+  trainTokens: number;
+  dropping: Parameters<typeof dropWords>[1];
+  fit: BatchFit;
+  graph: NerGraph;
+  averaging: boolean;
+  state: LoopState;
+  stopper: EarlyStopping;
+  best: Record<string, Float32Array> | null;
+  snapshot: Snapshot | null;
+  /** When this call's training began (ms), and the step count then. */
+  started: number;
+  firstStep: number;
+  resumedTraining?: TrainingState;
+  /** The epoch cut short by an interrupt or the budget, if any. */
+  partial?: EpochEvent;
+}
+
 function toScheme(sentences: readonly Sentence[], scheme: TagScheme): Sentence[] {
   return sentences.map((s) => ({ tokens: s.tokens, tags: convertTags(s.tags, scheme) }));
 }
@@ -175,13 +155,6 @@ function withVectors(sentences: readonly Sentence[], embeddings: Embeddings): st
   return sentences.flatMap((s) => s.tokens).filter((w) =>
     known.has(w) || lower.has(w.toLowerCase())
   );
-}
-
-/** The model's parts that turn sentences into batches. */
-interface Encoders {
-  words: Vocabulary;
-  chars: Vocabulary;
-  tags: Vocabulary;
 }
 
 /**
@@ -216,60 +189,81 @@ export async function predictBatches(
 /**
  * Trains a BiLSTM-CRF (or BiLSTM-softmax) on `data` with the GPU `gpu`.
  *
+ * A resumed run restores the weights, the optimizer, the weight average, the
+ * history and the best weights so far, so it never replaces the best model
+ * with a worse one; a run that stops before any step throws (no model).
+ *
  * @param gpu the device
  * @param data train, dev and optional test sentences (any tag scheme)
  * @param options hyper-parameters, callbacks
  * @returns the best model, its dev F1, history and the test report
+ * @throws {Error} on bad options, data the model cannot take, or no step run
+ *
+ * @example Usage
+ * ```ts ignore
+ * import { acquireGpu, trainModel } from "../../mod.ts";
+ * const s = { tokens: ["Ada", "sang"], tags: ["B-PER", "O"] };
+ * const result = await trainModel(await acquireGpu(), { train: [s], dev: [s] }, { epochs: 1 });
+ * console.log(result.bestDevF1);
+ * ```
  */
 export async function trainModel(
   gpu: Gpu,
   data: TrainData,
   options: TrainOptions = {},
 ): Promise<TrainResult> {
+  const run = await prepare(gpu, data, options);
+  try {
+    restore(run);
+    const stopReason = await trainEpochs(run);
+    return await finish(run, stopReason);
+  } finally {
+    run.graph.destroy();
+  }
+}
+
+/** The starting model, when resuming or fine-tuning, checked against the options. */
+function startingModel(options: TrainOptions) {
   const resumed = options.resume ? decodeModel(options.resume, "the resume checkpoint") : undefined;
   if (options.resume && !resumed?.training) {
     throw new Error(
       "Cannot resume: the checkpoint has no optimizer state (use a last-epoch checkpoint)",
     );
   }
-  let initial = resumed ??
+  const initial = resumed ??
     (options.initFrom ? decodeModel(options.initFrom, "the initial model") : undefined);
-  const scheme = initial?.scheme ?? options.scheme ?? "IOB2";
-  const seed = options.seed ?? 1;
-  const epochs = options.epochs ?? 30;
-  const batchSize = options.batchSize ?? 32;
-  const evalBatchSize = options.evalBatchSize ?? 128;
-  const lossEvery = options.lossEvery ?? 50;
-  const baseLr = options.lr ?? 2e-3;
-  const lrDecay = options.lrDecay ?? 0.05;
-  const clip = options.clip ?? 5;
-  const averageDecay = options.average ?? 0.999;
-  if (!(averageDecay >= 0 && averageDecay < 1)) {
-    throw new RangeError(`average: expected a decay in [0, 1), got ${averageDecay}`);
+  if (!initial) return { resumed, initial };
+  const what = resumed ? "resume" : "fine-tune";
+  const source = resumed ? "the checkpoint" : "the initial model";
+  for (const [key, value] of Object.entries(options.config ?? {})) {
+    const has = initial.config[key as keyof ModelConfig];
+    if (value !== undefined && value !== has) {
+      throw new Error(
+        `Cannot ${what}: the options ask for ${key} ${value}, ${source} has ${key} ${has} ` +
+          `(leave the model options out, or start a new run)`,
+      );
+    }
   }
-  const averaging = averageDecay > 0;
-  // The average starts as a copy of the first step's weights and then moves
-  // every AVERAGE_EVERY steps; its decay warms up as (1 + n) / (10 + n) over
-  // the first n updates (as TensorFlow's ExponentialMovingAverage does), so
-  // early, short runs follow the recent weights rather than their start.
-  const averageWeightAt = (step: number): number => {
-    if (!averaging || (step !== 1 && step % AVERAGE_EVERY !== 0)) return 0;
-    const updates = Math.floor(step / AVERAGE_EVERY);
-    const decay = Math.min(averageDecay ** AVERAGE_EVERY, (1 + updates) / (10 + updates));
-    return step === 1 ? 1 : 1 - decay;
-  };
-  const emit = options.onEvent ?? (() => {});
+  if (options.scheme && options.scheme !== initial.scheme) {
+    throw new Error(
+      `Cannot ${what}: the options ask for the ${options.scheme} scheme, ${source} uses ` +
+        `${initial.scheme}`,
+    );
+  }
+  return { resumed, initial };
+}
 
-  const train = toScheme(data.train, scheme);
-  const dev = toScheme(data.dev, scheme);
-  if (train.length === 0) throw new Error("No training sentences");
-  if (dev.length === 0) throw new Error("No development sentences (needed for early stopping)");
-
-  let config: ModelConfig;
-  let encoders: Encoders;
+/** Vocabularies and config: from the starting model, or built from the data. */
+function buildEncoders(
+  initial: ModelData | undefined,
+  resumed: boolean,
+  splits: { train: Sentence[]; dev: Sentence[]; test: Sentence[] },
+  o: ResolvedTrainOptions,
+  options: TrainOptions,
+): { config: ModelConfig; encoders: Encoders; initial?: ModelData } {
+  const { train, dev, test } = splits;
   if (initial) {
-    config = initial.config;
-    encoders = { words: initial.words, chars: initial.chars, tags: initial.tags };
+    let encoders: Encoders = { words: initial.words, chars: initial.chars, tags: initial.tags };
     const unknown = collectTags([...train, ...dev]).filter((t) => !encoders.tags.has(t));
     if (unknown.length && resumed) {
       throw new Error(`The data has tags the model does not know: ${unknown.join(", ")}`);
@@ -277,41 +271,71 @@ export async function trainModel(
     if (unknown.length) {
       // Fine-tuning on a new label set: the data's tags, with the output layer and CRF
       // kept for the labels the model has and fresh for the others (src/model/relabel.ts).
-      const tags = collectTags([...train, ...dev, ...toScheme(data.test ?? [], scheme)]);
-      initial = relabelModel(initial, tags, { seed });
+      const tags = collectTags([...train, ...dev, ...test]);
+      initial = relabelModel(initial, tags, { seed: o.seed });
       encoders = { ...encoders, tags: initial.tags };
     }
-  } else {
-    const lowercase = options.lowercase ?? true;
-    const normalizeDigits = options.normalizeDigits ?? true;
-    config = resolveConfig({
-      ...options.config,
-      ...(options.embeddings ? { wordDim: options.embeddings.dim } : {}),
-    });
-    const words = buildWordVocabulary(train, {
-      minFrequency: options.minFrequency ?? 1,
-      lowercase,
-      normalizeDigits,
-      // Words of dev and test that have a pretrained vector get a row too.
-      extra: options.embeddings
-        ? withVectors([...dev, ...(data.test ?? [])], options.embeddings)
-        : undefined,
-    });
-    const allTags = collectTags([...train, ...dev, ...toScheme(data.test ?? [], scheme)]);
-    encoders = {
-      words,
-      chars: buildCharVocabulary(train),
-      tags: buildTagVocabulary(allTags),
-    };
+    return { config: initial.config, encoders, initial };
   }
-  const tagList = encoders.tags.items;
-  const encode = (s: readonly Sentence[]) => encodeSentences(s, encoders);
-  const encodedTrain = encode(train);
-  const encodedDev = encode(dev);
-  const allSentences = [...train, ...dev, ...(data.test ?? [])];
-  const maxTime = allSentences.reduce((m, s) => Math.max(m, s.tokens.length), 1);
-  const maxChars = config.maxChars;
-  const mask = transitionMask(tagList, scheme);
+  const config = resolveConfig({
+    ...options.config,
+    ...(options.embeddings ? { wordDim: options.embeddings.dim } : {}),
+  });
+  const words = buildWordVocabulary(train, {
+    minFrequency: o.minFrequency,
+    lowercase: o.lowercase,
+    normalizeDigits: o.normalizeDigits,
+    // Words of dev and test that have a pretrained vector get a row too.
+    extra: options.embeddings ? withVectors([...dev, ...test], options.embeddings) : undefined,
+  });
+  const encoders = {
+    words,
+    chars: buildCharVocabulary(train),
+    tags: buildTagVocabulary(collectTags([...train, ...dev, ...test])),
+  };
+  return { config, encoders };
+}
+
+/** Warnings about the data: tags absent from training, an empty test set. */
+function dataWarnings(splits: { train: Sentence[]; dev: Sentence[] }, test?: Sentence[]) {
+  const seen = new Set(collectTags(splits.train));
+  const warnings: string[] = [];
+  const named = [["dev", splits.dev], ["test", test ?? []]] as const;
+  for (const [name, sentences] of named) {
+    const unseen = collectTags(sentences).filter((t) => !seen.has(t));
+    if (unseen.length) {
+      warnings.push(
+        `the ${name} data has tags never seen in training: ${unseen.join(", ")} ` +
+          `(the model cannot learn to predict them)`,
+      );
+    }
+  }
+  if (test && test.length === 0) warnings.push("the test data holds no sentences: no test report");
+  return warnings;
+}
+
+/** Phase 1: options, vocabularies, batches that fit the GPU, and the graph. */
+async function prepare(gpu: Gpu, data: TrainData, options: TrainOptions): Promise<Run> {
+  const o = resolveTrainOptions(options);
+  const start = startingModel(options);
+  const scheme = start.initial?.scheme ?? o.scheme;
+  const train = toScheme(data.train, scheme);
+  const dev = toScheme(data.dev, scheme);
+  const test = data.test ? toScheme(data.test, scheme) : undefined;
+  if (train.length === 0) throw new Error("No training sentences");
+  if (dev.length === 0) throw new Error("No development sentences (needed for early stopping)");
+  const splits = { train, dev, test: test ?? [] };
+  const built = buildEncoders(start.initial, !!start.resumed, splits, o, options);
+  const { config, encoders } = built;
+  const encodedTrain = encodeSentences(train, encoders);
+  const maxTime = [...train, ...dev, ...splits.test]
+    .reduce((m, s) => Math.max(m, s.tokens.length), 1);
+  const limit = Math.min(
+    options.maxBindingBytes ?? Infinity,
+    gpu.device.limits.maxStorageBufferBindingSize,
+  );
+  const maxRows = gpu.adapter.isFallbackAdapter ? SOFTWARE_LOOP_LIMIT : Infinity;
+  const fit = fitBatches(o, maxTime, bytesPerRow(config, encoders.tags.size), limit, maxRows);
   const graph = await NerGraph.create(
     gpu,
     config,
@@ -321,235 +345,416 @@ export async function trainModel(
       casings: CASING_CLASSES.length,
       tags: encoders.tags.size,
     },
-    { maxBatch: Math.max(batchSize, evalBatchSize), maxTime, maxChars },
-    { seed, constraints: mask },
+    { maxBatch: Math.max(fit.batchSize, fit.evalBatchSize), maxTime, maxChars: config.maxChars },
+    { seed: o.seed, constraints: transitionMask(encoders.tags.items, scheme) },
   );
+  const run: Run = {
+    gpu,
+    options,
+    o,
+    emit: options.onEvent ?? (() => {}),
+    warnings: [],
+    scheme,
+    config,
+    encoders,
+    dev,
+    test,
+    encodedTrain,
+    devBatches: makeBatches(encodeSentences(dev, encoders), {
+      batchSize: fit.evalBatchSize,
+      shuffle: false,
+      maxChars: config.maxChars,
+    }),
+    trainTokens: encodedTrain.reduce((n, s) => n + s.words.length, 0),
+    dropping: {
+      unkReplace: o.unkReplace,
+      wordDropout: o.wordDropout,
+      singletons: singletonWords(encodedTrain.map((s) => s.words), encoders.words.size),
+    },
+    fit,
+    graph,
+    averaging: o.average > 0,
+    state: { epoch: 0, step: 0, bestDevF1: -1, bestEpoch: 0, trainSeconds: 0, history: [] },
+    stopper: new EarlyStopping(o.patience),
+    best: null,
+    snapshot: null,
+    started: 0,
+    firstStep: 0,
+  };
+  try {
+    initialWeights(run, built.initial, start.resumed);
+    for (const w of [...dataWarnings({ train, dev }, test), ...(fit.note ? [fit.note] : [])]) {
+      warn(run, w);
+    }
+  } catch (e) {
+    graph.destroy();
+    throw e;
+  }
+  return run;
+}
+
+function warn(run: Run, message: string): void {
+  run.warnings.push(message);
+  run.emit({ type: "warning", message });
+}
+
+/** The starting weights: the model's, or pretrained vectors (with their coverage), or random. */
+function initialWeights(
+  run: Run,
+  initial: ModelData | undefined,
+  resumed?: ModelData & { training?: TrainingState },
+) {
+  const { graph, options, encoders } = run;
   if (initial) graph.writeParameters(fromPytorchTensors(initial.tensors));
   else if (options.embeddings) {
     graph.writeParameters({
-      "word_emb.weight": embeddingMatrix(encoders.words, options.embeddings, { seed }),
+      "word_emb.weight": embeddingMatrix(encoders.words, options.embeddings, { seed: run.o.seed }),
     });
-    const coverage = embeddingCoverage(encoders.words, options.embeddings);
-    emit({ type: "stop", reason: `embeddings coverage: ${JSON.stringify(coverage)}`, epoch: 0 });
+    run.emit({ type: "coverage", ...embeddingCoverage(encoders.words, options.embeddings) });
   }
+  if (resumed) run.resumedTraining = resumed.training;
+}
 
-  const unkReplace = options.unkReplace ?? 0.5;
-  if (!(unkReplace >= 0 && unkReplace <= 1)) {
-    throw new RangeError(`unkReplace: expected a probability in [0, 1], got ${unkReplace}`);
-  }
-  const wordDropout = options.wordDropout ?? 0.2;
-  if (!(wordDropout >= 0 && wordDropout < 1)) {
-    throw new RangeError(`wordDropout: expected a probability in [0, 1), got ${wordDropout}`);
-  }
-  const dropping = {
-    unkReplace,
-    wordDropout,
-    singletons: singletonWords(encodedTrain.map((s) => s.words), encoders.words.size),
-  };
-
-  const devBatches = makeBatches(encodedDev, {
-    batchSize: evalBatchSize,
-    shuffle: false,
-    maxChars,
-  });
-  const trainTokens = encodedTrain.reduce((n, s) => n + s.words.length, 0);
-  emit({
+/** Phase 2: the resumed checkpoint's optimizer, average, loop state and best weights. */
+function restore(run: Run): void {
+  const { graph } = run;
+  run.emit({
     type: "start",
-    adapter: describeAdapter(gpu.adapter),
-    sentences: train.length,
-    tokens: trainTokens,
+    adapter: describeAdapter(run.gpu.adapter),
+    sentences: run.encodedTrain.length,
+    tokens: run.trainTokens,
     parameters: graph.layout.size,
-    config,
+    config: run.config,
     dispatchesPerStep: graph.dispatchesPerStep,
+    batchSize: run.fit.batchSize,
+    evalBatchSize: run.fit.evalBatchSize,
   });
-
-  // Loop state, restored on resume.
-  const state = {
-    epoch: 0,
-    step: 0,
-    bestDevF1: -1,
-    bestEpoch: 0,
-    trainSeconds: 0,
-    history: [] as Extract<TrainEvent, { type: "epoch" }>[],
-  };
-  const stopper = new EarlyStopping(options.patience ?? 5);
-  if (resumed?.training) {
-    Object.assign(state, resumed.training.state);
-    graph.writeOptimizerState(resumed.training);
-    if (averaging) {
-      if (!resumed.training.average) {
-        throw new Error(
-          "Cannot resume with weight averaging: the checkpoint was trained without it " +
-            "(resume with the same --average as the run that wrote it)",
-        );
-      }
-      graph.writeAverage(resumed.training.average);
-    }
-    graph.setStepCount(state.step);
-    for (const h of state.history) stopper.observe(h.dev.f1);
-  }
-  let bestBytes: Uint8Array | null = null;
-  let bestTensors: Record<string, Float32Array> | null = null;
-  const summary = (extra: Record<string, unknown> = {}) => ({
-    corpus: options.corpus ?? "",
-    seed,
-    adapter: describeAdapter(gpu.adapter),
-    bestDevF1: state.bestDevF1,
-    bestEpoch: state.bestEpoch,
-    ...extra,
-  });
-  const modelFrom = (tensors: Record<string, Float32Array>): ModelData => ({
-    config,
-    ...encoders,
-    scheme,
-    tensors,
-    summary: summary(),
-  });
-
-  let stopReason = "epochs";
-  const started = performance.now();
-  const overBudget = () =>
-    options.timeBudget !== undefined && (performance.now() - started) / 1000 >= options.timeBudget;
-  while (state.epoch < epochs) {
-    if (stopper.shouldStop) {
-      stopReason = `no better dev F1 in ${stopper.patience} epochs`;
-      break;
-    }
-    if (options.signal?.aborted) {
-      stopReason = "interrupted";
-      break;
-    }
-    if (overBudget()) {
-      stopReason = `time budget of ${options.timeBudget} s reached`;
-      break;
-    }
-    const epoch = state.epoch + 1;
-    const lr = baseLr / (1 + lrDecay * (epoch - 1));
-    const batches = makeBatches(encodedTrain, { batchSize, seed: seed * 1000 + epoch, maxChars });
-    const progress = options.progress
-      ? new Progress(`epoch ${epoch}`, trainTokens, options.progress)
-      : null;
-    const epochStart = performance.now();
-    let tokens = 0;
-    let lossSum = 0;
-    let lossBatches = 0;
-    let pending = 0;
-    let stoppedEarly = false;
-    const random = mulberry32(seed * 7919 + epoch);
-    for (const batch of batches) {
-      graph.trainOn(
-        dropWords(batch, dropping, random),
-        { lr, maxNorm: clip },
-        averageWeightAt(state.step + 1),
+  const training = run.resumedTraining;
+  if (!training) return;
+  Object.assign(run.state, training.state);
+  graph.writeOptimizerState(training);
+  if (run.averaging) {
+    if (!training.average) {
+      throw new Error(
+        "Cannot resume with weight averaging: the checkpoint was trained without it " +
+          "(resume with the same --average as the run that wrote it)",
       );
-      tokens += batch.tokens;
-      pending++;
-      state.step++;
-      if (pending >= lossEvery) {
-        lossSum += await graph.takeLoss();
-        lossBatches += pending;
-        pending = 0;
-        const rate = tokens / ((performance.now() - epochStart) / 1000);
-        progress?.update(tokens, `loss ${(lossSum / lossBatches).toFixed(3)}`);
-        emit({
-          type: "loss",
-          epoch,
-          step: state.step,
-          loss: lossSum / lossBatches,
-          tokensPerSecond: rate,
-        });
-      }
-      if (options.signal?.aborted || overBudget()) {
-        stoppedEarly = true;
-        break;
-      }
     }
-    if (pending > 0) {
+    graph.writeAverage(training.average);
+  }
+  graph.setStepCount(run.state.step);
+  for (const h of run.state.history) run.stopper.observe(h.dev.f1);
+  run.best = training.best ?? null;
+  if (!run.best && run.state.bestEpoch > 0) {
+    warn(
+      run,
+      "the checkpoint predates saved best weights: if no epoch beats its best dev F1, " +
+        "the kept model is the last one",
+    );
+  }
+}
+
+/**
+ * The weight of the current weights in the average after `step`: the
+ * average starts as a copy of the first step's weights and then moves every
+ * AVERAGE_EVERY steps; its decay warms up as (1 + n) / (10 + n) over the
+ * first n updates (as TensorFlow's ExponentialMovingAverage does), so early,
+ * short runs follow the recent weights rather than their start.
+ */
+function averageWeightAt(decay: number, step: number): number {
+  if (decay === 0 || (step !== 1 && step % AVERAGE_EVERY !== 0)) return 0;
+  const updates = Math.floor(step / AVERAGE_EVERY);
+  const d = Math.min(decay ** AVERAGE_EVERY, (1 + updates) / (10 + updates));
+  return step === 1 ? 1 : 1 - d;
+}
+
+function budgetReason(run: Run): string {
+  return `time budget of ${run.o.timeBudget} s reached`;
+}
+
+function overBudget(run: Run): boolean {
+  const budget = run.o.timeBudget;
+  return budget !== undefined && (performance.now() - run.started) / 1000 >= budget;
+}
+
+/** Why no further epoch should start, or undefined. */
+function stopBefore(run: Run): string | undefined {
+  if (run.stopper.shouldStop) return `no better dev F1 in ${run.stopper.patience} epochs`;
+  if (run.options.signal?.aborted) return "interrupted";
+  // The budget never stops a run before its first step.
+  if (run.state.step > run.firstStep && overBudget(run)) return budgetReason(run);
+  return undefined;
+}
+
+/** Why training should stop after this step (an interrupt or the budget), or undefined. */
+function stopAfterStep(run: Run): string | undefined {
+  if (run.options.signal?.aborted) return "interrupted";
+  if (overBudget(run)) return budgetReason(run);
+  return undefined;
+}
+
+/** The loop's phases, epoch by epoch, until an epoch limit, early stop, budget or interrupt. */
+async function trainEpochs(run: Run): Promise<string> {
+  if (run.options.save) run.snapshot = await takeSnapshot(run);
+  run.started = performance.now();
+  run.firstStep = run.state.step;
+  while (run.state.epoch < run.o.epochs) {
+    const before = stopBefore(run);
+    if (before) return before;
+    const epoch = run.state.epoch + 1;
+    const steps = await runEpoch(run, epoch);
+    const dev = await evaluateDev(run);
+    if (steps.batches < steps.of) {
+      await savePartial(run, epoch, steps, dev);
+      return steps.stop!;
+    }
+    await saveEpoch(run, epoch, steps, dev);
+    if (steps.stop) return steps.stop;
+  }
+  return "epochs";
+}
+
+/** What one epoch's steps did. */
+interface EpochSteps {
+  lr: number;
+  loss: number;
+  seconds: number;
+  tokensPerSecond: number;
+  /** Batches run, of the epoch's total. */
+  batches: number;
+  of: number;
+  /** Set when an interrupt or the budget stopped the loop after a step. */
+  stop?: string;
+}
+
+/** Phase 3: one epoch of training steps, stopping early on an interrupt or the budget. */
+async function runEpoch(run: Run, epoch: number): Promise<EpochSteps> {
+  const { graph, o, state } = run;
+  const lr = o.lr / (1 + o.lrDecay * (epoch - 1));
+  const batches = makeBatches(run.encodedTrain, {
+    batchSize: run.fit.batchSize,
+    seed: o.seed * 1000 + epoch,
+    maxChars: run.config.maxChars,
+  });
+  const progress = run.options.progress
+    ? new Progress(`epoch ${epoch}`, run.trainTokens, run.options.progress)
+    : null;
+  const epochStart = performance.now();
+  let tokens = 0, lossSum = 0, lossBatches = 0, pending = 0, done = 0;
+  let stop: string | undefined;
+  const random = mulberry32(o.seed * 7919 + epoch);
+  for (const batch of batches) {
+    graph.trainOn(
+      dropWords(batch, run.dropping, random),
+      { lr, maxNorm: o.clip },
+      averageWeightAt(o.average, state.step + 1),
+    );
+    tokens += batch.tokens;
+    pending++;
+    done++;
+    state.step++;
+    if (pending >= o.lossEvery) {
       lossSum += await graph.takeLoss();
       lossBatches += pending;
+      pending = 0;
+      const rate = tokens / ((performance.now() - epochStart) / 1000);
+      const loss = lossSum / lossBatches;
+      progress?.update(tokens, `loss ${loss.toFixed(3)}`);
+      run.emit({ type: "loss", epoch, step: state.step, loss, tokensPerSecond: rate });
     }
-    const seconds = (performance.now() - epochStart) / 1000;
-    state.trainSeconds += seconds;
-    const tokensPerSecond = tokens / seconds;
-    progress?.done(`loss ${(lossSum / lossBatches).toFixed(3)}`);
+    stop = stopAfterStep(run);
+    if (stop) break;
+  }
+  if (pending > 0) {
+    lossSum += await graph.takeLoss();
+    lossBatches += pending;
+  }
+  const seconds = (performance.now() - epochStart) / 1000;
+  state.trainSeconds += seconds;
+  progress?.done(`loss ${(lossSum / lossBatches).toFixed(3)}`);
+  return {
+    lr,
+    loss: lossSum / lossBatches,
+    seconds,
+    tokensPerSecond: tokens / seconds,
+    batches: done,
+    of: batches.length,
+    stop,
+  };
+}
 
-    // Evaluate, keep and save the averaged weights; training continues from the raw ones.
-    if (averaging) graph.useAverage(true);
-    const predicted = await predictBatches(graph, devBatches, encoders.tags, dev.length);
+/**
+ * Runs `fn` with the weights that are evaluated, kept and saved (the
+ * average, when averaging), then switches back to the raw weights that
+ * training continues from.
+ */
+async function withEvaluatedWeights<T>(run: Run, fn: () => Promise<T>): Promise<T> {
+  if (run.averaging) run.graph.useAverage(true);
+  try {
+    return await fn();
+  } finally {
+    if (run.averaging) run.graph.useAverage(false);
+  }
+}
+
+/** Phase 4: dev entity scores of the evaluated weights, and those weights. */
+async function evaluateDev(run: Run) {
+  const { graph, dev, encoders } = run;
+  return await withEvaluatedWeights(run, async () => {
+    const predicted = await predictBatches(graph, run.devBatches, encoders.tags, dev.length);
     const counts = conllevalCounts(
       dev.map((s) => convertTags(s.tags, "IOB2")),
       predicted.map((p) => convertTags(p, "IOB2")),
     );
-    const devScores = entityEvaluation(counts).overall;
-    state.epoch = epoch;
-    const best = stopper.observe(devScores.f1) && devScores.f1 > state.bestDevF1;
-    const event = {
-      type: "epoch" as const,
-      epoch,
-      loss: lossSum / lossBatches,
-      dev: { precision: devScores.precision, recall: devScores.recall, f1: devScores.f1 },
-      seconds,
-      tokensPerSecond,
-      best,
-      lr,
-    };
-    state.history.push(event);
-    emit(event);
+    const { precision, recall, f1 } = entityEvaluation(counts).overall;
     const tensors = toPytorchTensors(await graph.readParameters());
-    if (averaging) graph.useAverage(false);
-    if (best) {
-      state.bestDevF1 = devScores.f1;
-      state.bestEpoch = epoch;
-      bestTensors = tensors;
-      bestBytes = encodeModel(modelFrom(tensors));
-      await options.save?.("best", bestBytes);
-    }
-    if (options.save) {
-      const { m, v } = await graph.readOptimizerState();
-      const raw = averaging ? toPytorchTensors(await graph.readParameters()) : tensors;
-      const average = averaging ? await graph.readAverage() : undefined;
-      await options.save(
-        "last",
-        encodeModel(modelFrom(raw), { training: { m, v, average, state: { ...state } } }),
-      );
-    }
-    if (stoppedEarly) {
-      stopReason = options.signal?.aborted
-        ? "interrupted"
-        : `time budget of ${options.timeBudget} s reached`;
-      break;
-    }
-  }
-  emit({ type: "stop", reason: stopReason, epoch: state.epoch });
-  if (!bestTensors) {
-    // Resumed after the best epoch: the best weights are the resumed ones' best file; use the current ones.
-    if (averaging) graph.useAverage(true);
-    bestTensors = toPytorchTensors(await graph.readParameters());
-    if (averaging) graph.useAverage(false);
-    bestBytes = encodeModel(modelFrom(bestTensors));
-  }
+    return { scores: { precision, recall, f1 }, tensors };
+  });
+}
 
-  let test: EvaluationReport | undefined;
-  if (data.test && data.test.length > 0) {
-    graph.writeParameters(fromPytorchTensors(bestTensors));
-    const testSentences = toScheme(data.test, scheme);
-    const testBatches = makeBatches(encode(testSentences), {
-      batchSize: evalBatchSize,
-      shuffle: false,
-      maxChars,
-    });
-    const predicted = await predictBatches(graph, testBatches, encoders.tags, testSentences.length);
-    test = evaluateTags(
-      data.test.map((s) => convertTags(s.tags, "IOB2")),
-      predicted.map((p) => convertTags(p, "IOB2")),
-    );
-    const o = test.entities.overall;
-    emit({ type: "test", f1: o.f1, precision: o.precision, recall: o.recall });
+type DevResult = Awaited<ReturnType<typeof evaluateDev>>;
+
+function epochEvent(epoch: number, steps: EpochSteps, dev: DevResult, best: boolean): EpochEvent {
+  return {
+    type: "epoch",
+    epoch,
+    loss: steps.loss,
+    dev: dev.scores,
+    seconds: steps.seconds,
+    tokensPerSecond: steps.tokensPerSecond,
+    best,
+    lr: steps.lr,
+  };
+}
+
+function summary(run: Run, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    corpus: run.options.corpus ?? "",
+    seed: run.o.seed,
+    adapter: describeAdapter(run.gpu.adapter),
+    bestDevF1: run.state.bestDevF1,
+    bestEpoch: run.state.bestEpoch,
+    ...extra,
+  };
+}
+
+function modelFrom(run: Run, tensors: Record<string, Float32Array>): ModelData {
+  return {
+    config: run.config,
+    ...run.encoders,
+    scheme: run.scheme,
+    tensors,
+    summary: summary(run),
+  };
+}
+
+/** Keeps `tensors` as the best weights and saves them as "best". */
+async function keepBest(run: Run, epoch: number, dev: DevResult): Promise<void> {
+  run.state.bestDevF1 = dev.scores.f1;
+  run.state.bestEpoch = epoch;
+  run.best = dev.tensors;
+  await run.options.save?.("best", encodeModel(modelFrom(run, dev.tensors)));
+}
+
+function copyState(state: LoopState): LoopState {
+  return { ...state, history: [...state.history] };
+}
+
+/** The raw weights, optimizer state and average as they are now (a resumable point). */
+async function takeSnapshot(run: Run, raw?: Record<string, Float32Array>): Promise<Snapshot> {
+  const { graph } = run;
+  const { m, v } = await graph.readOptimizerState();
+  return {
+    raw: raw ?? toPytorchTensors(await graph.readParameters()),
+    m,
+    v,
+    average: run.averaging ? await graph.readAverage() : undefined,
+    state: copyState(run.state),
+  };
+}
+
+function encodeLast(run: Run, snapshot: Snapshot): Uint8Array {
+  const { raw, m, v, average, state } = snapshot;
+  const training = { m, v, average, best: run.best ?? undefined, state: { ...state } };
+  return encodeModel(modelFrom(run, raw), { training });
+}
+
+/** Phase 5: records a complete epoch, keeps the best weights, saves "best" and "last". */
+async function saveEpoch(run: Run, epoch: number, steps: EpochSteps, dev: DevResult) {
+  const { state } = run;
+  state.epoch = epoch;
+  const best = run.stopper.observe(dev.scores.f1) && dev.scores.f1 > state.bestDevF1;
+  const event = epochEvent(epoch, steps, dev, best);
+  state.history.push(event);
+  run.emit(event);
+  if (best) await keepBest(run, epoch, dev);
+  if (run.options.save) {
+    run.snapshot = await takeSnapshot(run, run.averaging ? undefined : dev.tensors);
+    await run.options.save("last", encodeLast(run, run.snapshot));
   }
-  const model = modelFrom(bestTensors);
-  model.summary = summary({
+}
+
+/**
+ * Phase 5 for an epoch cut short: it is evaluated and may become the best
+ * model, but "last" keeps the state at the epoch's start (with the best
+ * weights and score updated), so a resume redoes the epoch exactly.
+ */
+async function savePartial(run: Run, epoch: number, steps: EpochSteps, dev: DevResult) {
+  const best = dev.scores.f1 > run.state.bestDevF1;
+  const event = {
+    ...epochEvent(epoch, steps, dev, best),
+    partial: { batches: steps.batches, of: steps.of },
+  };
+  run.partial = event;
+  run.emit(event);
+  if (best) await keepBest(run, epoch, dev);
+  if (run.options.save && run.snapshot) {
+    run.snapshot.state.bestDevF1 = run.state.bestDevF1;
+    run.snapshot.state.bestEpoch = run.state.bestEpoch;
+    await run.options.save("last", encodeLast(run, run.snapshot));
+  }
+}
+
+/** The test report of the best weights. */
+async function testReport(run: Run): Promise<EvaluationReport | undefined> {
+  const { graph, test, encoders } = run;
+  if (!test || test.length === 0) return undefined;
+  graph.writeParameters(fromPytorchTensors(run.best!));
+  const batches = makeBatches(encodeSentences(test, encoders), {
+    batchSize: run.fit.evalBatchSize,
+    shuffle: false,
+    maxChars: run.config.maxChars,
+  });
+  const predicted = await predictBatches(graph, batches, encoders.tags, test.length);
+  const report = evaluateTags(
+    test.map((s) => convertTags(s.tags, "IOB2")),
+    predicted.map((p) => convertTags(p, "IOB2")),
+  );
+  const o = report.entities.overall;
+  run.emit({ type: "test", f1: o.f1, precision: o.precision, recall: o.recall });
+  return report;
+}
+
+/** The end: the best weights (never replaced by worse ones), the test report, the result. */
+async function finish(run: Run, stopReason: string): Promise<TrainResult> {
+  const { state } = run;
+  const epochs = state.epoch + (run.partial ? 1 : 0);
+  run.emit({ type: "stop", reason: stopReason, epoch: epochs });
+  if (!run.best) {
+    if (epochs === 0) {
+      throw new Error(`No model was trained: ${stopReason} before the first training step`);
+    }
+    // A checkpoint written before best weights were saved: the current ones.
+    run.best = await withEvaluatedWeights(
+      run,
+      async () => toPytorchTensors(await run.graph.readParameters()),
+    );
+  }
+  const test = await testReport(run);
+  const model = modelFrom(run, run.best);
+  model.summary = summary(run, {
     testF1: test?.entities.overall.f1,
-    epochs: state.epoch,
+    epochs,
     trainSeconds: state.trainSeconds,
     stopReason,
   });
@@ -558,10 +763,11 @@ export async function trainModel(
     bytes: encodeModel(model),
     bestDevF1: state.bestDevF1,
     bestEpoch: state.bestEpoch,
-    epochs: state.epoch,
-    history: state.history,
+    epochs,
+    history: run.partial ? [...state.history, run.partial] : state.history,
     test,
     stopReason,
     trainSeconds: state.trainSeconds,
+    warnings: run.warnings,
   };
 }
