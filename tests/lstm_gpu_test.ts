@@ -6,6 +6,8 @@ import assert from "node:assert/strict";
 import { acquireGpu, type Gpu } from "../src/gpu/device.ts";
 import { createBuffer, readFloat32, writeBuffer } from "../src/gpu/buffers.ts";
 import { submitDispatches } from "../src/gpu/kernel.ts";
+import { kernelProfile } from "../src/gpu/profile.ts";
+import { createBiLstm } from "../src/ops/lstm.ts";
 import {
   lstmGpuBackward,
   lstmGpuForward,
@@ -389,4 +391,43 @@ Deno.test("lstm gpu profile: the whole layer (with the shared matmuls) equals th
   }
   for (const op of [forward, backward]) op.destroy();
   for (const b of [...Object.values(buf), ...Object.values(saved)]) b.destroy();
+});
+
+Deno.test("createBiLstm runs the device's kernel profile, or the one it is given", async () => {
+  const gpu = await acquireGpu();
+  const H = 10, E = 3, B = 3, T = 4;
+  const p = randomParams(700, E, H);
+  const x = randomArray(701, B * T * E);
+  const lengths = [4, 2, 0];
+  const f32 = (n: number) => createBuffer(gpu, "b", Math.max(16, n * 4));
+  const buffers = {
+    x: createBuffer(gpu, "x", x),
+    lengths: createBuffer(gpu, "lengths", new Int32Array(lengths)),
+    wIh: createBuffer(gpu, "wIh", new Float32Array(p.wIh)),
+    wHh: createBuffer(gpu, "wHh", new Float32Array(p.wHh)),
+    bIh: createBuffer(gpu, "bIh", new Float32Array(p.bIh)),
+    bHh: createBuffer(gpu, "bHh", new Float32Array(p.bHh)),
+    hOut: f32(B * T * 2 * H),
+  };
+  const size = { maxBatch: B, maxTime: T, inputSize: E, hiddenSize: H };
+  const auto = await createBiLstm(gpu, buffers, size);
+  assert.equal(auto.profile, kernelProfile(gpu).profile);
+  auto.destroy();
+  const shape = { batch: B, time: T, inputSize: E, hiddenSize: H };
+  for (const profile of ["cpu", "gpu"] as const) {
+    const layer = await createBiLstm(gpu, buffers, { ...size, profile });
+    assert.equal(layer.profile, profile);
+    submitDispatches(gpu, layer.dispatches);
+    assertClose(
+      await readFloat32(gpu, buffers.hOut, B * T * 2 * H),
+      biLstmRef(x, lengths, p, shape),
+      {
+        atol: 2e-5,
+        rtol: 1e-4,
+        name: `h_out of createBiLstm with profile ${profile}`,
+      },
+    );
+    layer.destroy();
+  }
+  for (const b of Object.values(buffers)) b.destroy();
 });

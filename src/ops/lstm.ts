@@ -36,6 +36,8 @@ import {
   type SequenceShape,
 } from "./common.ts";
 import { columnSum, matmulBackward, matmulForward } from "./matmul.ts";
+import { type KernelProfile, kernelProfile } from "../gpu/profile.ts";
+import { lstmGpuLayerBackward, lstmGpuLayerForward } from "./lstm_gpu.ts";
 
 /** The layer's sizes: the graph is built for the largest batch and resized per batch. */
 export interface BiLstmSize {
@@ -122,6 +124,8 @@ export interface BiLstm extends SequenceOp {
   readonly sentenceQuads: { forward: number; backward: number };
   /** Whether the forward kernel reads W_hh from uniform bindings. */
   readonly uniformWeights: boolean;
+  /** The kernels the recurrences run (see `src/gpu/profile.ts`). */
+  readonly profile: KernelProfile;
   /**
    * Builds the backward, 7 dispatches in order (6 without dX): pack
    * W_hhᵀ, the fused reverse-time kernel (dz), dX = dz·W_ih, dW_ih += dzᵀ·x
@@ -152,6 +156,11 @@ export interface BiLstmOptions extends OpOptions {
    * shader compile slow — ≈ 20 s at H = 256 on llvmpipe — and storage is as fast).
    */
   hScratch?: boolean;
+  /**
+   * The recurrence kernels: `cpu` (lstm.wgsl, lstm_backward.wgsl) or `gpu` (lstm_gpu.ts);
+   * default: the device's profile ({@linkcode kernelProfile}).
+   */
+  profile?: KernelProfile;
 }
 
 /** Mesa llvmpipe stops an invocation after this many loop iterations in total. */
@@ -319,7 +328,19 @@ export async function createBiLstm(
   const standIn = plan.useUniform
     ? null
     : mem.buffer(`${label} unused uniform`, UNIFORM_BLOCK, GPUBufferUsage.UNIFORM);
-  const forward = await forwardOp(gpu, mem, plan, buffers, saved, standIn);
+  const profile = options.profile ?? kernelProfile(gpu).profile;
+  // The gpu profile shares the saved buffers and the matmuls; only the recurrences differ.
+  const gpuOptions = {
+    maxBatch,
+    maxTime,
+    inputSize: plan.E,
+    hiddenSize: plan.H,
+    label,
+    allocator: mem,
+  };
+  const forward = profile === "gpu"
+    ? await lstmGpuLayerForward(gpu, buffers, saved, gpuOptions)
+    : await forwardOp(gpu, mem, plan, buffers, saved, standIn);
   const backwards: SequenceOp[] = [];
   let current: SequenceShape = { batch: maxBatch, time: maxTime };
   const layer: BiLstm = {
@@ -328,6 +349,7 @@ export async function createBiLstm(
     saved,
     sentenceQuads: { forward: plan.qf, backward: plan.qb },
     uniformWeights: plan.useUniform,
+    profile,
     resize(shape: SequenceShape) {
       const { batch, time } = shape;
       if (!Number.isInteger(batch) || batch < 0 || batch > maxBatch) {
@@ -336,16 +358,22 @@ export async function createBiLstm(
       if (!Number.isInteger(time) || time < 0 || time > maxTime) {
         throw new RangeError(`${label}: expected a padded length of 0…${maxTime}, got ${time}`);
       }
-      checkLoopLimits(gpu, label, batch, time, UB);
+      if (profile === "cpu") checkLoopLimits(gpu, label, batch, time, UB);
       current = { batch, time };
       forward.resize(current);
       for (const b of backwards) b.resize(current);
     },
     async backward(grads: BiLstmGradBuffers, backwardOptions: BiLstmBackwardOptions = {}) {
-      const op = await backwardOp(gpu, mem, plan, { ...buffers, ...grads }, saved, {
-        standIn,
-        accumulateDx: Boolean(backwardOptions.accumulateDx),
-      });
+      const accumulateDx = Boolean(backwardOptions.accumulateDx);
+      const op = profile === "gpu"
+        ? await lstmGpuLayerBackward(gpu, { ...buffers, ...grads }, saved, {
+          ...gpuOptions,
+          accumulateDx,
+        })
+        : await backwardOp(gpu, mem, plan, { ...buffers, ...grads }, saved, {
+          standIn,
+          accumulateDx,
+        });
       op.resize(current);
       backwards.push(op);
       return op;
