@@ -34,6 +34,8 @@ export interface Dispatch {
   bindGroup: GPUBindGroup;
   /** Workgroup counts; may be changed between submits (e.g. when the batch shape changes). */
   workgroups: [number, number, number];
+  /** The kernel it runs (source, entry point, constants), for occupancy tables and debugging. */
+  readonly spec: KernelSpec;
 }
 
 const caches = new WeakMap<GPUDevice, Map<string, GPUComputePipeline>>();
@@ -190,6 +192,7 @@ export async function makeDispatch(
     pipeline,
     bindGroup: gpu.scoped(label, () => makeBindGroup(gpu, label, pipeline, bindings)),
     workgroups: [workgroups[0], workgroups[1] ?? 1, workgroups[2] ?? 1],
+    spec,
   };
 }
 

@@ -281,6 +281,14 @@ export class NerGraph {
     return this.#head.outputs;
   }
 
+  /** Inference's dispatches after {@linkcode NerGraph.inferForward}: the decoder and the marginals (CRF only; else empty), as sized by the last {@linkcode NerGraph.infer}. */
+  get inferHead(): { decode: readonly Dispatch[]; marginals: readonly Dispatch[] } {
+    return {
+      decode: this.#head.decode.dispatches,
+      marginals: this.#head.marginals?.dispatches ?? [],
+    };
+  }
+
   /** Adam's m and v (training graphs), else null. */
   get optimizerState(): { m: GPUBuffer; v: GPUBuffer } | null {
     return this.#optimizer?.moments ?? null;
