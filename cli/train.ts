@@ -115,6 +115,15 @@ export const FLAGS = {
     default: TRAIN_DEFAULTS.lr,
     help: "Adam learning rate",
   },
+  "weight-decay": {
+    kind: "number",
+    min: 0,
+    arg: "L",
+    help: `AdamW decoupled weight decay: each step also subtracts lr·L·p from\n` +
+      `every parameter, biases, CRF transitions and embeddings included\n` +
+      `(torch.optim.AdamW's default); word embedding rows decay when their\n` +
+      `word is in the batch (default ${TRAIN_DEFAULTS.weightDecay}; with --resume the checkpoint's)`,
+  },
   average: {
     kind: "number",
     min: 0,
@@ -495,6 +504,7 @@ async function runTraining(
     epochs: flags.epochs,
     batchSize: flags["batch-size"],
     lr: flags.lr,
+    weightDecay: flags["weight-decay"],
     patience: flags.patience,
     seed: flags.seed,
     scheme: flags.scheme ? (flags.scheme.toUpperCase() as "IOB2" | "IOBES") : undefined,

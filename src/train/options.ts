@@ -26,6 +26,8 @@ export const TRAIN_DEFAULTS = Object.freeze({
   lrDecay: 0.05,
   /** Global gradient-norm clip (0 disables). */
   clip: 5,
+  /** AdamW's decoupled weight decay λ (0: plain Adam, as before it existed). */
+  weightDecay: 0,
   /** Per-step decay of the weight average that is evaluated and kept (0: raw weights). */
   average: 0.999,
   /** Epochs without a better dev F1 before stopping (0: never stop early). */
@@ -62,6 +64,15 @@ export interface TrainOptions {
   lrDecay?: number;
   /** Global gradient-norm clip (0 disables). */
   clip?: number;
+  /**
+   * AdamW's decoupled weight decay λ (≥ 0; default 0): every step also
+   * moves each parameter by −lr·λ·p, as `torch.optim.AdamW(model.parameters())`
+   * does. Every tensor decays (biases, CRF transitions and embeddings
+   * included, PyTorch's default); the word embedding's rows decay on the
+   * steps whose batch holds their word (lazy Adam updates only those rows).
+   * On resume the checkpoint's λ when this is left out.
+   */
+  weightDecay?: number;
   /**
    * Per-step decay of the exponential moving average of the weights that is
    * evaluated, kept and saved (Polyak averaging; 0 evaluates the raw weights).
@@ -172,6 +183,12 @@ export function resolveTrainOptions(options: TrainOptions): ResolvedTrainOptions
   check("lr", o.lr > 0 && Number.isFinite(o.lr), "a number > 0", o.lr);
   check("lrDecay", o.lrDecay >= 0 && Number.isFinite(o.lrDecay), "a number ≥ 0", o.lrDecay);
   check("clip", o.clip >= 0, "a number ≥ 0", o.clip);
+  check(
+    "weightDecay",
+    o.weightDecay >= 0 && Number.isFinite(o.weightDecay),
+    "a number ≥ 0",
+    o.weightDecay,
+  );
   check("average", o.average >= 0 && o.average < 1, "a decay in [0, 1)", o.average);
   check(
     "unkReplace",

@@ -314,10 +314,29 @@ function dataWarnings(splits: { train: Sentence[]; dev: Sentence[] }, test?: Sen
   return warnings;
 }
 
+/**
+ * The weight decay a resumed checkpoint was trained with (its summary's
+ * `weightDecay`; absent in checkpoints from before the option, which is 0).
+ */
+function resumedWeightDecay(resumed?: ModelData): number | undefined {
+  const recorded = resumed?.summary?.weightDecay;
+  if (recorded === undefined) return undefined;
+  if (typeof recorded !== "number" || !(recorded >= 0 && Number.isFinite(recorded))) {
+    throw new Error(
+      `Cannot resume: the checkpoint's summary has weightDecay ${JSON.stringify(recorded)}, ` +
+        "expected a number ≥ 0",
+    );
+  }
+  return recorded;
+}
+
 /** Phase 1: options, vocabularies, batches that fit the GPU, and the graph. */
 async function prepare(gpu: Gpu, data: TrainData, options: TrainOptions): Promise<Run> {
-  const o = resolveTrainOptions(options);
   const start = startingModel(options);
+  const o = resolveTrainOptions({
+    ...options,
+    weightDecay: options.weightDecay ?? resumedWeightDecay(start.resumed),
+  });
   const scheme = start.initial?.scheme ?? o.scheme;
   const train = toScheme(data.train, scheme);
   const dev = toScheme(data.dev, scheme);
@@ -546,7 +565,7 @@ async function runEpoch(run: Run, epoch: number): Promise<EpochSteps> {
   for (const batch of batches) {
     graph.trainOn(
       dropWords(batch, run.dropping, random),
-      { lr, maxNorm: o.clip },
+      { lr, maxNorm: o.clip, weightDecay: o.weightDecay },
       averageWeightAt(o.average, state.step + 1),
     );
     tokens += batch.tokens;
@@ -631,6 +650,7 @@ function summary(run: Run, extra: Record<string, unknown> = {}): Record<string, 
   return {
     corpus: run.options.corpus ?? "",
     seed: run.o.seed,
+    weightDecay: run.o.weightDecay,
     adapter: describeAdapter(run.gpu.adapter),
     bestDevF1: run.state.bestDevF1,
     bestEpoch: run.state.bestEpoch,
