@@ -11,6 +11,7 @@ import { type AdamHyper, adamOptimizer, ParameterLayout } from "../src/ops/adam.
 import { type AdamStateRef, adamStepRef } from "../src/ops/adam_ref.ts";
 import { gradNormRef } from "../src/ops/grad_norm_ref.ts";
 import { assertClose, randomArray } from "./assert_close.ts";
+import { TINY_CONFIG as tiny, tinyBatches as setup, tinyGraph } from "./fixtures.ts";
 
 Deno.test("adam reference first step equals the hand-computed update", () => {
   // t = 1, β1 = 0.9, β2 = 0.999, ε = 1e-8, lr = 0.01, λ = 0.1, g = 0.5, p = 2:
@@ -40,6 +41,16 @@ Deno.test("adam reference first step equals the hand-computed update", () => {
   assertClose(two.m, [m2], { atol: 1e-15, name: "m₂" });
   const p2 = -0.1 / (1 + 1e-8) - 0.1 * (m2 / 0.19) / (Math.sqrt(v2 / (1 - 0.999 ** 2)) + 1e-8);
   assertClose(two.params, [p2], { atol: 1e-15, name: "p₂" });
+  // AdamW's decay uses lr, not the bias-corrected step size: with g = 0 the moments stay 0,
+  // the Adam step is 0/(0 + ε) = 0, and two steps give p = 2·(1 − 0.01·0.1)² = 1.996002.
+  const decay = { params: Float64Array.of(2), m: new Float64Array(1), v: new Float64Array(1) };
+  adamStepRef(decay, [0], { lr: 0.01, weightDecay: 0.1 }, 1);
+  adamStepRef(decay, [0], { lr: 0.01, weightDecay: 0.1 }, 2);
+  assertClose(decay.params, [1.996002], { atol: 1e-15, name: "p (decay only)" });
+  // Beyond decayEnd nothing decays: the same step leaves p = 2.
+  const excluded = { params: Float64Array.of(2), m: new Float64Array(1), v: new Float64Array(1) };
+  adamStepRef(excluded, [0], { lr: 0.01, weightDecay: 0.1 }, 1, 0);
+  assertClose(excluded.params, [2], { atol: 0, name: "p (not decayed)" });
   // A non-finite gradient leaves everything untouched.
   assert.equal(adamStepRef(two, [NaN], { lr: 0.1 }, 3), false);
   assertClose(two.params, [p2], { atol: 0, name: "p after skip" });
@@ -266,7 +277,14 @@ Deno.test("lazy Adam updates only the listed table rows and equals the float64 r
   layout.add("bias", [6], { weightDecay: false });
   const size = layout.size;
   const tableEnd = rows * dim;
-  const cases: { name: string; hyper: AdamHyper; ids: number[][]; bad?: [number, number] }[] = [
+  const cases: {
+    name: string;
+    hyper: AdamHyper;
+    ids: number[][];
+    bad?: [number, number];
+    /** Weight decay prefix (default the layout's: table and w). */
+    decayEnd?: number;
+  }[] = [
     {
       name: "AdamW, clipped",
       hyper: { lr: 0.05, weightDecay: 0.1, maxNorm: 1 },
@@ -276,6 +294,14 @@ Deno.test("lazy Adam updates only the listed table rows and equals the float64 r
       name: "Adam+L2",
       hyper: { lr: 0.05, weightDecay: 0.1, decoupled: false },
       ids: [[3], [4, 3]],
+    },
+    // Strong decay that makes the table's decay visible; then none on the table (decayEnd 0).
+    { name: "AdamW, strong", hyper: { lr: 0.1, weightDecay: 2 }, ids: [[0, 36], [36, 8]] },
+    {
+      name: "AdamW, table not decayed",
+      hyper: { lr: 0.1, weightDecay: 2 },
+      ids: [[0, 36], [36, 8]],
+      decayEnd: 0,
     },
     // A NaN in a stale row (not listed) must not skip the step; in a listed row it must.
     { name: "stale NaN", hyper: { lr: 0.05 }, ids: [[1, 2], [7]], bad: [0, 30 * dim] },
@@ -293,7 +319,7 @@ Deno.test("lazy Adam updates only the listed table rows and equals the float64 r
     const ids = createBuffer(gpu, "ids", 64 * 4);
     const adam = await adamOptimizer(gpu, buffers, {
       size,
-      decayEnd: layout.decayEnd,
+      decayEnd: test.decayEnd ?? layout.decayEnd,
       sparseTable: { rows, dim, ids },
     });
     const ref = {
@@ -316,7 +342,7 @@ Deno.test("lazy Adam updates only the listed table rows and equals the float64 r
       adam.setRowCount(stepIds.length);
       adam.setStep(t, test.hyper);
       submitDispatches(gpu, adam.dispatches);
-      if (!adamStepRef(ref, g, test.hyper, t, layout.decayEnd, active)) skipped++;
+      if (!adamStepRef(ref, g, test.hyper, t, test.decayEnd ?? layout.decayEnd, active)) skipped++;
       const tag = `${test.name} t=${t}`;
       assertClose(await readFloat32(gpu, buffers.m, size), ref.m, {
         atol: 1e-7,
@@ -362,4 +388,64 @@ Deno.test("lazy Adam rejects a table it cannot update row by row", async () => {
     sparseTable: { rows: 4, dim: 4, ids },
   });
   assert.throws(() => adam.setRowCount(5), /row count in \[0, 4\]/);
+});
+
+Deno.test("AdamW in the training graph decays every tensor by lr·λ·p; lazily updated word rows only in the batch", async () => {
+  const gpu = await acquireGpu();
+  // wordDim 8 takes the lazy (sparse-row) path for the word table, 6 the dense one.
+  for (const wordDim of [8, 6]) {
+    const config = { ...tiny, wordDim };
+    const { batches, sizes } = setup(config, 3);
+    const batch = batches[0];
+    const graph = await tinyGraph(gpu, config, sizes, { maxBatch: 3, seed: 4 });
+    assert.equal(graph.layout.decayEnd, graph.layout.size, "every tensor is in the decayed prefix");
+    const p0 = await graph.readParameters();
+    const lr = 0.01;
+    const lambda = 0.5;
+    /** One step from p0 with zeroed moments, step count 0. */
+    const stepFrom = async (weightDecay: number) => {
+      graph.writeParameters(p0);
+      graph.writeOptimizerState({
+        m: new Float32Array(graph.layout.size),
+        v: new Float32Array(graph.layout.size),
+      });
+      graph.setStepCount(0);
+      graph.trainOn(batch, { lr, maxNorm: 1, weightDecay });
+      return await graph.readParameters();
+    };
+    const plain = await stepFrom(0);
+    const decayed = await stepFrom(lambda);
+    const inBatch = new Set(batch.wordGroups.uniqueIds);
+    const lazy = wordDim % 4 === 0;
+    for (const [name, initial] of Object.entries(p0)) {
+      // decayed = plain − lr·λ·p0 wherever the parameter decays, decayed = plain elsewhere.
+      const dim = name === "word_emb.weight" ? wordDim : 0;
+      const decays = (i: number) => !dim || !lazy || inBatch.has(Math.floor(i / dim));
+      const expected = Array.from(
+        plain[name],
+        (p, i) => p - (decays(i) ? lr * lambda * initial[i] : 0),
+      );
+      assertClose(decayed[name], expected, {
+        atol: 1e-6,
+        rtol: 1e-5,
+        name: `${name} (word size ${wordDim})`,
+      });
+    }
+    const table = (t: Record<string, Float32Array>, row: number) =>
+      t["word_emb.weight"].subarray(row * wordDim, (row + 1) * wordDim).join();
+    for (let row = 0; row < sizes.words; row++) {
+      if (inBatch.has(row)) continue;
+      // A word outside the batch has no gradient: Adam leaves it, decay moves it only when dense.
+      assert.equal(table(plain, row), table(p0, row), `row ${row} without decay`);
+      assert.equal(
+        table(decayed, row) === table(p0, row),
+        lazy,
+        `row ${row} with decay (${wordDim})`,
+      );
+    }
+    for (const name of ["lstm.bias_ih_l0", "crf.transitions", "char_emb.weight"]) {
+      assert.ok(name in p0, `the model has ${name}`);
+    }
+    graph.destroy();
+  }
 });
