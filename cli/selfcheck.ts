@@ -1,37 +1,45 @@
 /**
  * GPU self-check: prints the adapter, runs a 256³ matmul on the GPU against
  * its float64 reference, and reports the error and GFLOP/s. Exits 1 when no
- * adapter is found or the result is wrong.
+ * adapter is found or the result is wrong, 2 on a bad flag.
  *
  * Usage: `deno run -A cli/selfcheck.ts [--size N]`
  *
  * @module
  */
 
-import { parseArgs } from "node:util";
 import { acquireGpu, createBuffer, describeAdapter, readFloat32 } from "../src/gpu/mod.ts";
 import { submitDispatches } from "../src/gpu/mod.ts";
 import { matmulForward } from "../src/ops/matmul.ts";
+import { EXIT, flagHelp, parseFlags, runCommand } from "./flags.ts";
 
-const { values } = parseArgs({
-  args: Deno.args,
-  options: { size: { type: "string", default: "256" }, help: { type: "boolean", short: "h" } },
-});
-if (values.help) {
-  console.log(`Usage: deno run -A cli/selfcheck.ts [--size N]
+/** The flags of `cli/selfcheck.ts`. */
+export const FLAGS = {
+  size: { kind: "int", min: 1, max: 4096, default: 256, help: "matrix size N" },
+  help: { kind: "boolean", short: "h", help: "show this help" },
+} as const;
+
+const USAGE = `Usage: deno run -A cli/selfcheck.ts [--size N]
 
 Checks that WebGPU works here: prints the adapter, multiplies two N×N
-matrices on the GPU (default 256), compares with a float64 CPU reference,
-and prints the largest error and the GFLOP/s. Exit status 1 on failure.`);
-  Deno.exit(0);
-}
-const n = Number(values.size);
-if (!Number.isInteger(n) || n < 1 || n > 4096) {
-  console.error(`--size: expected an integer from 1 to 4096, got '${values.size}'`);
-  Deno.exit(2);
-}
+matrices on the GPU, compares with a float64 CPU reference, and prints the
+largest error and the GFLOP/s. Exit status 1 on failure.
 
-try {
+${flagHelp(FLAGS)}`;
+
+/**
+ * Runs the self-check.
+ *
+ * @param args command-line arguments
+ * @returns 0 when the GPU's result matches the reference, 1 when it does not
+ * @throws {Error} when no adapter is found (`runCommand` prints it as one line)
+ */
+export async function main(args: string[]): Promise<number> {
+  const { size: n, help } = parseFlags(args, FLAGS).values;
+  if (help) {
+    console.log(USAGE);
+    return EXIT.ok;
+  }
   const gpu = await acquireGpu();
   console.log(`adapter: ${describeAdapter(gpu.adapter)}`);
   const a = Float32Array.from({ length: n * n }, (_, i) => Math.sin(i));
@@ -63,8 +71,7 @@ try {
     `matmul ${n}×${n}×${n} (${mm.variant}): max |gpu − float64| = ${worst.toExponential(2)} ` +
       `${ok ? "(ok)" : "(WRONG)"}, ${(2 * n ** 3 / ms / 1e6).toFixed(2)} GFLOP/s`,
   );
-  if (!ok) Deno.exit(1);
-} catch (e) {
-  console.error((e as Error).message);
-  Deno.exit(1);
+  return ok ? EXIT.ok : EXIT.error;
 }
+
+if (import.meta.main) Deno.exit(await runCommand("cli/selfcheck.ts", main, Deno.args));

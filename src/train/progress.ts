@@ -98,9 +98,10 @@ export class Progress {
    * Final line.
    *
    * @param extra text appended
+   * @param completed units completed (default all; fewer when the work was cut short)
    */
-  done(extra = ""): void {
-    this.#done = this.total;
+  done(extra = "", completed = this.total): void {
+    this.#done = completed;
     this.#draw(extra, true);
   }
 

@@ -590,7 +590,11 @@ async function runEpoch(run: Run, epoch: number): Promise<EpochSteps> {
   }
   const seconds = (performance.now() - epochStart) / 1000;
   state.trainSeconds += seconds;
-  progress?.done(`loss ${(lossSum / lossBatches).toFixed(3)}`);
+  const stopped = done < batches.length ? `, stopped: ${stop}` : "";
+  progress?.done(
+    `loss ${(lossSum / lossBatches).toFixed(3)}${stopped}`,
+    stopped ? tokens : undefined,
+  );
   return {
     lr,
     loss: lossSum / lossBatches,
