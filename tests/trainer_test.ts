@@ -6,6 +6,7 @@ import { CASING_CLASSES } from "../src/data/casing.ts";
 import { NerGraph, parameterLayout, toPytorchTensors } from "../src/model/graph.ts";
 import { type TrainEvent, trainModel, type TrainOptions } from "../src/train/trainer.ts";
 import { bytesPerRow, fitBatches } from "../src/train/batching.ts";
+import { resolveTrainOptions } from "../src/train/options.ts";
 import { resolveConfig } from "../src/model/config.ts";
 
 /** Invented sentences: a name, a place and filler words, in a few patterns. */
@@ -390,4 +391,45 @@ Deno.test("a 1,000-token sentence trains and is evaluated, with the evaluation b
   const rows = start.evalBatchSize * 1000;
   const limit = gpu.device.limits.maxStorageBufferBindingSize;
   assert.ok(rows * bytesPerRow(result.model.config, 3) <= limit);
+});
+
+Deno.test("weight decay is recorded in the checkpoint and a resume keeps it unless told otherwise", async () => {
+  const gpu = await acquireGpu();
+  const decayed = { ...options, weightDecay: 0.5 };
+  const full: TrainEvent[] = [];
+  await trainModel(gpu, data, { ...decayed, epochs: 2, onEvent: (e) => full.push(e) });
+  let last: Uint8Array | null = null;
+  await trainModel(gpu, data, {
+    ...decayed,
+    epochs: 1,
+    save: (kind, bytes) => {
+      if (kind === "last") last = bytes;
+    },
+  });
+  assert.ok(last, "no last checkpoint was saved");
+  assert.equal(decodeModel(last!).summary?.weightDecay, 0.5);
+  // Left out on resume: the checkpoint's λ, so the curve is the uninterrupted one.
+  const kept: TrainEvent[] = [];
+  const resumed = await trainModel(gpu, data, {
+    ...options,
+    epochs: 2,
+    resume: last!,
+    onEvent: (e) => kept.push(e),
+  });
+  assert.deepEqual(losses(kept), [losses(full)[1]]);
+  assert.equal(resumed.model.summary?.weightDecay, 0.5);
+  // Given on resume, it wins; without decay epoch 2 trains differently.
+  const changed: TrainEvent[] = [];
+  await trainModel(gpu, data, {
+    ...options,
+    weightDecay: 0,
+    epochs: 2,
+    resume: last!,
+    onEvent: (e) => changed.push(e),
+  });
+  assert.notDeepEqual(losses(changed), [losses(full)[1]]);
+  assert.throws(
+    () => resolveTrainOptions({ weightDecay: -1 }),
+    /weightDecay: expected a number ≥ 0, found -1/,
+  );
 });
