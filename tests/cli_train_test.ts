@@ -85,6 +85,7 @@ Deno.test("cli/train.ts explains its flags and rejects bad ones with exit status
       "--average",
       "--word-dropout",
       "--char-filters",
+      "--weight-decay L",
     ]
   ) {
     assert.ok(help.out.includes(flag), flag);
@@ -151,6 +152,11 @@ Deno.test("cli/train.ts: usage errors name the flag and exit 2, before anything 
     await run(["--time-budget", "0"]),
     2,
     /--time-budget: expected a number > 0, found '0'/,
+  );
+  assertOneLine(
+    await run(["--weight-decay", "-0.1"]),
+    2,
+    /--weight-decay: expected a number ≥ 0, found '-0.1'/,
   );
   assertOneLine(
     await run(["--resume", "a", "--init", "b"]),
