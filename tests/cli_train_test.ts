@@ -212,6 +212,10 @@ Deno.test("cli/train.ts: bad files and folders fail in one line with status 1, b
       1,
       /broken\.jsonl\.gz: not a valid gzip file/,
     );
+    // A folder where the CLI writes a file.
+    await Deno.mkdir(`${dir}/run/report.html/x`, { recursive: true });
+    assertOneLine(await run(tiny(dir, `${dir}/run`)), 1, /--out .*run: .*report\.html/);
+    await Deno.remove(`${dir}/run/report.html`, { recursive: true });
     // No run left its lock behind.
     await assert.rejects(Deno.stat(`${dir}/run/train.lock`), Deno.errors.NotFound);
   });
@@ -234,8 +238,19 @@ Deno.test("cli/train.ts: a live run's lock refuses a second run; a stale lock, t
     await Deno.writeTextFile(`${out}/train.lock`, JSON.stringify({ ...live, pid: gone.pid }));
     await Deno.writeTextFile(`${out}/.model.safetensors.0123abcd.tmp`, "half a model");
     await Deno.writeTextFile(`${out}/report.json`, '{"stale": true}');
-    const result = await run(tiny(dir, out, ["--epochs", "1"]));
+    const vectors = ["ada", "eve", "went", "to"].map((w, i) =>
+      `${w} ${Array(8).fill(i / 8).join(" ")}`
+    );
+    await Deno.writeTextFile(`${dir}/vectors.txt`, vectors.join("\n") + "\n");
+    const result = await run(
+      tiny(dir, out, ["--epochs", "1", "--embeddings", `${dir}/vectors.txt`]),
+    );
     assert.equal(result.code, 0, result.err);
+    // The embeddings' coverage is printed, and logged as its own event.
+    assert.match(result.out, /pretrained vectors cover \d+ of \d+ words/);
+    const { events } = await epochLines(`${out}/train.jsonl`);
+    assert.ok(events.some((e) => e.type === "coverage" && e.exact >= 3), "no coverage event");
+    assert.ok(!events.some((e) => e.type === "stop" && /coverage/.test(e.reason)));
     assert.match(result.err, /removed 1 temporary file/);
     assert.match(result.err, /removed .*report\.json of an earlier run/);
     const names = [...Deno.readDirSync(out)].map((e) => e.name).sort();
