@@ -259,19 +259,23 @@ export interface RawLine {
 /**
  * Splits a byte stream into lines (`\n` or `\r\n`; a last line without a
  * break counts), keeping at most `maxBytes` of any line in memory: a longer
- * line is counted and skipped, and reported as `tooLong`.
+ * line is counted and skipped, and reported as `tooLong`. Lines come in
+ * groups: those completed by one read of the stream (so a consumer knows
+ * when the next group may have to wait for input).
  *
  * @param stream the bytes
  * @param maxBytes the longest line kept
  * @param onBytes called with the number of bytes read so far (progress)
- * @returns the lines, in order
+ * @returns the lines, in order, one group per read that completed any
  *
  * @example Usage
  * ```ts
  * import assert from "node:assert/strict";
  * const stream = new Blob(["a\r\n\nbcd\nef"]).stream();
  * const lines = [];
- * for await (const l of readLines(stream, 2)) lines.push(l.bytes?.length ?? `long ${l.tooLong}`);
+ * for await (const group of readLines(stream, 2)) {
+ *   for (const l of group) lines.push(l.bytes?.length ?? `long ${l.tooLong}`);
+ * }
  * assert.deepEqual(lines, [1, 0, "long 3", 2]);
  * ```
  */
@@ -279,7 +283,7 @@ export async function* readLines(
   stream: ReadableStream<Uint8Array>,
   maxBytes: number,
   onBytes: (bytes: number) => void = () => {},
-): AsyncGenerator<RawLine> {
+): AsyncGenerator<RawLine[]> {
   let parts: Uint8Array[] = [];
   let length = 0;
   let line = 0;
@@ -299,6 +303,7 @@ export async function* readLines(
   };
   for await (const chunk of stream) {
     read += chunk.length;
+    const group: RawLine[] = [];
     let from = 0;
     while (from <= chunk.length) {
       const nl = chunk.indexOf(10, from);
@@ -307,12 +312,13 @@ export async function* readLines(
       else parts = [];
       length += end - from;
       if (nl < 0) break;
-      yield finish();
+      group.push(finish());
       from = nl + 1;
     }
     onBytes(read);
+    if (group.length > 0) yield group;
   }
-  if (length > 0) yield finish();
+  if (length > 0) yield [finish()];
 }
 
 function concat(parts: Uint8Array[], length: number): Uint8Array {
@@ -374,45 +380,48 @@ export function invalidUtf8At(bytes: Uint8Array): number {
   return -1;
 }
 
-/** Lines decoded into records: text, key, or an error naming `source:line`. */
+/** Groups of lines decoded into records. */
 async function* records(
-  lines: AsyncIterable<RawLine>,
+  groups: AsyncIterable<RawLine[]>,
   source: string,
   options: { key: boolean; maxBytes: number },
-): AsyncGenerator<InputRecord> {
-  for await (const raw of lines) {
-    const where = `${source}:${raw.line}`;
-    if (raw.bytes === undefined) {
-      yield {
-        line: raw.line,
-        error: `${where}: the line has ${raw.tooLong} bytes, more than --max-line-length ` +
-          `${options.maxBytes}`,
-      };
-      continue;
-    }
-    let text: string;
-    try {
-      text = utf8.decode(raw.bytes);
-    } catch {
-      const at = invalidUtf8At(raw.bytes);
-      yield { line: raw.line, error: `${where}: invalid UTF-8 at byte ${at + 1} of the line` };
-      continue;
-    }
-    if (!options.key) {
-      yield { line: raw.line, text };
-      continue;
-    }
-    const tab = text.indexOf("\t");
-    yield tab < 0
-      ? { line: raw.line, key: text, text: "" }
-      : { line: raw.line, key: text.slice(0, tab), text: text.slice(tab + 1) };
+): AsyncGenerator<InputRecord[]> {
+  for await (const group of groups) yield group.map((raw) => toRecord(raw, source, options));
+}
+
+/** One line as a record: its text and key, or an error naming `source:line`. */
+function toRecord(
+  raw: RawLine,
+  source: string,
+  options: { key: boolean; maxBytes: number },
+): InputRecord {
+  const where = `${source}:${raw.line}`;
+  if (raw.bytes === undefined) {
+    return {
+      line: raw.line,
+      error: `${where}: the line has ${raw.tooLong} bytes, more than --max-line-length ` +
+        `${options.maxBytes}`,
+    };
   }
+  let text: string;
+  try {
+    text = utf8.decode(raw.bytes);
+  } catch {
+    const at = invalidUtf8At(raw.bytes);
+    return { line: raw.line, error: `${where}: invalid UTF-8 at byte ${at + 1} of the line` };
+  }
+  if (!options.key) return { line: raw.line, text };
+  const tab = text.indexOf("\t");
+  return tab < 0
+    ? { line: raw.line, key: text, text: "" }
+    : { line: raw.line, key: text.slice(0, tab), text: text.slice(tab + 1) };
 }
 
 /** An input of the command: TEXT arguments, a file or standard input. */
 interface Source {
   name: string;
-  records: () => AsyncIterable<InputRecord>;
+  /** The records, in groups (one per read of the input). */
+  records: () => AsyncIterable<InputRecord[]>;
   /** Whether to report progress on stderr (files). */
   progress: boolean;
 }
@@ -465,18 +474,19 @@ async function tagSource(
         continue;
       }
       if (next.done) break;
-      const record = next.value;
-      counts.lines++;
-      if (record.error !== undefined) {
-        if (settings.onError === "stop") {
-          await send(0);
-          throw new InputError(record.error);
+      for (const record of next.value) {
+        counts.lines++;
+        if (record.error !== undefined) {
+          if (settings.onError === "stop") {
+            await send(0);
+            throw new InputError(record.error);
+          }
+          counts.reported++;
+          await warn(`warning: ${record.error} (reported in the output)\n`);
         }
-        counts.reported++;
-        await warn(`warning: ${record.error} (reported in the output)\n`);
+        chunk.push(record);
+        if (chunk.length >= settings.batchSize) await send(1);
       }
-      chunk.push(record);
-      if (chunk.length >= settings.batchSize) await send(1);
     }
     await send(0);
   } finally {
@@ -555,7 +565,7 @@ function sources(
       name: "arguments",
       progress: false,
       records: async function* () {
-        for (let i = 0; i < positionals.length; i++) yield { line: i + 1, text: positionals[i] };
+        yield positionals.map((text, i) => ({ line: i + 1, text }));
       },
     }];
   }
