@@ -34,11 +34,11 @@ export interface Dispatch {
   bindGroup: GPUBindGroup;
   /** Workgroup counts; may be changed between submits (e.g. when the batch shape changes). */
   workgroups: [number, number, number];
-  /** The kernel it runs (source, entry point, constants), for occupancy tables and debugging. */
-  readonly spec: KernelSpec;
 }
 
 const caches = new WeakMap<GPUDevice, Map<string, GPUComputePipeline>>();
+/** The spec each pipeline was compiled from (ops may swap a dispatch's pipeline on resize). */
+const specs = new WeakMap<GPUComputePipeline, KernelSpec>();
 let printShaders = false;
 
 /**
@@ -106,7 +106,36 @@ export async function getPipeline(gpu: Gpu, spec: KernelSpec): Promise<GPUComput
     throw e;
   });
   cache.set(key, pipeline);
+  specs.set(pipeline, { ...spec, entryPoint, constants });
   return pipeline;
+}
+
+/**
+ * The kernel a dispatch runs now: the source, entry point and constants
+ * its current pipeline was compiled from (for occupancy tables and
+ * debugging; an op that swaps variants on resize swaps the pipeline, so
+ * this follows it).
+ *
+ * @param dispatch the dispatch
+ * @returns its kernel's spec (the label is the first one compiled with it)
+ * @throws {Error} when the pipeline did not come from {@linkcode getPipeline}
+ *
+ * @example
+ * ```ts
+ * import { acquireGpu } from "./device.ts";
+ * import { createBuffer } from "./buffers.ts";
+ * import { dispatchSpec, makeDispatch } from "./kernel.ts";
+ * const gpu = await acquireGpu();
+ * const code = "@group(0) @binding(0) var<storage, read_write> x: array<f32>;\n" +
+ *   "@compute @workgroup_size(4) fn main() { x[0] = 1.0; }";
+ * const d = await makeDispatch(gpu, { label: "one", code }, [createBuffer(gpu, "x", 16)], [1]);
+ * if (dispatchSpec(d).entryPoint !== "main") throw new Error("no spec");
+ * ```
+ */
+export function dispatchSpec(dispatch: Dispatch): KernelSpec {
+  const spec = specs.get(dispatch.pipeline);
+  if (!spec) throw new Error(`Dispatch '${dispatch.label}': its pipeline has no recorded spec`);
+  return spec;
 }
 
 /** A binding: a whole buffer, or a byte range of one. */
@@ -192,7 +221,6 @@ export async function makeDispatch(
     pipeline,
     bindGroup: gpu.scoped(label, () => makeBindGroup(gpu, label, pipeline, bindings)),
     workgroups: [workgroups[0], workgroups[1] ?? 1, workgroups[2] ?? 1],
-    spec,
   };
 }
 
