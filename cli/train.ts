@@ -465,7 +465,7 @@ async function tagExample(
   result: TrainResult,
   text: string,
 ) {
-  const tagger = await Tagger.fromModel(gpu, result.model);
+  using tagger = await Tagger.fromModel(gpu, result.model);
   const entities = await tagger.tag(text);
   console.log(`\n${text}`);
   for (const e of entities) {
