@@ -115,3 +115,33 @@ Deno.test("truncated, foreign and inconsistent files are rejected with what is w
   nan.tensors["crf.start"][0] = NaN;
   assert.throws(() => decodeModel(encodeModel(nan), "nan.safetensors"), /NaN/);
 });
+
+Deno.test("a resumable checkpoint carries the best weights as best.<name>, checked like the others", () => {
+  const model = tinyModel();
+  const best = Object.fromEntries(
+    Object.entries(model.tensors).map(([name, t]) => [name, t.map((x) => x + 1)]),
+  );
+  const m = new Float32Array(3), v = new Float32Array(3);
+  const bytes = encodeModel(model, { training: { m, v, best, state: { epoch: 2 } } });
+  const header = readHeader(bytes);
+  assert.deepEqual(header["best.out.weight"].shape, header["out.weight"].shape);
+  const back = decodeModel(bytes, "last.safetensors");
+  for (const [name, tensor] of Object.entries(best)) {
+    assert.deepEqual([...back.training!.best![name]], [...tensor], name);
+    assert.deepEqual([...back.tensors[name]], [...model.tensors[name]], name);
+  }
+  assert.equal(
+    decodeModel(encodeModel(model, { training: { m, v, state: {} } })).training?.best,
+    undefined,
+  );
+  const broken = { ...best, "crf.start": new Float32Array([1, NaN, 0]) };
+  assert.throws(
+    () => decodeModel(encodeModel(model, { training: { m, v, best: broken, state: {} } }), "x"),
+    /Cannot load x: tensor 'best\.crf\.start' holds NaN or infinite values/,
+  );
+  const { "out.bias": _, ...missing } = best;
+  assert.throws(
+    () => encodeModel(model, { training: { m, v, best: missing, state: {} } }),
+    /best tensor 'out\.bias' is missing/,
+  );
+});
