@@ -22,28 +22,33 @@
 // compile time grows steeply with workgroup array size (2048 f32: ~25 s).
 //
 // Overrides: K tags (≤ 32), S sentences per workgroup, WG = S·K (≤ 64),
-// K4 = ceil(K / 4): the inner loops run over vec4s of tags.
+// K4 = ceil(K / 4): the inner loops run over vec4s of tags; START_OFF and
+// END_OFF, where start and end begin in the `crf` binding (floats).
+//
+// The CRF's parameters are one binding, `crf`: transitions (K, K) [from, to]
+// at 0, start (K) at START_OFF, end (K) at END_OFF (the graph binds the range
+// of the flat parameter buffer that holds the three; `pack_params` builds such
+// a range from three separate buffers). One binding instead of three keeps
+// every entry within WebGPU's default 8 storage buffers per stage.
 //
 // entry `train` (NLL and gradient)
 //   @binding(0)  params: uniform (B, T, G, lossScale) u32, u32, u32, f32
 //   @binding(1)  emissions:   (B, T, K) f32
 //   @binding(2)  lengths:     (B) i32
-//   @binding(3)  transitions: (K, K) f32 [from, to]
-//   @binding(4)  start:       (K) f32
-//   @binding(5)  end:         (K) f32
-//   @binding(6)  log_alpha:   (B, T, K) f32 scratch, written with `=`
-//   @binding(7)  nll:         (B) f32, `=`, unscaled; 0 for an empty sentence
-//   @binding(8)  d_emissions: (B, T, K) f32, `=`, lossScale·(p − onehot(gold)); 0 at padding
-//   @binding(9)  partials:    (B, K·K + 2K + 1) f32, `=`: each sentence's unscaled
+//   @binding(3)  crf:         transitions (K, K) [from, to], start (K), end (K) f32, see above
+//   @binding(4)  log_alpha:   (B, T, K) f32 scratch, written with `=`
+//   @binding(5)  nll:         (B) f32, `=`, unscaled; 0 for an empty sentence
+//   @binding(6)  d_emissions: (B, T, K) f32, `=`, lossScale·(p − onehot(gold)); 0 at padding
+//   @binding(7)  partials:    (B, K·K + 2K + 1) f32, `=`: each sentence's unscaled
 //                              [Σt pair marginals − gold pairs (K, K), dStart (K), dEnd (K), NLL]
-//   @binding(10) tags:        (B, T) i32 gold, in [0, K) where t < length
+//   @binding(8)  tags:        (B, T) i32 gold, in [0, K) where t < length
 //   dispatch: (G, 1, 1).
 //
 // entry `forward_backward` (inference: confidences and span probabilities)
 //   bindings 0–6 as `train`; log_alpha (B, T, K) is an output (`=`, 0 at padding)
-//   @binding(7)  log_z:     (B) f32, `=` (0 for an empty sentence)
-//   @binding(8)  marginals: (B, T, K) f32, `=`, p(yt = k | x); 0 at padding
-//   @binding(9)  log_beta:  (B, T, K) f32, `=`, 0 at padding
+//   @binding(5)  log_z:     (B) f32, `=` (0 for an empty sentence)
+//   @binding(6)  marginals: (B, T, K) f32, `=`, p(yt = k | x); 0 at padding
+//   @binding(7)  log_beta:  (B, T, K) f32, `=`, 0 at padding
 //   dispatch: (G, 1, 1).
 //
 // entry `reduce` (deterministic sum of the sentences' partials; no float atomics)
@@ -60,6 +65,8 @@ override K: u32 = 9u;
 override S: u32 = 7u;
 override WG: u32 = 63u;
 override K4: u32 = 3u; // ceil(K / 4): tags padded to whole vec4s in the inner loops
+override START_OFF: u32 = 81u;
+override END_OFF: u32 = 90u;
 
 const MAX_K4: u32 = 8u;
 const NEG_BIG: f32 = -3.0e38;
@@ -70,19 +77,17 @@ struct Params { batch: u32, time: u32, groups: u32, loss_scale: f32 }
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> emissions: array<f32>;
 @group(0) @binding(2) var<storage, read> lengths: array<i32>;
-@group(0) @binding(3) var<storage, read> transitions: array<f32>;
-@group(0) @binding(4) var<storage, read> start_scores: array<f32>;
-@group(0) @binding(5) var<storage, read> end_scores: array<f32>;
-@group(0) @binding(6) var<storage, read_write> log_alpha: array<f32>;
+@group(0) @binding(3) var<storage, read> crf: array<f32>;
+@group(0) @binding(4) var<storage, read_write> log_alpha: array<f32>;
 // `train`
-@group(0) @binding(7) var<storage, read_write> nll: array<f32>;
-@group(0) @binding(8) var<storage, read_write> d_emissions: array<f32>;
-@group(0) @binding(9) var<storage, read_write> partials: array<f32>;
-@group(0) @binding(10) var<storage, read> tags: array<i32>;
+@group(0) @binding(5) var<storage, read_write> nll: array<f32>;
+@group(0) @binding(6) var<storage, read_write> d_emissions: array<f32>;
+@group(0) @binding(7) var<storage, read_write> partials: array<f32>;
+@group(0) @binding(8) var<storage, read> tags: array<i32>;
 // `forward_backward`
-@group(0) @binding(7) var<storage, read_write> log_z: array<f32>;
-@group(0) @binding(8) var<storage, read_write> marginals: array<f32>;
-@group(0) @binding(9) var<storage, read_write> log_beta: array<f32>;
+@group(0) @binding(5) var<storage, read_write> log_z: array<f32>;
+@group(0) @binding(6) var<storage, read_write> marginals: array<f32>;
+@group(0) @binding(7) var<storage, read_write> log_beta: array<f32>;
 // `reduce`
 @group(0) @binding(1) var<storage, read> partials_in: array<f32>;
 @group(0) @binding(2) var<storage, read_write> d_transitions: array<f32>;
@@ -114,7 +119,7 @@ fn step_set(row: u32, k: u32, v: f32) {
 // Fills w_step with PAD (the padding tags keep it) and loads the transitions.
 fn init_workgroup(lid: u32) {
   for (var e = lid; e < 2u * S * K4; e += WG) { w_step[e] = vec4f(PAD); }
-  for (var e = lid; e < K * K; e += WG) { w_trans[e >> 2u][e & 3u] = transitions[e]; }
+  for (var e = lid; e < K * K; e += WG) { w_trans[e >> 2u][e & 3u] = crf[e]; }
 }
 
 fn hmax(v: vec4f) -> f32 {
@@ -163,7 +168,7 @@ fn forward_sweep(q: Slot, tmax: u32) -> f32 {
     let prev = step_row(1u - (t & 1u), q.s);
     if (t < q.n) {
       let e = emissions[at(q.b, t, q.k)];
-      var alpha = start_scores[q.k] + e;
+      var alpha = crf[START_OFF + q.k] + e;
       if (t > 0u) {
         // log Σi exp(α[t−1, i] + trans[i, k]), shifted by the max; four tags per load.
         var mv = vec4f(NEG_BIG);
@@ -183,9 +188,9 @@ fn forward_sweep(q: Slot, tmax: u32) -> f32 {
   if (q.n > 0u) {
     let last = step_row((q.n - 1u) & 1u, q.s);
     var m = NEG_BIG;
-    for (var j = 0u; j < K; j++) { m = max(m, step_get(last, j) + end_scores[j]); }
+    for (var j = 0u; j < K; j++) { m = max(m, step_get(last, j) + crf[END_OFF + j]); }
     var sum = 0.0;
-    for (var j = 0u; j < K; j++) { sum += exp(step_get(last, j) + end_scores[j] - m); }
+    for (var j = 0u; j < K; j++) { sum += exp(step_get(last, j) + crf[END_OFF + j] - m); }
     lz = m + log(sum);
   }
   // The caller's next loop overwrites w_step.
@@ -200,10 +205,10 @@ fn gold_score(q: Slot) -> f32 {
   for (var t = 0u; t < q.n; t++) {
     let y = u32(clamp(tags[q.b * params.time + t], 0, i32(K) - 1));
     gold += emissions[at(q.b, t, y)];
-    if (t == 0u) { gold += start_scores[y]; } else { gold += trans(y0, y); }
+    if (t == 0u) { gold += crf[START_OFF + y]; } else { gold += trans(y0, y); }
     y0 = y;
   }
-  if (q.n > 0u) { gold += end_scores[y0]; }
+  if (q.n > 0u) { gold += crf[END_OFF + y0]; }
   return gold;
 }
 
@@ -233,7 +238,7 @@ fn train(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: 
     if (t < q.n) {
       let alpha = log_alpha[at(q.b, t, i)];
       let y = tags[q.b * params.time + t];
-      var beta = end_scores[i];
+      var beta = crf[END_OFF + i];
       if (t + 1u < q.n) {
         var mv = vec4f(NEG_BIG);
         for (var c = 0u; c < K4; c++) { mv = max(mv, from_i[c] + w_step[prev + c]); }
@@ -289,7 +294,7 @@ fn forward_backward(@builtin(local_invocation_index) lid: u32, @builtin(workgrou
     let prev = step_row(1u - (step & 1u), q.s);
     let t = tmax - 1u - step;
     if (t < q.n) {
-      var beta = end_scores[i];
+      var beta = crf[END_OFF + i];
       if (t + 1u < q.n) {
         var mv = vec4f(NEG_BIG);
         for (var c = 0u; c < K4; c++) { mv = max(mv, from_i[c] + w_step[prev + c]); }
@@ -325,4 +330,21 @@ fn reduce(@builtin(global_invocation_id) gid: vec3u) {
   else if (e < K * K + K) { d_start[e - K * K] += total; }
   else if (e < K * K + 2u * K) { d_end[e - K * K - K] += total; }
   else { loss_acc[0] += total; }
+}
+
+// entry `pack_params`: packed = [transitions (K·K) | start (K) at START_OFF | end (K) at END_OFF]
+//   @binding(0) trans_in: (K, K) f32;  @binding(1) start_in: (K) f32;  @binding(2) end_in: (K) f32
+//   @binding(3) packed:   (END_OFF + K) f32, written with `=`
+//   dispatch: (ceil((END_OFF + K) / 64), 1, 1) workgroups of 64; one invocation per packed float.
+@group(0) @binding(0) var<storage, read> trans_in: array<f32>;
+@group(0) @binding(1) var<storage, read> start_in: array<f32>;
+@group(0) @binding(2) var<storage, read> end_in: array<f32>;
+@group(0) @binding(3) var<storage, read_write> packed: array<f32>;
+
+@compute @workgroup_size(64)
+fn pack_params(@builtin(global_invocation_id) gid: vec3u) {
+  let e = gid.x;
+  if (e < K * K) { packed[e] = trans_in[e]; }
+  if (e >= START_OFF && e < START_OFF + K) { packed[e] = start_in[e - START_OFF]; }
+  if (e >= END_OFF && e < END_OFF + K) { packed[e] = end_in[e - END_OFF]; }
 }

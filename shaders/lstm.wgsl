@@ -27,7 +27,7 @@
 //   @binding(9…16) u_{i,f,g,o}{0,1}: uniform (4096) vec4f, the same packed W_hh, one
 //                         (direction, gate) block of 64 KiB each (USE_UNIFORM, H ≤ 128;
 //                         otherwise bind any 64 KiB uniform buffer)
-//   @binding(17) hscr:    (2, G, 2, 8·QY, UB) vec4f scratch [direction, workgroup, parity], h of
+//   (in h_prev from HSCR_OFF) hscr:    (2, G, 2, 8·QY, UB) vec4f scratch [direction, workgroup, parity], h of
 //                         the workgroup's sentences when H_SCRATCH (each workgroup's own region,
 //                         written and read between storageBarriers); any 16 bytes otherwise
 //   dispatch: (G, 2, 1) workgroups of (UB, QY, 1), G = ceil(B / (8·QY)); workgroup y is the
@@ -89,16 +89,18 @@ override H_SCRATCH: bool = false;
 
 // h of the workgroup's 8·QY sentences, double-buffered: (2, 8·QY, UB) vec4 (≤ 16 KiB).
 var<workgroup> hs: array<vec4f, SHARED>;
-@group(0) @binding(17) var<storage, read_write> hscr: array<vec4f>;
+// The h exchange lives in h_prev's tail, from vec4 HSCR_OFF (one binding fewer: WebGPU's
+// default 8 storage buffers per stage).
+override HSCR_OFF: u32 = 0u;
 var<workgroup> group_max: u32;
 
 fn hget(i: u32) -> vec4f {
-  if (H_SCRATCH) { return hscr[i]; }
+  if (H_SCRATCH) { return h_prev[HSCR_OFF + i]; }
   return hs[i];
 }
 
 fn hset(i: u32, v: vec4f) {
-  if (H_SCRATCH) { hscr[i] = v; } else { hs[i] = v; }
+  if (H_SCRATCH) { h_prev[HSCR_OFF + i] = v; } else { hs[i] = v; }
 }
 
 // Everyone has written h_t and nobody reads h_{t−1} any more.

@@ -24,7 +24,9 @@
 //   @binding(3) transitions: (K, K) f32 [from, to]
 //   @binding(4) start:       (K) f32
 //   @binding(5) end:         (K) f32
-//   @binding(6) allowed:     (K·K + 2K) u32: [transitions (K, K) [from, to], start (K), end (K)], 1 allowed / 0 forbidden
+//   @binding(6) allowed:     uniform (K·K + 2K) u32 as 272 vec4u (K ≤ 32): [transitions (K, K) [from, to],
+//                            start (K), end (K)], 1 allowed / 0 forbidden (a uniform keeps the storage
+//                            bindings within WebGPU's default 8)
 //   @binding(7) path:        (B, T) i32, written with `=`; −1 at padding
 //   @binding(8) score:       (B) f32, `=`; 0 for an empty sentence
 //   @binding(9) backpointers: (B, T, K) i32 scratch, `=`
@@ -47,7 +49,7 @@ struct Params { batch: u32, time: u32, groups: u32, pad: u32 }
 @group(0) @binding(3) var<storage, read> transitions: array<f32>;
 @group(0) @binding(4) var<storage, read> start_scores: array<f32>;
 @group(0) @binding(5) var<storage, read> end_scores: array<f32>;
-@group(0) @binding(6) var<storage, read> allowed: array<u32>;
+@group(0) @binding(6) var<uniform> allowed: array<vec4u, 272>;
 @group(0) @binding(7) var<storage, read_write> path: array<i32>;
 @group(0) @binding(8) var<storage, read_write> score: array<f32>;
 @group(0) @binding(9) var<storage, read_write> backpointers: array<i32>;
@@ -67,7 +69,7 @@ fn step_row(buf: u32, s: u32) -> u32 {
 }
 
 fn masked(v: f32, index: u32) -> f32 {
-  return select(FORBIDDEN, v, allowed[index] != 0u);
+  return select(FORBIDDEN, v, allowed[index / 4u][index % 4u] != 0u);
 }
 
 @compute @workgroup_size(WG)

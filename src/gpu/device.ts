@@ -67,6 +67,48 @@ export interface AcquireOptions {
   powerPreference?: GPUPowerPreference;
   /** Make a new device instead of returning the shared one. */
   fresh?: boolean;
+  /**
+   * Which limits to request: `"adapter"` (the adapter's full storage,
+   * workgroup and buffer limits) or `"default"` (none raised: WebGPU's
+   * defaults, what every device offers). Default: the environment variable
+   * `WEBGPU_NER_LIMITS` (`default` or `adapter`) where there is one, else
+   * `"adapter"`.
+   */
+  limits?: LimitsMode;
+}
+
+/** Which device limits {@linkcode acquireGpu} requests. */
+export type LimitsMode = "adapter" | "default";
+
+/**
+ * The limits mode `WEBGPU_NER_LIMITS` asks for, or undefined (unset, no
+ * environment, or no permission to read it).
+ *
+ * @returns the mode
+ * @throws {RangeError} when the variable holds something else
+ *
+ * @example
+ * ```ts
+ * import { limitsFromEnvironment } from "./device.ts";
+ * const mode = limitsFromEnvironment();
+ * if (mode !== undefined && mode !== "default" && mode !== "adapter") throw new Error(mode);
+ * ```
+ */
+export function limitsFromEnvironment(): LimitsMode | undefined {
+  let value: string | undefined;
+  try {
+    // deno-lint-ignore no-explicit-any
+    value = (globalThis as any).Deno?.env?.get("WEBGPU_NER_LIMITS");
+  } catch {
+    return undefined;
+  }
+  if (value === undefined || value === "") return undefined;
+  if (value !== "default" && value !== "adapter") {
+    throw new RangeError(
+      `WEBGPU_NER_LIMITS: expected "default" or "adapter", found "${value}"`,
+    );
+  }
+  return value;
 }
 
 /**
@@ -82,7 +124,11 @@ export class Gpu {
    * @param device the device
    * @param adapter what the adapter said about itself
    */
-  constructor(readonly device: GPUDevice, readonly adapter: AdapterSummary) {
+  constructor(
+    readonly device: GPUDevice,
+    readonly adapter: AdapterSummary,
+    readonly limitsMode: LimitsMode = "adapter",
+  ) {
     device.lost.then((info) => {
       this.#lost = new DeviceLostError(info.reason, info.message);
     });
@@ -172,10 +218,12 @@ let shared: Promise<Gpu> | null = null;
 
 /**
  * Returns the shared GPU device, creating it on first use. Requests the
- * adapter's full storage, workgroup and buffer limits, and the optional
- * features the kernels can use (`timestamp-query`, `shader-f16`).
+ * adapter's full storage, workgroup and buffer limits (or, with `limits:
+ * "default"` or `WEBGPU_NER_LIMITS=default`, none: WebGPU's defaults), and
+ * the optional features the kernels can use (`timestamp-query`, `shader-f16`).
+ * The shared device is replaced when a different limits mode is asked for.
  *
- * @param options adapter preference; `fresh` for a new device
+ * @param options adapter preference; `fresh` for a new device; the limits mode
  * @returns the device wrapper
  * @throws {NoAdapterError} when WebGPU or an adapter is unavailable
  *
@@ -187,9 +235,17 @@ let shared: Promise<Gpu> | null = null;
  * ```
  */
 export function acquireGpu(options: AcquireOptions = {}): Promise<Gpu> {
+  const limits = options.limits ?? limitsFromEnvironment() ?? "adapter";
   if (!options.fresh && shared) {
-    return shared.then((gpu) => gpu.isLost ? acquireGpu({ ...options, fresh: true }) : gpu);
+    const current = shared;
+    return current.then((gpu) => {
+      if (!gpu.isLost && gpu.limitsMode === limits) return gpu;
+      // Lost, or other limits asked for: a new shared device.
+      if (shared === current) shared = null;
+      return acquireGpu({ ...options, limits });
+    });
   }
+  options = { ...options, limits };
   const created = createGpu(options);
   if (!options.fresh || !shared) shared = created;
   created.catch(() => {
@@ -218,7 +274,9 @@ async function createGpu(options: AcquireOptions): Promise<Gpu> {
     "maxComputeWorkgroupsPerDimension",
   ];
   const requiredLimits: Record<string, number> = {};
-  for (const name of wanted) requiredLimits[name] = adapter.limits[name] as number;
+  if (options.limits !== "default") {
+    for (const name of wanted) requiredLimits[name] = adapter.limits[name] as number;
+  }
   const optional: GPUFeatureName[] = ["timestamp-query", "shader-f16"];
   const requiredFeatures = optional.filter((f) => adapter.features.has(f));
   const device = await adapter.requestDevice({ requiredLimits, requiredFeatures });
@@ -236,7 +294,7 @@ async function createGpu(options: AcquireOptions): Promise<Gpu> {
     isFallbackAdapter: Boolean(info.isFallbackAdapter ?? (adapter as any).isFallbackAdapter),
     features: requiredFeatures,
   };
-  return new Gpu(device, summary);
+  return new Gpu(device, summary, options.limits);
 }
 
 /**

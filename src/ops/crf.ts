@@ -13,7 +13,8 @@
 import { crf as crfWgsl } from "../../shaders/mod.ts";
 import type { Gpu } from "../gpu/device.ts";
 import { writeBuffer } from "../gpu/buffers.ts";
-import { type Binding, makeBindGroup, makeDispatch } from "../gpu/kernel.ts";
+import type { Allocator } from "../gpu/allocator.ts";
+import { type Binding, type Dispatch, makeBindGroup, makeDispatch } from "../gpu/kernel.ts";
 import {
   type CrfShape,
   type LossOp,
@@ -101,6 +102,91 @@ function checkTime(label: string, tags: number, time: number): void {
   }
 }
 
+/** The CRF's parameters as the kernels bind them: one range, and where start and end sit in it. */
+export interface CrfParamsBinding {
+  /** Transitions (K, K) at 0, start (K) at `startOffset`, end (K) at `endOffset` (floats). */
+  binding: Binding;
+  /** Float offset of start in the binding. */
+  startOffset: number;
+  /** Float offset of end in the binding. */
+  endOffset: number;
+  /** The dispatch that packs three separate buffers into `binding` (none when they share one). */
+  pack: Dispatch | null;
+}
+
+/** A binding's buffer and byte range. */
+function rangeOf(b: Binding): { buffer: GPUBuffer; offset: number; size: number } {
+  if (b instanceof GPUBuffer) return { buffer: b, offset: 0, size: b.size };
+  const offset = b.offset ?? 0;
+  return { buffer: b.buffer, offset, size: b.size ?? b.buffer.size - offset };
+}
+
+/**
+ * One binding for transitions, start and end: when the three are ranges of
+ * one buffer in that order (the graph's flat parameters), the range that
+ * covers them; otherwise a packed buffer of the op's and a `pack_params`
+ * dispatch to run first (three bindings would pass WebGPU's default 8
+ * storage buffers per stage in the CRF kernels).
+ *
+ * @param gpu the device
+ * @param mem the op's allocator
+ * @param label the op, for messages
+ * @param params transitions (K, K), start (K), end (K)
+ * @param tags K
+ * @returns the binding, the offsets and the pack dispatch if one is needed
+ *
+ * @example
+ * ```ts
+ * import { acquireGpu, Allocator, createBuffer } from "../gpu/mod.ts";
+ * import { crfParamsBinding } from "./crf.ts";
+ * const gpu = await acquireGpu();
+ * const flat = createBuffer(gpu, "params", 1024);
+ * const mem = new Allocator(gpu);
+ * const p = await crfParamsBinding(gpu, mem, "crf", {
+ *   transitions: { buffer: flat, offset: 0, size: 16 },
+ *   start: { buffer: flat, offset: 256, size: 8 },
+ *   end: { buffer: flat, offset: 512, size: 8 },
+ * }, 2);
+ * if (p.pack !== null || p.startOffset !== 64 || p.endOffset !== 128) throw new Error("not shared");
+ * mem.destroy();
+ * ```
+ */
+export async function crfParamsBinding(
+  gpu: Gpu,
+  mem: Allocator,
+  label: string,
+  params: { transitions: Binding; start: Binding; end: Binding },
+  tags: number,
+): Promise<CrfParamsBinding> {
+  const [t, s, e] = [params.transitions, params.start, params.end].map(rangeOf);
+  const shared = t.buffer === s.buffer && s.buffer === e.buffer && t.offset % 4 === 0 &&
+    s.offset >= t.offset + tags * tags * 4 && e.offset >= s.offset + tags * 4 &&
+    (s.offset - t.offset) % 4 === 0 && (e.offset - t.offset) % 4 === 0;
+  if (shared) {
+    return {
+      binding: { buffer: t.buffer, offset: t.offset, size: e.offset + tags * 4 - t.offset },
+      startOffset: (s.offset - t.offset) / 4,
+      endOffset: (e.offset - t.offset) / 4,
+      pack: null,
+    };
+  }
+  const startOffset = tags * tags;
+  const endOffset = startOffset + tags;
+  const packed = mem.buffer(`${label} packed parameters`, (endOffset + tags) * 4);
+  const pack = await makeDispatch(
+    gpu,
+    {
+      label: `${label} pack parameters`,
+      code: crfWgsl,
+      entryPoint: "pack_params",
+      constants: { K: tags, START_OFF: startOffset, END_OFF: endOffset },
+    },
+    [params.transitions, params.start, params.end, packed],
+    [Math.ceil((endOffset + tags) / 64)],
+  );
+  return { binding: packed, startOffset, endOffset, pack };
+}
+
 /**
  * Builds the dispatches for the CRF loss of a padded batch: per-sentence
  * NLL_b = log Z_b − score_b(gold), and the gradient of
@@ -154,14 +240,20 @@ export async function crfLoss(
   params.setFloat(3, scale);
   const alpha = new Scratch(mem, `${label} log alpha`, dims.batch * dims.time * K);
   const partials = new Scratch(mem, `${label} partials`, dims.batch * width);
-  const constants = { K, S, WG: wg, K4: Math.ceil(K / 4) };
+  const crf = await crfParamsBinding(gpu, mem, label, buffers, K);
+  const constants = {
+    K,
+    S,
+    WG: wg,
+    K4: Math.ceil(K / 4),
+    START_OFF: crf.startOffset,
+    END_OFF: crf.endOffset,
+  };
   const mainBindings = () => [
     params.buffer,
     buffers.emissions,
     buffers.lengths,
-    buffers.transitions,
-    buffers.start,
-    buffers.end,
+    crf.binding,
     alpha.buffer,
     buffers.nll,
     buffers.dEmissions,
@@ -190,7 +282,7 @@ export async function crfLoss(
   );
   return {
     label,
-    dispatches: [main, reduce],
+    dispatches: [...(crf.pack ? [crf.pack] : []), main, reduce],
     resize(next: SequenceShape) {
       sequenceLayout(label, { ...next, tags: K });
       checkTime(label, K, next.time);
@@ -254,21 +346,27 @@ export async function crfMarginals(
   const groupsOf = (batch: number) => Math.ceil(batch / S);
   const mem = opAllocator(gpu, label, options);
   const params = mem.uniform(`${label} params`, [dims.batch, dims.time, groupsOf(dims.batch), 0]);
+  const crf = await crfParamsBinding(gpu, mem, label, buffers, K);
   const main = await makeDispatch(
     gpu,
     {
       label,
       code: crfWgsl,
       entryPoint: "forward_backward",
-      constants: { K, S, WG: wg, K4: Math.ceil(K / 4) },
+      constants: {
+        K,
+        S,
+        WG: wg,
+        K4: Math.ceil(K / 4),
+        START_OFF: crf.startOffset,
+        END_OFF: crf.endOffset,
+      },
     },
     [
       params.buffer,
       buffers.emissions,
       buffers.lengths,
-      buffers.transitions,
-      buffers.start,
-      buffers.end,
+      crf.binding,
       buffers.logAlpha,
       buffers.logZ,
       buffers.marginals,
@@ -278,7 +376,7 @@ export async function crfMarginals(
   );
   return {
     label,
-    dispatches: [main],
+    dispatches: [...(crf.pack ? [crf.pack] : []), main],
     resize(next: SequenceShape) {
       sequenceLayout(label, { ...next, tags: K });
       checkTime(label, K, next.time);

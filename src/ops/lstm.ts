@@ -99,14 +99,12 @@ export interface BiLstmSaved {
   gates: GPUBuffer;
   /** (B·T, 2, Hp): cell states. */
   cell: GPUBuffer;
-  /** (B·T, 2, Hp): h before each step, zero at padding. */
+  /** (B·T, 2, Hp): h before each step, zero at padding; then the forward kernel's h exchange when it is in storage. */
   hPrev: GPUBuffer;
   /** W_hh packed for the forward kernel. */
   whhPacked: GPUBuffer;
   /** W_hh packed (transposed) for the backward kernel. */
   whhPackedT: GPUBuffer;
-  /** The forward kernel's h exchange when it is in storage (else 16 unused bytes). */
-  hScratch: GPUBuffer;
   /** The backward kernel's dz exchange, one region per workgroup (contents undefined). */
   dzScratch: GPUBuffer;
 }
@@ -262,14 +260,15 @@ function allocateSaved(mem: Allocator, plan: LstmPlan): BiLstmSaved {
     pre: mem.buffer(`${label} pre/dz`, rows * 8 * H * 4),
     gates: mem.buffer(`${label} gates`, rows * 8 * Hp * 4),
     cell: mem.buffer(`${label} cell`, rows * 2 * Hp * 4),
-    hPrev: mem.buffer(`${label} h_prev`, rows * 2 * Hp * 4),
+    // h before each step; then, with hScratch, the forward kernel's h exchange (per workgroup:
+    // h of its 8·QY sentences, two parities), so the kernel binds one buffer for both.
+    hPrev: mem.buffer(
+      `${label} h_prev`,
+      rows * 2 * Hp * 4 +
+        (plan.hInStorage ? 2 * Math.ceil(maxBatch / (8 * qf)) * 2 * 8 * qf * UB * 16 : 0),
+    ),
     whhPacked: mem.buffer(`${label} W_hh packed`, 8 * plan.wStride * 16, packed),
     whhPackedT: mem.buffer(`${label} W_hh packed T`, 8 * plan.wStrideT * 16, packed),
-    // Per forward workgroup, with hScratch: h of its 8·QY sentences, two parities.
-    hScratch: mem.buffer(
-      `${label} h scratch`,
-      plan.hInStorage ? 2 * Math.ceil(maxBatch / (8 * qf)) * 2 * 8 * qf * UB * 16 : 16,
-    ),
     // Per backward workgroup (2 directions × groups): dz of its 8·QY sentences, two parities.
     dzScratch: mem.buffer(
       `${label} dz scratch`,
@@ -428,6 +427,7 @@ async function forwardOp(
       WSTRIDE: plan.wStride,
       SHARED: plan.hInStorage ? 1 : 16 * qf * UB,
       H_SCRATCH: plan.hInStorage,
+      HSCR_OFF: maxBatch * maxTime * 2 * UB,
     },
   }, [
     paramsF.buffer,
@@ -440,7 +440,6 @@ async function forwardOp(
     saved.cell,
     saved.hPrev,
     ...uniformBlocks(saved.whhPacked, standIn),
-    saved.hScratch,
   ], [1, 2]);
   return {
     label,

@@ -9,7 +9,7 @@
 import { viterbi as viterbiWgsl } from "../../shaders/mod.ts";
 import type { Gpu } from "../gpu/device.ts";
 import type { Allocator } from "../gpu/allocator.ts";
-import { createBuffer } from "../gpu/buffers.ts";
+import { createBuffer, STORAGE_USAGE } from "../gpu/buffers.ts";
 import { type Binding, makeBindGroup, makeDispatch } from "../gpu/kernel.ts";
 import {
   type CrfShape,
@@ -50,6 +50,9 @@ export interface ViterbiBuffers {
   /** Output (B) f32: its score, `=`; 0 for an empty sentence, ≤ −1e29 when every path is forbidden. */
   score: Binding;
 }
+
+/** 32-bit words of the kernel's uniform mask array: (32·32 + 2·32) rounded to vec4s. */
+const MASK_WORDS = 272 * 4;
 
 /**
  * Packs a transition mask as the kernel reads it: (K·K + 2K) u32,
@@ -97,7 +100,7 @@ export function packTransitionMask(mask: TransitionMask, tags: number): Uint32Ar
  * @param mask the mask, or undefined to allow every transition
  * @param tags K
  * @param allocator the owner (default: none; the caller frees the buffer with `destroyBuffer`)
- * @returns a (K·K + 2K) u32 storage buffer
+ * @returns a (K·K + 2K) u32 buffer, padded to the 4,352 bytes the kernel's uniform array spans
  *
  * @example
  * ```ts
@@ -119,9 +122,13 @@ export function createTransitionMask(
     mask ?? { transitions: ones(tags * tags), start: ones(tags), end: ones(tags) },
     tags,
   );
+  // Bound as a uniform array of 272 vec4u (K ≤ 32), so it is that long whatever K.
+  const padded = new Uint32Array(MASK_WORDS);
+  padded.set(words);
+  const usage = STORAGE_USAGE | GPUBufferUsage.UNIFORM;
   return allocator
-    ? allocator.buffer("transition mask", words)
-    : createBuffer(gpu, "transition mask", words);
+    ? allocator.buffer("transition mask", padded, usage)
+    : createBuffer(gpu, "transition mask", padded, usage);
 }
 
 /**
