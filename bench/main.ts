@@ -17,6 +17,7 @@ import { benchEmbedding } from "./embedding_bench.ts";
 import { benchLstm, LSTM_BENCH_CONFIGS } from "./lstm_bench.ts";
 import { benchMatmul } from "./matmul_bench.ts";
 import { benchModel, type ModelBenchResult, modelTable } from "./model_bench.ts";
+import { occupancyMarkdown, occupancyTables } from "./occupancy.ts";
 import { type KernelBenchResult, kernelTable, markdownTable } from "./report.ts";
 import { benchRuntime, runtimeTable } from "./runtime_bench.ts";
 import { benchTfjs, type TfjsBenchResult, tfjsTable } from "./tfjs_peer.ts";
@@ -26,8 +27,10 @@ export const USAGE = `Usage: deno task bench [--out FILE] [--only PARTS] [--seco
 
 Measures this adapter and writes one JSON result (schema: bench/SCHEMA.md).
 
-Parts (all by default): runtime, kernels, model, tagging, tfjs.
+Parts (all by default): runtime, occupancy, kernels, model, tagging, tfjs.
   runtime  dispatch and readback costs
+  occupancy  workgroups, lanes and longest serial loop per lane of every dispatch
+           (default model, both kernel profiles, B=32 and 256, T=40; nothing timed)
   kernels  matmul, lstm, crf/viterbi/softmax, embedding/char cnn/dropout, adam/average
   model    whole-model training and inference tokens/s at batch 1, 32, 256
   tagging  the Tagger on ~46k tokens with a shipped-size model, loading and marginals included
@@ -82,6 +85,12 @@ if (wanted("runtime")) {
   const runtime = await benchRuntime(gpu);
   run.runtime = runtime;
   console.log(runtimeTable(runtime) + "\n");
+}
+
+if (wanted("occupancy")) {
+  const tables = await occupancyTables(gpu, { batchSizes: quick ? [32] : [32, 256] });
+  run.occupancy = tables;
+  for (const t of tables) console.log(occupancyMarkdown(t) + "\n");
 }
 
 if (wanted("kernels")) {

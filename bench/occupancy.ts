@@ -12,7 +12,7 @@
  * WGSL file's loops, keyed by `file:entry`; a dispatch with no formula is an
  * error, so a new kernel cannot slip out of the table.
  *
- * Run alone: `deno run -A bench/occupancy.ts [--batch 32,256] [--time 40] [--json FILE]`.
+ * Run alone: `deno run -A bench/occupancy.ts [--batch 32,256] [--time 40] [--json FILE] [--summary]`.
  *
  * @module
  */
@@ -636,6 +636,40 @@ export function occupancyMarkdown(table: OccupancyTable): string {
   );
 }
 
+/**
+ * One profile's tables at several batch sizes side by side (the README's
+ * form): per dispatch, lanes per workgroup, then workgroups, lanes and the
+ * longest serial loop at each B.
+ *
+ * @param tables tables of one model and profile, one per batch size (same dispatch lists)
+ * @returns the markdown
+ *
+ * @example
+ * ```ts
+ * import { occupancySummary } from "./occupancy.ts";
+ * const row = { phase: "train" as const, label: "x", kernel: "fill.wgsl:main",
+ *   workgroups: [2, 1, 1] as [number, number, number], lanesPerWorkgroup: 64, lanes: 128,
+ *   serial: 1, unit: "vec4 stores", formula: "1" };
+ * const md = occupancySummary([{ model: "m", profile: "cpu", batch: 1, time: 1, tokens: 1,
+ *   rows: [row] }]);
+ * if (!md.includes("| 128 |")) throw new Error(md);
+ * ```
+ */
+export function occupancySummary(tables: readonly OccupancyTable[]): string {
+  const n = (v: number) => v.toLocaleString("en-US");
+  const [first] = tables;
+  const header = ["phase", "dispatch", "kernel", "lanes/wg"];
+  for (const t of tables) header.push(`workgroups B=${t.batch}`, `lanes B=${t.batch}`);
+  for (const t of tables) header.push(`serial loop B=${t.batch}`);
+  const rows = first.rows.map((r, i) => {
+    const cells: (string | number)[] = [r.phase, r.label, `\`${r.kernel}\``, r.lanesPerWorkgroup];
+    for (const t of tables) cells.push(t.rows[i].workgroups.join("·"), n(t.rows[i].lanes));
+    for (const t of tables) cells.push(`${n(t.rows[i].serial)} ${t.rows[i].unit}`);
+    return cells;
+  });
+  return markdownTable(header, rows);
+}
+
 if (import.meta.main) {
   const { values } = parseArgs({
     args: Deno.args,
@@ -643,15 +677,18 @@ if (import.meta.main) {
       batch: { type: "string", default: "32,256" },
       time: { type: "string", default: "40" },
       json: { type: "string" },
+      summary: { type: "boolean" },
       help: { type: "boolean", short: "h" },
     },
   });
   if (values.help) {
-    console.log(`Usage: deno run -A bench/occupancy.ts [--batch 32,256] [--time 40] [--json FILE]
+    console.log(
+      `Usage: deno run -A bench/occupancy.ts [--batch 32,256] [--time 40] [--json FILE] [--summary]
 
 Prints, for the default model and both kernel profiles, every dispatch of a
 training step and of inference with its workgroups, lanes and longest serial
-loop per lane (nothing is timed).`);
+loop per lane (nothing is timed). --summary: one table per profile, batch sizes side by side.`,
+    );
     Deno.exit(0);
   }
   const batchSizes = values.batch!.split(",").map(Number);
@@ -668,7 +705,15 @@ loop per lane (nothing is timed).`);
     const gpu = await acquireGpu();
     console.log(`adapter: ${describeAdapter(gpu.adapter)}\n`);
     const tables = await occupancyTables(gpu, { batchSizes, time });
-    for (const t of tables) console.log(occupancyMarkdown(t) + "\n");
+    if (values.summary) {
+      for (const profile of ["cpu", "gpu"]) {
+        const mine = tables.filter((t) => t.profile === profile);
+        const t = mine[0];
+        console.log(`${t.model}, ${profile} profile, T=${t.time}\n\n${occupancySummary(mine)}\n`);
+      }
+    } else {
+      for (const t of tables) console.log(occupancyMarkdown(t) + "\n");
+    }
     if (values.json) await Deno.writeTextFile(values.json, JSON.stringify(tables, null, 2) + "\n");
   } catch (e) {
     console.error(`occupancy: ${(e as Error).message}`);
