@@ -6,7 +6,7 @@
  * exits. Run it for a small and a large N: streaming means the peaks agree.
  *
  * ```sh
- * deno run -A bench/tag_memory.ts --lines 10000,200000 [--model m.safetensors]
+ * deno run -A bench/tag_memory.ts --lines 10000,200000 [--model m.safetensors] [--v8-flags F]
  * ```
  *
  * Target (issue 16): the peak on 200k lines within 10 % of the peak on 10k
@@ -60,7 +60,7 @@ export interface TagMemoryResult {
  * Runs `cli/tag.ts --format jsonl` on `lines` generated lines and samples its peak RSS.
  *
  * @param lines how many input lines
- * @param options the model (default: the shipped one)
+ * @param options the model (default: the shipped one), V8 flags for the child
  * @returns the measurement
  *
  * @example
@@ -71,10 +71,11 @@ export interface TagMemoryResult {
  */
 export async function measureTagMemory(
   lines: number,
-  options: { model?: string } = {},
+  options: { model?: string; v8Flags?: string } = {},
 ): Promise<TagMemoryResult> {
   const cli = new URL("../cli/tag.ts", import.meta.url).pathname;
-  const args = ["run", "-A", cli, "--format", "jsonl"];
+  const v8 = options.v8Flags ? [`--v8-flags=${options.v8Flags}`] : [];
+  const args = ["run", "-A", ...v8, cli, "--format", "jsonl"];
   if (options.model) args.push("--model", options.model);
   const t0 = performance.now();
   const child = new Deno.Command(Deno.execPath(), {
@@ -141,6 +142,7 @@ if (import.meta.main) {
     options: {
       lines: { type: "string", default: "10000,200000" },
       model: { type: "string" },
+      "v8-flags": { type: "string" },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -150,7 +152,8 @@ if (import.meta.main) {
 Peak RSS of cli/tag.ts --format jsonl on N generated lines of stdin (Linux).
 
   --lines N,M    line counts to run (default 10000,200000)
-  --model FILE   the model (default: the shipped one)`);
+  --model FILE   the model (default: the shipped one)
+  --v8-flags F   run the child as deno run -A --v8-flags=F cli/tag.ts …`);
     Deno.exit(0);
   }
   const counts = values.lines.split(",").map(Number);
@@ -161,7 +164,9 @@ Peak RSS of cli/tag.ts --format jsonl on N generated lines of stdin (Linux).
     Deno.exit(2);
   }
   const results: TagMemoryResult[] = [];
-  for (const n of counts) results.push(await measureTagMemory(n, { model: values.model }));
+  for (const n of counts) {
+    results.push(await measureTagMemory(n, { model: values.model, v8Flags: values["v8-flags"] }));
+  }
   console.log("| lines | output lines | peak RSS MiB | seconds |\n| --- | --- | --- | --- |");
   for (const r of results) {
     console.log(
