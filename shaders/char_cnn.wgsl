@@ -34,19 +34,21 @@
 // Shared uniform, all entries (Q4 = ceil(F / 4), the filter quads):
 //   @binding(0) dims: (rows B·T, time T, chars Lc, char_dim Dc, filters F, vocab C,
 //                      row_stride, col_offset, quads Q4, unique U, block_rows, blocks,
-//                      slice, slices, per_invocation, _) u32
+//                      slice, slices, per_invocation, bias_offset) u32
 //   (`forward` reads `blocks` as its token blocks; the backward as its bias blocks.)
 //
-// entries `forward` and `forward_direct` (same bindings)
+// entries `forward` and `forward_direct` (same bindings; at most 8 storage buffers, WebGPU's
+// default per stage: weight and bias share one binding)
 //   @binding(1) char_ids:     (B·T, Lc) i32, 0 = pad
 //   @binding(2) char_lengths: (B·T) i32
 //   @binding(3) lengths:      (B) i32
 //   @binding(4) table:        (C, Dc) f32
-//   @binding(5) weight:       (F, Dc, 3) f32 (Conv1d layout)
-//   @binding(6) bias:         (F) f32
-//   @binding(7) out:          (B·T, row_stride) f32; columns [off, off + F) written with `=`
-//   @binding(8) argmax:       (B·T, F) i32, written with `=`
-//   @binding(9) proj:         `forward` only: (Q4, blocks, C, 3) vec4f scratch, each
+//   @binding(5) conv_params:  weight (F, Dc, 3) f32 (Conv1d layout) at 0, bias (F) f32 at
+//                             bias_offset: a range of the flat parameters that covers both,
+//                             or the op's buffer packed by `pack_conv`
+//   @binding(6) out:          (B·T, row_stride) f32; columns [off, off + F) written with `=`
+//   @binding(7) argmax:       (B·T, F) i32, written with `=`
+//   @binding(8) proj:         `forward` only: (Q4, blocks, C, 3) vec4f scratch, each
 //                             workgroup's own region written then read (storageBarrier)
 //   `forward` dispatch: (blocks, Q4, 1) workgroups of 256 (`blocks` token blocks, 2 unless
 //   B·T > 16,384); a workgroup owns 4 filters and a block of tokens: it builds P for
@@ -57,6 +59,11 @@
 //   grows with the square of its length (1,024 f32 ≈ 0.6 ms, 4,096 f32 ≈ 10 ms).
 //   `forward_direct` dispatch: (ceil(B·T / 64), ceil(F / 8), 1) workgroups of 64; one
 //   invocation owns one token and 8 filters and convolves directly (any C).
+//
+// entry `pack_conv` — the forward's `conv_params` binding from separate weight and bias buffers
+//   @binding(1) weight_in: (F, Dc, 3) f32;  @binding(2) bias_in: (F) f32
+//   @binding(3) packed:    (bias_offset + F) f32, written with `=` (weight, then bias)
+//   dispatch: linear grid of 64 over bias_offset + F invocations; one per packed float.
 //
 // entry `grad_project` — G and the bias partials
 //   @binding(1) unique_g:    (U) i32 distinct ids;  @binding(2) offsets_g: (U + 1) i32
@@ -105,7 +112,7 @@ struct Dims {
   slice: u32,
   slices: u32,
   per_invocation: u32,
-  pad0: u32,
+  bias_offset: u32,
 }
 
 @group(0) @binding(0) var<uniform> dims: Dims;
@@ -114,11 +121,14 @@ struct Dims {
 @group(0) @binding(2) var<storage, read> char_lengths: array<i32>;
 @group(0) @binding(3) var<storage, read> lengths: array<i32>;
 @group(0) @binding(4) var<storage, read> table: array<f32>;
-@group(0) @binding(5) var<storage, read> weight: array<f32>;
-@group(0) @binding(6) var<storage, read> bias: array<f32>;
-@group(0) @binding(7) var<storage, read_write> out: array<f32>;
-@group(0) @binding(8) var<storage, read_write> argmax: array<i32>;
-@group(0) @binding(9) var<storage, read_write> proj: array<vec4f>;
+@group(0) @binding(5) var<storage, read> conv_params: array<f32>;
+@group(0) @binding(6) var<storage, read_write> out: array<f32>;
+@group(0) @binding(7) var<storage, read_write> argmax: array<i32>;
+@group(0) @binding(8) var<storage, read_write> proj: array<vec4f>;
+
+@group(0) @binding(1) var<storage, read> weight_in: array<f32>;
+@group(0) @binding(2) var<storage, read> bias_in: array<f32>;
+@group(0) @binding(3) var<storage, read_write> packed: array<f32>;
 
 @group(0) @binding(1) var<storage, read> unique_g: array<i32>;
 @group(0) @binding(2) var<storage, read> offsets_g: array<i32>;
@@ -154,11 +164,25 @@ fn char_count(r: u32) -> u32 {
 }
 
 fn bias_at(f: u32) -> f32 {
-  return select(0.0, bias[min(f, dims.filters - 1u)], f < dims.filters);
+  return select(0.0, conv_params[dims.bias_offset + min(f, dims.filters - 1u)], f < dims.filters);
 }
 
 fn weight_at(f: u32, d: u32, k: u32) -> f32 {
-  return select(0.0, weight[(min(f, dims.filters - 1u) * dims.char_dim + d) * 3u + k], f < dims.filters);
+  return select(0.0, conv_params[(min(f, dims.filters - 1u) * dims.char_dim + d) * 3u + k], f < dims.filters);
+}
+
+@compute @workgroup_size(64)
+fn pack_conv(
+  @builtin(workgroup_id) wid: vec3u,
+  @builtin(num_workgroups) nwg: vec3u,
+  @builtin(local_invocation_index) lid: u32,
+) {
+  let e = (wid.y * nwg.x + wid.x) * 64u + lid;
+  let nw = dims.filters * dims.char_dim * 3u;
+  if (e < nw) { packed[e] = weight_in[e]; }
+  if (e >= dims.bias_offset && e < dims.bias_offset + dims.filters) {
+    packed[e] = bias_in[e - dims.bias_offset];
+  }
 }
 
 // P[c, k] for the workgroup's filters; 0 for ids outside [0, C) (also the −1 "no neighbour").

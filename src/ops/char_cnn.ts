@@ -10,8 +10,9 @@
  */
 
 import { charCnn as charCnnWgsl } from "../../shaders/mod.ts";
+import type { Allocator } from "../gpu/allocator.ts";
 import type { Gpu } from "../gpu/device.ts";
-import { type Binding, makeDispatch } from "../gpu/kernel.ts";
+import { type Binding, type Dispatch, makeDispatch } from "../gpu/kernel.ts";
 import { groupIds, type IdGroups } from "./embedding.ts";
 import { linearGrid, type Op, opAllocator, type OpOptions } from "./common.ts";
 
@@ -150,7 +151,7 @@ export interface CharCnnOutputs {
   argmax: Binding;
 }
 
-/** The forward, resizable for a new batch shape (one dispatch). */
+/** The forward, resizable for a new batch shape (one dispatch, or two: see charCnnForward). */
 export type CharCnnForwardOp = Op<CharCnnShape>;
 
 /**
@@ -158,7 +159,11 @@ export type CharCnnForwardOp = Op<CharCnnShape>;
  * e_{j+k−1}[d])` over the word's L = min(charLengths[r], Lc) positions, with
  * zero vectors at −1 and L; argmax[r, f] = the first maximising j. No
  * nonlinearity (Ma & Hovy). Padding rows and empty words: 0 and −1. The
- * argmax is kept for the backward. One dispatch: by default, when C ≤
+ * argmax is kept for the backward. Weight and bias are bound as one range
+ * when the bias follows the weight in one buffer (the graph's flat
+ * parameters); otherwise a `pack_conv` dispatch first copies them into a
+ * buffer of the op's (at most 8 storage buffers per stage, WebGPU's
+ * default). The forward is one dispatch: by default, when C ≤
  * 1,024, the `"projected"` kernel (each workgroup first computes P[c, k] =
  * table[c] · W[:, :, k] for its 4 filters into a scratch buffer allocated
  * here, then each position costs three row lookups); otherwise `"direct"`.
@@ -169,7 +174,8 @@ export type CharCnnForwardOp = Op<CharCnnShape>;
  * @param buffers character ids and lengths, sentence lengths, table, weight, bias; out, argmax
  * @param options shape, row stride and column offset; variant (default: by vocabulary
  *   size); label, allocator
- * @returns the op (one dispatch); `resize({ batch, time, chars })` for a new batch
+ * @returns the op (the forward, after the pack if one is needed); `resize({ batch, time, chars })`
+ *   for a new batch
  *
  * @example
  * ```ts
@@ -217,14 +223,14 @@ export async function charCnnForward(
   const blockCap = tokenBlocks(dims.batch * dims.time);
   const mem = opAllocator(gpu, label, options);
   const params = mem.uniform(`${label} dims`, new Array(16).fill(0));
+  const conv = await convParamsBinding(gpu, mem, label, inputs, dims, params.buffer);
   const bindings = [
     params.buffer,
     inputs.charIds,
     inputs.charLengths,
     inputs.lengths,
     inputs.table,
-    inputs.weight,
-    inputs.bias,
+    conv.binding,
     buffers.out,
     buffers.argmax,
   ];
@@ -255,13 +261,59 @@ export async function charCnnForward(
     }
     const { words } = dimsWords(dims, shape, layout, { perInvocation });
     words[11] = blocks;
+    words[15] = conv.biasOffset;
     params.set(words);
     dispatch.workgroups = variant === "projected"
       ? [rows === 0 ? 0 : blocks, quads, 1]
       : [Math.ceil(rows / 64), Math.ceil(dims.filters / 8), 1];
   };
   resize(dims);
-  return { label, dispatches: [dispatch], resize, destroy: () => mem.destroy() };
+  const dispatches = conv.pack ? [conv.pack, dispatch] : [dispatch];
+  return { label, dispatches, resize, destroy: () => mem.destroy() };
+}
+
+/** A binding's buffer and byte range. */
+function rangeOf(b: Binding): { buffer: GPUBuffer; offset: number; size: number } {
+  if (b instanceof GPUBuffer) return { buffer: b, offset: 0, size: b.size };
+  const offset = b.offset ?? 0;
+  return { buffer: b.buffer, offset, size: b.size ?? b.buffer.size - offset };
+}
+
+/**
+ * The forward's one binding for the Conv1d weight and bias (two would pass
+ * WebGPU's default 8 storage buffers per stage): when the bias follows the
+ * weight in the same buffer (the graph's flat parameters), the range that
+ * covers both; otherwise a packed buffer of the op's and a `pack_conv`
+ * dispatch that runs before the forward.
+ */
+async function convParamsBinding(
+  gpu: Gpu,
+  mem: Allocator,
+  label: string,
+  inputs: { weight: Binding; bias: Binding },
+  dims: CharCnnDims,
+  uniform: GPUBuffer,
+): Promise<{ binding: Binding; biasOffset: number; pack: Dispatch | null }> {
+  const weightCount = dims.filters * dims.charDim * 3;
+  const [w, b] = [inputs.weight, inputs.bias].map(rangeOf);
+  const gap = b.offset - w.offset;
+  if (w.buffer === b.buffer && gap >= weightCount * 4 && gap % 4 === 0) {
+    const size = gap + dims.filters * 4;
+    return {
+      binding: { buffer: w.buffer, offset: w.offset, size },
+      biasOffset: gap / 4,
+      pack: null,
+    };
+  }
+  const biasOffset = weightCount;
+  const packed = mem.buffer(`${label} packed weight and bias`, (biasOffset + dims.filters) * 4);
+  const pack = await makeDispatch(
+    gpu,
+    { label: `${label} pack weight and bias`, code: charCnnWgsl, entryPoint: "pack_conv" },
+    [uniform, inputs.weight, inputs.bias, packed],
+    linearGrid(biasOffset + dims.filters),
+  );
+  return { binding: packed, biasOffset, pack };
 }
 
 /** Token blocks of the projected forward for B·T rows: 2, or more past 16k rows. */
