@@ -3,9 +3,20 @@ import { encodeSentences, makeBatches } from "../src/data/batch.ts";
 import { CASING_CLASSES } from "../src/data/casing.ts";
 import { collectTags, type Sentence } from "../src/data/sentence.ts";
 import { buildCharVocabulary, buildTagVocabulary, buildWordVocabulary } from "../src/data/vocab.ts";
-import { acquireGpu, limitsFromEnvironment } from "../src/gpu/mod.ts";
+import {
+  acquireGpu,
+  createBuffer,
+  dispatchSpec,
+  type Gpu,
+  limitsFromEnvironment,
+  readFloat32,
+  submitDispatches,
+} from "../src/gpu/mod.ts";
 import { resolveConfig } from "../src/model/config.ts";
 import { NerGraph } from "../src/model/graph.ts";
+import { createBiLstm } from "../src/ops/lstm.ts";
+import { biLstmRef } from "../src/ops/lstm_ref.ts";
+import { assertClose, randomArray } from "./assert_close.ts";
 
 const corpus: Sentence[] = [
   { tokens: ["Ada", "lived", "in", "London", "."], tags: ["B-PER", "O", "O", "B-LOC", "O"] },
@@ -55,3 +66,61 @@ for (const head of ["crf", "softmax"] as const) {
     gpu.check();
   });
 }
+
+/** The cpu profile's forward recurrence at (B, T, E, H) against the float64 reference. */
+async function recurrenceMatches(gpu: Gpu, H: number, seed: number): Promise<boolean> {
+  const [B, T, E] = [3, 2, 4];
+  const lengths = [2, 1, 0];
+  const scale = 1.5 / Math.sqrt(H);
+  const p = {
+    wIh: randomArray(seed, 8 * H * E, -scale, scale),
+    wHh: randomArray(seed + 1, 8 * H * H, -scale, scale),
+    bIh: randomArray(seed + 2, 8 * H, -scale, scale),
+    bHh: randomArray(seed + 3, 8 * H, -scale, scale),
+  };
+  const x = randomArray(seed + 4, B * T * E);
+  const f32 = (a: ArrayLike<number>) => Float32Array.from(a);
+  const buf = {
+    x: createBuffer(gpu, "x", f32(x)),
+    lengths: createBuffer(gpu, "lengths", new Int32Array(lengths)),
+    wIh: createBuffer(gpu, "wIh", f32(p.wIh)),
+    wHh: createBuffer(gpu, "wHh", f32(p.wHh)),
+    bIh: createBuffer(gpu, "bIh", f32(p.bIh)),
+    bHh: createBuffer(gpu, "bHh", f32(p.bHh)),
+    hOut: createBuffer(gpu, "hOut", B * T * 2 * H * 4),
+  };
+  // hScratch: false asks for h in workgroup memory; the layer keeps it in storage where
+  // that would pass the device's workgroup storage.
+  const layer = await createBiLstm(gpu, buf, {
+    maxBatch: B,
+    maxTime: T,
+    inputSize: E,
+    hiddenSize: H,
+    hScratch: false,
+    profile: "cpu",
+  });
+  submitDispatches(gpu, layer.dispatches);
+  const shape = { batch: B, time: T, inputSize: E, hiddenSize: H };
+  assertClose(await readFloat32(gpu, buf.hOut), biLstmRef(x, lengths, p, shape), {
+    atol: 2e-5,
+    rtol: 1e-4,
+    name: `h_out H=${H} under default limits`,
+    shape: [B, T, 2 * H],
+  });
+  const recurrence = layer.dispatches.map(dispatchSpec).find((s) =>
+    s.constants?.H_SCRATCH !== undefined
+  );
+  assert.ok(recurrence, "the layer has a recurrence dispatch");
+  layer.destroy();
+  for (const b of Object.values(buf)) b.destroy();
+  return recurrence.constants?.H_SCRATCH === false;
+}
+
+Deno.test("the LSTM recurrence under default limits: h in workgroup memory to H = 252, in storage from 253", async () => {
+  const gpu = await acquireGpu({ limits: "default" });
+  // H = 252: 16·63 vec4 = 15.75 KiB of h beside group_max, within 16 KiB. H = 256: 16 KiB of h
+  // alone, so the layer falls back to the storage exchange (chosen from the device's limits).
+  assert.equal(await recurrenceMatches(gpu, 252, 10), true, "H = 252 keeps h in workgroup memory");
+  assert.equal(await recurrenceMatches(gpu, 256, 20), false, "H = 256 keeps h in storage");
+  gpu.check();
+});

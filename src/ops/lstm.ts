@@ -152,6 +152,8 @@ export interface BiLstmOptions extends OpOptions {
    * Keep the forward kernel's h in a storage scratch instead of workgroup memory
    * (default: on fallback (software) adapters, where a large workgroup array makes the
    * shader compile slow — ≈ 20 s at H = 256 on llvmpipe — and storage is as fast).
+   * Always on where h of 8 sentences would not fit the device's workgroup storage
+   * (H ≥ 253 under WebGPU's default 16 KiB).
    */
   hScratch?: boolean;
   /**
@@ -163,8 +165,16 @@ export interface BiLstmOptions extends OpOptions {
 
 /** Mesa llvmpipe stops an invocation after this many loop iterations in total. */
 const LOOP_LIMIT = 65_535;
-/** Workgroup memory the kernels declare: 1024 vec4f (16 KiB). */
+/** Workgroup memory the forward kernel may declare for h: at most 1024 vec4f (16 KiB). */
 const SHARED_VEC4 = 1024;
+
+/**
+ * vec4s of h the forward kernel may keep in workgroup memory on a device
+ * with `bytes` of workgroup storage: ≤ 1024, and room for its `group_max` u32.
+ */
+function sharedVec4Limit(bytes: number): number {
+  return Math.min(SHARED_VEC4, Math.floor((bytes - 16) / 16));
+}
 /** Bytes of one uniform W_hh block (the WebGPU default binding limit). */
 const UNIFORM_BLOCK = 65_536;
 
@@ -219,12 +229,13 @@ function planLayer(gpu: Gpu, buffers: BiLstmBuffers, options: BiLstmSize & BiLst
   const UB = Math.ceil(H / 4);
   // Forward: 2·8·QY·UB vec4 of h in workgroup memory (≤ 16 KiB); backward: dz in a storage
   // scratch; UB·QY ≤ 256 invocations.
-  const fitF = Math.min(Math.floor(SHARED_VEC4 / (16 * UB)), Math.floor(256 / UB));
+  const limits = gpu.device.limits;
+  const sharedVec4 = sharedVec4Limit(limits.maxComputeWorkgroupStorageSize);
+  const fitF = Math.min(Math.floor(sharedVec4 / (16 * UB)), Math.floor(256 / UB));
   // Backward: each invocation owns four unit quads (UV per row of 8 sentences).
   const UV = Math.ceil(UB / 4);
   const fitB = Math.floor(256 / UV);
   // W_hh from uniform bindings: one 64 KiB (direction, gate) block each, nine uniforms in all.
-  const limits = gpu.device.limits;
   const useUniform = (options.uniformWeights ?? true) && UB <= 32 &&
     limits.maxUniformBufferBindingSize >= UNIFORM_BLOCK &&
     limits.maxUniformBuffersPerShaderStage >= 9;
@@ -243,7 +254,9 @@ function planLayer(gpu: Gpu, buffers: BiLstmBuffers, options: BiLstmSize & BiLst
     // h in a storage scratch instead of workgroup memory (lstm.wgsl's H_SCRATCH): on software
     // adapters, where a workgroup array's compile time grows with the square of its size and
     // storage is as fast as workgroup memory.
-    hInStorage: options.hScratch ?? gpu.adapter.isFallbackAdapter,
+    // Also wherever h of one row of 8 sentences (16·UB vec4) would not fit the device's
+    // workgroup storage beside `group_max` (H ≥ 253 under WebGPU's default 16 KiB).
+    hInStorage: (options.hScratch ?? gpu.adapter.isFallbackAdapter) || 16 * UB > sharedVec4,
     wStride: useUniform ? UNIFORM_BLOCK / 16 : UB * UB * 4,
     // W_hhᵀ blocks hold 4·UV unit quads (zeros beyond UB).
     wStrideT: useUniform ? UNIFORM_BLOCK / 16 : 4 * UV * UB * 4,
