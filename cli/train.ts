@@ -65,12 +65,14 @@ export const FLAGS = {
   hidden: {
     kind: "int",
     min: 1,
+    max: 256,
     help: `LSTM hidden size per direction (default ${DEFAULT_CONFIG.hidden})`,
   },
   layers: { kind: "int", min: 1, help: `stacked BiLSTM layers (default ${DEFAULT_CONFIG.layers})` },
   "word-dim": {
     kind: "int",
     min: 1,
+    max: 1024,
     help:
       `word embedding size (default ${DEFAULT_CONFIG.wordDim}; the vectors' size with --embeddings)`,
   },
@@ -82,6 +84,7 @@ export const FLAGS = {
   "char-filters": {
     kind: "int",
     min: 1,
+    max: 256,
     help: `char CNN filters, i.e. the char feature size (default ${DEFAULT_CONFIG.charFilters})`,
   },
   head: {
