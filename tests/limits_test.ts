@@ -3,17 +3,27 @@ import { encodeSentences, makeBatches } from "../src/data/batch.ts";
 import { CASING_CLASSES } from "../src/data/casing.ts";
 import { collectTags, type Sentence } from "../src/data/sentence.ts";
 import { buildCharVocabulary, buildTagVocabulary, buildWordVocabulary } from "../src/data/vocab.ts";
+import * as shaders from "../shaders/mod.ts";
 import {
   acquireGpu,
+  Allocator,
+  compiledKernels,
   createBuffer,
   dispatchSpec,
-  type Gpu,
+  Gpu,
+  type KernelProfile,
+  kernelProfile,
   limitsFromEnvironment,
+  PROFILE_ENV,
   readFloat32,
   submitDispatches,
 } from "../src/gpu/mod.ts";
+import { computeEntryPoints, entryResources } from "../src/gpu/wgsl_resources.ts";
 import { resolveConfig } from "../src/model/config.ts";
 import { NerGraph } from "../src/model/graph.ts";
+import { charCnnForward } from "../src/ops/char_cnn.ts";
+import { crfParamsBinding } from "../src/ops/crf.ts";
+import { gradNorm } from "../src/ops/grad_norm.ts";
 import { createBiLstm } from "../src/ops/lstm.ts";
 import { biLstmRef } from "../src/ops/lstm_ref.ts";
 import { assertClose, randomArray } from "./assert_close.ts";
@@ -122,5 +132,114 @@ Deno.test("the LSTM recurrence under default limits: h in workgroup memory to H 
   // alone, so the layer falls back to the storage exchange (chosen from the device's limits).
   assert.equal(await recurrenceMatches(gpu, 252, 10), true, "H = 252 keeps h in workgroup memory");
   assert.equal(await recurrenceMatches(gpu, 256, 20), false, "H = 256 keeps h in storage");
+  gpu.check();
+});
+
+/** A Gpu on the same device whose kernel profile is `profile` (chosen once per Gpu). */
+function withProfile(base: Gpu, profile: KernelProfile): Gpu {
+  const previous = Deno.env.get(PROFILE_ENV);
+  Deno.env.set(PROFILE_ENV, profile);
+  try {
+    const gpu = new Gpu(base.device, base.adapter, base.limitsMode);
+    assert.equal(kernelProfile(gpu).profile, profile);
+    return gpu;
+  } finally {
+    if (previous === undefined) Deno.env.delete(PROFILE_ENV);
+    else Deno.env.set(PROFILE_ENV, previous);
+  }
+}
+
+/** The largest model the CLI accepts (cli/train.ts: --hidden, --char-filters ≤ 256), K = 32. */
+async function largestGraphs(base: Gpu): Promise<void> {
+  const words = buildWordVocabulary(corpus);
+  const chars = buildCharVocabulary(corpus);
+  const tagVocab = buildTagVocabulary(collectTags(corpus));
+  const sizes = { words: words.size, chars: chars.size, casings: CASING_CLASSES.length, tags: 32 };
+  for (const profile of ["cpu", "gpu"] as const) {
+    const gpu = withProfile(base, profile);
+    for (const head of ["crf", "softmax"] as const) {
+      const config = resolveConfig({
+        hidden: 256,
+        charFilters: 256,
+        charDim: 128,
+        wordDim: 16,
+        layers: 2,
+        head,
+        dropout: 0.5,
+      });
+      const encoded = encodeSentences(corpus, { words, chars, tags: tagVocab });
+      const [batch] = makeBatches(encoded, { batchSize: 2, seed: 1, maxChars: config.maxChars });
+      const graph = await NerGraph.create(gpu, config, sizes, {
+        maxBatch: 2,
+        maxTime: 5,
+        maxChars: config.maxChars,
+      });
+      graph.trainOn(batch, { lr: 1e-2, maxNorm: 5 }, 0.5); // with weight averaging
+      assert.ok(Number.isFinite(await graph.takeLoss()), `${profile} ${head}: a finite loss`);
+      graph.useAverage(true);
+      await graph.infer(batch, { marginals: true });
+      graph.useAverage(false);
+      graph.destroy();
+    }
+  }
+}
+
+/** The entry points a graph does not build: the ops' paths for separate buffers and odd sizes. */
+async function otherEntries(gpu: Gpu): Promise<void> {
+  const f32 = (n: number) => createBuffer(gpu, "f32", Math.max(16, n * 4));
+  const dims = { batch: 1, time: 2, chars: 3, charDim: 128, filters: 256, charVocab: 2000 };
+  const charBuffers = {
+    charIds: f32(6),
+    charLengths: f32(2),
+    lengths: f32(1),
+    table: f32(2000 * 128),
+    weight: f32(256 * 128 * 3),
+    bias: f32(256),
+    out: f32(2 * 256),
+    argmax: f32(2 * 256),
+  };
+  // Weight and bias in separate buffers: the pack_conv dispatch; C > 1024: forward_direct.
+  const direct = await charCnnForward(gpu, charBuffers, dims);
+  const p = { transitions: f32(32 * 32), start: f32(32), end: f32(32) };
+  const mem = new Allocator(gpu);
+  const crfParams = await crfParamsBinding(gpu, mem, "crf", p, 32);
+  assert.ok(crfParams.pack, "separate CRF buffers are packed");
+  const norm = await gradNorm(gpu, { grads: f32(7), out: f32(1) }, { n: 7 }); // n % 4 ≠ 0
+  submitDispatches(gpu, [...direct.dispatches, crfParams.pack, ...norm.dispatches]);
+  await gpu.device.queue.onSubmittedWorkDone();
+  direct.destroy();
+  norm.destroy();
+  mem.destroy();
+}
+
+Deno.test("every pipeline of the library fits WebGPU's default limits, both profiles, largest CLI sizes", async () => {
+  const gpu = await acquireGpu({ limits: "default" });
+  await largestGraphs(gpu);
+  await otherEntries(gpu);
+  // The cpu recurrence asked to keep h in workgroup memory, at the largest H (it falls back).
+  await recurrenceMatches(withProfile(gpu, "cpu"), 256, 30);
+  const limits = gpu.device.limits;
+  const names = new Map(Object.entries(shaders).map(([name, code]) => [code as string, name]));
+  const seen = new Set<string>();
+  for (const kernel of compiledKernels(gpu)) {
+    const name = names.get(kernel.code);
+    if (name === undefined) continue; // a test's own kernel
+    const key = `${name}:${kernel.entryPoint} ${JSON.stringify(kernel.constants)}`;
+    seen.add(`${name}:${kernel.entryPoint}`);
+    const r = entryResources(kernel);
+    assert.ok(r.storageBuffers <= 8, `${key}: ${r.storageBuffers} storage buffers (≤ 8)`);
+    assert.ok(r.uniformBuffers <= 12, `${key}: ${r.uniformBuffers} uniform buffers (≤ 12)`);
+    assert.ok(r.workgroupBytes <= 16_384, `${key}: ${r.workgroupBytes} B of workgroup storage`);
+    assert.ok(r.invocations <= 256, `${key}: ${r.invocations} invocations (≤ 256)`);
+    assert.ok(
+      r.workgroupSize[0] <= 256 && r.workgroupSize[1] <= 256 && r.workgroupSize[2] <= 64,
+      `${key}: workgroup size ${r.workgroupSize}`,
+    );
+    assert.ok(r.storageBuffers <= limits.maxStorageBuffersPerShaderStage);
+  }
+  const missing = Object.entries(shaders).flatMap(([name, code]) =>
+    computeEntryPoints(code as string).map((e) => `${name}:${e}`).filter((k) => !seen.has(k))
+  );
+  assert.deepEqual(missing, [], "every entry point of shaders/ was built and checked");
   gpu.check();
 });

@@ -111,6 +111,29 @@ export async function getPipeline(gpu: Gpu, spec: KernelSpec): Promise<GPUComput
 }
 
 /**
+ * Every kernel compiled on a device so far (by {@linkcode getPipeline}):
+ * source, entry point and constants, one per pipeline, in compile order.
+ * For checks that each pipeline fits the device's limits.
+ *
+ * @param gpu the device
+ * @returns the kernels' specs
+ *
+ * @example
+ * ```ts
+ * import { acquireGpu } from "./device.ts";
+ * import { compiledKernels, getPipeline } from "./kernel.ts";
+ * const gpu = await acquireGpu();
+ * await getPipeline(gpu, { label: "noop", code: "@compute @workgroup_size(1) fn main() {}" });
+ * if (!compiledKernels(gpu).some((k) => k.label === "noop")) throw new Error("not listed");
+ * ```
+ */
+export function compiledKernels(gpu: Gpu): KernelSpec[] {
+  const cache = caches.get(gpu.device);
+  if (!cache) return [];
+  return [...cache.values()].map((pipeline) => specs.get(pipeline)!);
+}
+
+/**
  * The kernel a dispatch runs now: the source, entry point and constants
  * its current pipeline was compiled from (for occupancy tables and
  * debugging; an op that swaps variants on resize swaps the pipeline, so
