@@ -56,17 +56,13 @@ export const TAG_FLAGS = {
     kind: "enum",
     values: ["pretty", "json", "jsonl", "conll"],
     default: "pretty",
-    help: "the output format:\n" +
-      "pretty: the text with entities marked, in colour on a terminal\n" +
-      "json: one array of {text, entities}\n" +
-      "jsonl: one {text, entities} object per input line, blank lines included\n" +
-      'conll: "token tag" lines (IOB2), a blank line after each sentence',
+    help: "the output format (see Formats below)",
   },
   color: {
     kind: "enum",
     values: ["auto", "always", "never"],
     default: "auto",
-    help: "colour in pretty output (auto: on a terminal, unless NO_COLOR is set)",
+    help: "colour in pretty output; auto: on a terminal, unless NO_COLOR is set",
   },
   key: {
     kind: "boolean",
@@ -86,10 +82,7 @@ export const TAG_FLAGS = {
     kind: "enum",
     values: ["stop", "report"],
     default: "stop",
-    help: "a malformed line (invalid UTF-8, longer than --max-line-length):\n" +
-      "stop: the output so far is written, then an error naming the line, exit 1\n" +
-      'report: an {"line", "error"} record in its place in the output, a\n' +
-      "warning naming it on stderr, and tagging goes on (exit 0)",
+    help: "what a malformed line does (see Malformed lines below)",
   },
   unconstrained: { kind: "boolean", help: "allow tag sequences invalid in the model's scheme" },
   "batch-size": {
@@ -118,6 +111,17 @@ streamed: output comes in input order as batches finish.
 
 Options:
 ${flagHelp(TAG_FLAGS)}
+
+Formats:
+  pretty   the text with entities marked, in colour on a terminal
+  json     one array of {text, entities}
+  jsonl    one {text, entities} object per input line, blank lines included
+  conll    "token tag" lines (IOB2), a blank line after each sentence
+
+Malformed lines (invalid UTF-8, longer than --max-line-length):
+  stop     the output so far is written, then an error naming the line; exit 1
+  report   an {"line", "error"} record in the line's place in the output, a
+           warning naming it on stderr, and tagging goes on; exit 0
 
 Exit status: 0 done, 1 bad input, model or runtime error, 2 usage error.
 `;
