@@ -183,8 +183,19 @@ export function parameterLayout(config: ModelConfig, sizes: VocabularySizes): Pa
   return layout;
 }
 
-/** Throws when the largest LSTM gate buffer, (B·T, 8H) f32, would not fit one storage binding. */
+/**
+ * Throws when the largest LSTM gate buffer, (B·T, 8H) f32, would not fit one storage binding,
+ * or when B would pass 65,535 sentences (the per-sentence grids have one workgroup per ≥ 1
+ * sentences in x; the per-row grids fit any B·T the gate buffer allows: ≤ 2²⁰ rows).
+ */
 function checkCapacity(gpu: Gpu, config: ModelConfig, capacity: GraphCapacity): void {
+  const maxGroups = gpu.device.limits.maxComputeWorkgroupsPerDimension;
+  if (capacity.maxBatch > maxGroups) {
+    throw new RangeError(
+      `A batch of ${capacity.maxBatch} sentences is more than the ${maxGroups} workgroups per ` +
+        `dimension this adapter allows; use a smaller batch size`,
+    );
+  }
   const largest = capacity.maxBatch * capacity.maxTime * 8 * config.hidden * 4;
   const limit = gpu.device.limits.maxStorageBufferBindingSize;
   if (largest > limit) {
