@@ -292,18 +292,19 @@ export async function* readLines(
   let length = 0;
   let line = 0;
   let read = 0;
+  // One byte more than the maximum is kept: a line of maxBytes may end in "\r\n".
+  const keep = maxBytes + 1;
+  let last = -1;
   const finish = (): RawLine => {
     line++;
-    if (length > maxBytes) {
-      const out = { line, tooLong: length };
-      parts = [];
-      length = 0;
-      return out;
-    }
-    const bytes = stripCR(concat(parts, length));
+    const bytes = length > keep ? undefined : stripCR(concat(parts, length));
+    const out = bytes && bytes.length <= maxBytes
+      ? { line, bytes }
+      : { line, tooLong: bytes?.length ?? length - (last === 13 ? 1 : 0) };
     parts = [];
     length = 0;
-    return { line, bytes };
+    last = -1;
+    return out;
   };
   for await (const chunk of stream) {
     read += chunk.length;
@@ -312,8 +313,9 @@ export async function* readLines(
     while (from <= chunk.length) {
       const nl = chunk.indexOf(10, from);
       const end = nl < 0 ? chunk.length : nl;
-      if (length + (end - from) <= maxBytes) parts.push(chunk.subarray(from, end));
+      if (length + (end - from) <= keep) parts.push(chunk.subarray(from, end));
       else parts = [];
+      if (end > from) last = chunk[end - 1];
       length += end - from;
       if (nl < 0) break;
       group.push(finish());

@@ -390,3 +390,32 @@ Deno.test({
   name: "cli/tag.ts: cleanup",
   fn: () => Deno.remove(dir, { recursive: true }),
 });
+
+Deno.test("readLines: lines split across reads, CRLF and UTF-8 split across reads, long lines across reads", async () => {
+  const { readLines } = await import("../cli/tag.ts");
+  const text = "ab\r\ncd Zoë €\r\n\r\nxyz" + "q".repeat(25) + "\nlast";
+  const bytes = new TextEncoder().encode(text);
+  // Every split of the input into reads of 1..7 bytes gives the same lines.
+  for (const size of [1, 2, 3, 5, 7]) {
+    const stream = new ReadableStream<Uint8Array>({
+      start(controller) {
+        for (let at = 0; at < bytes.length; at += size) {
+          controller.enqueue(bytes.slice(at, at + size));
+        }
+        controller.close();
+      },
+    });
+    const got: (string | number)[] = [];
+    for await (const group of readLines(stream, 20)) {
+      for (const l of group) got.push(l.bytes ? new TextDecoder().decode(l.bytes) : l.tooLong!);
+    }
+    assert.deepEqual(got, ["ab", "cd Zoë €", "", 28, "last"], `reads of ${size} bytes`);
+  }
+  // The maximum counts the line's bytes without its line break, "\r\n" or "\n".
+  const edge = new TextEncoder().encode("1234\r\n12345\r\n1234\n12345\n");
+  const lengths: (number | string)[] = [];
+  for await (const group of readLines(new Blob([edge]).stream(), 4)) {
+    for (const l of group) lengths.push(l.bytes?.length ?? `long ${l.tooLong}`);
+  }
+  assert.deepEqual(lengths, [4, "long 5", 4, "long 5"]);
+});
