@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { Tagger } from "../src/api/tagger.ts";
+import { Tagger, taggerCapacity } from "../src/api/tagger.ts";
 import { randomModel } from "../src/api/random_model.ts";
 import { encodeSentences, makeBatches } from "../src/data/batch.ts";
 import { splitTag, transitionMask } from "../src/data/schemes.ts";
@@ -394,4 +394,44 @@ Deno.test("tagTexts gives sentences with tokens and tags, and the same entities 
     for (const t of s.tokens) assert.equal(texts[0].slice(t.start, t.end), t.text);
   }
   assert.equal(tagger.scheme, "IOB2");
+});
+
+Deno.test("taggerCapacity: batches shrink so the LSTM gates (B·T, 8H) fit the binding limit", () => {
+  assert.deepEqual(taggerCapacity({ bindingLimit: 128 * 2 ** 20, profile: "cpu" }, 100), {
+    maxBatch: 128,
+    maxTime: 128,
+  });
+  assert.deepEqual(taggerCapacity({ bindingLimit: 128 * 2 ** 20, profile: "gpu" }, 100), {
+    maxBatch: 256,
+    maxTime: 128,
+  });
+  // A small limit: 40 pieces of 128 tokens at H = 100 (3,200 bytes per token).
+  const small = taggerCapacity({ bindingLimit: 3200 * 128 * 40 + 5, profile: "gpu" }, 100);
+  assert.deepEqual(small, { maxBatch: 40, maxTime: 128 });
+  assert.ok(small.maxBatch * small.maxTime * 8 * 100 * 4 <= 3200 * 128 * 40 + 5);
+  // Smaller than one piece: shorter pieces, one per batch.
+  assert.deepEqual(taggerCapacity({ bindingLimit: 3200 * 50, profile: "cpu" }, 100), {
+    maxBatch: 1,
+    maxTime: 50,
+  });
+  assert.throws(
+    () => taggerCapacity({ bindingLimit: 1000, profile: "cpu" }, 100),
+    /hidden size 100 needs 3200 bytes per token .* limit of 1000 bytes/,
+  );
+});
+
+Deno.test("tagTokens rejects input that is not arrays of strings, naming the place", async () => {
+  const { bytes } = await tinyModel();
+  using tagger = await Tagger.load(bytes, { gpu });
+  const bad = (x: unknown) => tagger.tagTokens(x as string[][]);
+  await assert.rejects(() => bad("Ada left"), /sentences: expected an array of token arrays/);
+  await assert.rejects(() => bad([["Ada"], "left"]), /sentences\[1\]: expected an array of tokens/);
+  await assert.rejects(
+    () => bad([["Ada", 3]]),
+    /sentences\[0\]\[1\]: expected a string token, found number/,
+  );
+  await assert.rejects(
+    () => tagger.tagTexts([3 as unknown as string]),
+    /texts\[0\]: expected a string/,
+  );
 });

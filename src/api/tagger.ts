@@ -112,13 +112,28 @@ const MAX_BATCH = { cpu: 128, gpu: 256 } as const;
 const IN_FLIGHT = 2;
 
 /**
- * The graph's capacity on `gpu`: pieces of at most 128 tokens, and as many
- * of them per batch (up to MAX_BATCH) as keep the largest buffer, the LSTM gates
- * (B·T, 8H) f32, within the adapter's storage binding limit.
+ * The Tagger's batch shape on a device: pieces of at most 128 tokens (T),
+ * and as many of them per batch (B: up to 128 on the `cpu` kernel profile,
+ * 256 on `gpu`) as keep the largest buffer, the LSTM gates (B·T, 8H) f32,
+ * within the storage binding limit.
+ *
+ * @param device the binding limit in bytes, the kernel profile
+ * @param hidden H, the LSTM's hidden size per direction
+ * @returns B and T
+ *
+ * @example
+ * ```ts
+ * import { taggerCapacity } from "./tagger.ts";
+ * const c = taggerCapacity({ bindingLimit: 128 * 2 ** 20, profile: "gpu" }, 100);
+ * if (c.maxBatch !== 256 || c.maxTime !== 128) throw new Error(JSON.stringify(c));
+ * ```
  */
-function taggerCapacity(gpu: Gpu, hidden: number): { maxBatch: number; maxTime: number } {
-  const most = MAX_BATCH[kernelProfile(gpu).profile];
-  const limit = gpu.device.limits.maxStorageBufferBindingSize;
+export function taggerCapacity(
+  device: { bindingLimit: number; profile: "cpu" | "gpu" },
+  hidden: number,
+): { maxBatch: number; maxTime: number } {
+  const most = MAX_BATCH[device.profile];
+  const limit = device.bindingLimit;
   const rows = Math.floor(limit / (8 * hidden * 4));
   if (rows < 1) {
     throw new RangeError(
@@ -270,7 +285,10 @@ export class Tagger {
    * ```
    */
   static async fromModel(gpu: Gpu, model: ModelData): Promise<Tagger> {
-    const capacity = taggerCapacity(gpu, model.config.hidden);
+    const capacity = taggerCapacity({
+      bindingLimit: gpu.device.limits.maxStorageBufferBindingSize,
+      profile: kernelProfile(gpu).profile,
+    }, model.config.hidden);
     const graph = await NerGraph.create(
       gpu,
       model.config,
@@ -369,6 +387,7 @@ export class Tagger {
     options: TagOptions = {},
   ): Promise<TokenTagging[]> {
     this.#checkAlive();
+    checkSentences(sentences);
     if (options.nBest !== undefined && !(Number.isInteger(options.nBest) && options.nBest >= 1)) {
       throw new RangeError(`nBest: expected a positive integer, found ${options.nBest}`);
     }
@@ -631,6 +650,24 @@ export class Tagger {
     });
     return out;
   }
+}
+
+/** Validates tagTokens' input: an array of arrays of strings. */
+function checkSentences(sentences: unknown): void {
+  if (!Array.isArray(sentences)) {
+    throw new TypeError(`sentences: expected an array of token arrays, found ${typeof sentences}`);
+  }
+  sentences.forEach((tokens, i) => {
+    if (!Array.isArray(tokens)) {
+      throw new TypeError(`sentences[${i}]: expected an array of tokens, found ${typeof tokens}`);
+    }
+    const bad = tokens.findIndex((t) => typeof t !== "string");
+    if (bad >= 0) {
+      throw new TypeError(
+        `sentences[${i}][${bad}]: expected a string token, found ${typeof tokens[bad]}`,
+      );
+    }
+  });
 }
 
 /** Sentences cut into pieces of at most `maxTime` tokens (empty sentences: none). */
