@@ -17,7 +17,10 @@
 // runs inside, with the previous step held in workgroup memory (double
 // buffered: one barrier per step). Per invocation about T·(4K + 2) loop
 // iterations, fewer with the vec4 inner loops (llvmpipe stops an invocation
-// silently after 65,535; the builders reject T beyond that).
+// silently after 65,535): where a shape would pass that, the builders run the
+// `_chunk` entries instead, which cut the time loops into ranges [t0, t1),
+// one dispatch each, with the same arithmetic in the same order (results
+// bit-identical to the whole-sentence entries).
 // Workgroup memory is kept small and in vec4 arrays: llvmpipe's shader
 // compile time grows steeply with workgroup array size (2048 f32: ~25 s).
 //
@@ -50,6 +53,23 @@
 //   @binding(6)  marginals: (B, T, K) f32, `=`, p(yt = k | x); 0 at padding
 //   @binding(7)  log_beta:  (B, T, K) f32, `=`, 0 at padding
 //   dispatch: (G, 1, 1).
+//
+// entry `train_chunk` (as `train`, for long sentences: one dispatch per time range)
+//   bindings 0–8 as `train`; log_alpha holds, from float span.z = B·T·K, the carry between
+//   dispatches: em[t, k] + β[t, k] at the lowest t done so far (B, K), then the gold
+//   score so far (B); the scratch is (B·T·K + B·K + B) floats. partials carries the pair
+//   sums, dStart and dEnd between the backward ranges.
+//   @binding(9)  span: uniform (t0, t1, carry offset, phase) u32: phase 0 runs the forward
+//                algorithm (and the gold score) for t in [t0, t1), ranges in increasing
+//                order; phase 1 the backward algorithm for t in [t0, t1), ranges in
+//                decreasing order; the range with t0 = 0 writes nll and the final partials.
+//   dispatch: (G, 1, 1) per range and phase.
+//
+// entry `forward_backward_chunk` (as `forward_backward`, one dispatch per time range)
+//   bindings 0–7 as `forward_backward`;
+//   @binding(8)  span_fb: uniform (t0, t1, _, phase) u32, as `span` of `train_chunk`.
+//   The forward carry is log α[t0 − 1], the backward one em[t1] + log β[t1], both read back
+//   from the outputs.
 //
 // entry `reduce` (deterministic sum of the sentences' partials; no float atomics)
 //   @binding(0) params: as above
@@ -88,6 +108,10 @@ struct Params { batch: u32, time: u32, groups: u32, loss_scale: f32 }
 @group(0) @binding(5) var<storage, read_write> log_z: array<f32>;
 @group(0) @binding(6) var<storage, read_write> marginals: array<f32>;
 @group(0) @binding(7) var<storage, read_write> log_beta: array<f32>;
+// `train_chunk`
+@group(0) @binding(9) var<uniform> span: vec4u;
+// `forward_backward_chunk`
+@group(0) @binding(8) var<uniform> span_fb: vec4u;
 // `reduce`
 @group(0) @binding(1) var<storage, read> partials_in: array<f32>;
 @group(0) @binding(2) var<storage, read_write> d_transitions: array<f32>;
@@ -156,33 +180,48 @@ fn at(b: u32, t: u32, k: u32) -> u32 {
   return (b * params.time + t) * K + k;
 }
 
+// This invocation's column of transitions, for registers (padding lanes 0; the PAD
+// scores they meet keep them out of every sum).
+fn trans_column(k: u32) -> array<vec4f, MAX_K4> {
+  var column: array<vec4f, MAX_K4>;
+  for (var i = 0u; i < K; i++) { column[i >> 2u][i & 3u] = trans(i, k); }
+  return column;
+}
+
+// Row i of the transitions, for registers.
+fn trans_row(i: u32) -> array<vec4f, MAX_K4> {
+  var row: array<vec4f, MAX_K4>;
+  for (var j = 0u; j < K; j++) { row[j >> 2u][j & 3u] = trans(i, j); }
+  return row;
+}
+
+// Step t of the forward algorithm (w_step's buffer 1 − t&1 holds α[t−1]); then a barrier.
+fn forward_step(q: Slot, column: array<vec4f, MAX_K4>, t: u32) {
+  let cur = step_row(t & 1u, q.s);
+  let prev = step_row(1u - (t & 1u), q.s);
+  if (t < q.n) {
+    let e = emissions[at(q.b, t, q.k)];
+    var alpha = crf[START_OFF + q.k] + e;
+    if (t > 0u) {
+      // log Σi exp(α[t−1, i] + trans[i, k]), shifted by the max; four tags per load.
+      var mv = vec4f(NEG_BIG);
+      for (var c = 0u; c < K4; c++) { mv = max(mv, w_step[prev + c] + column[c]); }
+      let m = hmax(mv);
+      var sv = vec4f(0.0);
+      for (var c = 0u; c < K4; c++) { sv += exp(w_step[prev + c] + column[c] - m); }
+      alpha = e + m + log(hsum(sv));
+    }
+    log_alpha[at(q.b, t, q.k)] = alpha;
+    step_set(cur, q.k, alpha);
+  }
+  workgroupBarrier();
+}
+
 // Forward algorithm: log α for t < n into `log_alpha`; returns log Z (0 when n = 0).
 // Call in uniform control flow (it has barriers).
 fn forward_sweep(q: Slot, tmax: u32) -> f32 {
-  // This invocation's column of transitions, in registers for the whole loop
-  // (padding lanes 0; the PAD scores they meet keep them out of every sum).
-  var column: array<vec4f, MAX_K4>;
-  for (var i = 0u; i < K; i++) { column[i >> 2u][i & 3u] = trans(i, q.k); }
-  for (var t = 0u; t < tmax; t++) {
-    let cur = step_row(t & 1u, q.s);
-    let prev = step_row(1u - (t & 1u), q.s);
-    if (t < q.n) {
-      let e = emissions[at(q.b, t, q.k)];
-      var alpha = crf[START_OFF + q.k] + e;
-      if (t > 0u) {
-        // log Σi exp(α[t−1, i] + trans[i, k]), shifted by the max; four tags per load.
-        var mv = vec4f(NEG_BIG);
-        for (var c = 0u; c < K4; c++) { mv = max(mv, w_step[prev + c] + column[c]); }
-        let m = hmax(mv);
-        var sv = vec4f(0.0);
-        for (var c = 0u; c < K4; c++) { sv += exp(w_step[prev + c] + column[c] - m); }
-        alpha = e + m + log(hsum(sv));
-      }
-      log_alpha[at(q.b, t, q.k)] = alpha;
-      step_set(cur, q.k, alpha);
-    }
-    workgroupBarrier();
-  }
+  let column = trans_column(q.k);
+  for (var t = 0u; t < tmax; t++) { forward_step(q, column, t); }
   // Every invocation of the sentence computes the same log Z.
   var lz = 0.0;
   if (q.n > 0u) {
@@ -198,17 +237,28 @@ fn forward_sweep(q: Slot, tmax: u32) -> f32 {
   return lz;
 }
 
-// Score of sentence q's gold path.
-fn gold_score(q: Slot) -> f32 {
-  var gold = 0.0;
+fn gold_tag(q: Slot, t: u32) -> u32 {
+  return u32(clamp(tags[q.b * params.time + t], 0, i32(K) - 1));
+}
+
+// The gold path's score over t in [t0, t1) added to `gold` (the score up to t0).
+fn gold_steps(q: Slot, t0: u32, t1: u32, gold_in: f32) -> f32 {
+  var gold = gold_in;
   var y0 = 0u;
-  for (var t = 0u; t < q.n; t++) {
-    let y = u32(clamp(tags[q.b * params.time + t], 0, i32(K) - 1));
+  if (t0 > 0u) { y0 = gold_tag(q, t0 - 1u); }
+  for (var t = t0; t < t1; t++) {
+    let y = gold_tag(q, t);
     gold += emissions[at(q.b, t, y)];
     if (t == 0u) { gold += crf[START_OFF + y]; } else { gold += trans(y0, y); }
     y0 = y;
   }
-  if (q.n > 0u) { gold += crf[END_OFF + y0]; }
+  return gold;
+}
+
+// Score of sentence q's gold path.
+fn gold_score(q: Slot) -> f32 {
+  var gold = gold_steps(q, 0u, q.n, 0.0);
+  if (q.n > 0u) { gold += crf[END_OFF + gold_tag(q, q.n - 1u)]; }
   return gold;
 }
 
@@ -223,59 +273,77 @@ fn train(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: 
   // Backward algorithm. This invocation owns "from" tag i = q.k: β[t, i] and
   // row i of the pair marginals, summed over t in registers. w_step holds
   // em[t+1, j] + β[t+1, j].
-  let scale = params.loss_scale;
-  let i = q.k;
-  var pair: array<vec4f, MAX_K4>;
-  // Row i of the transitions, in registers for the whole loop.
-  var from_i: array<vec4f, MAX_K4>;
-  for (var j = 0u; j < K; j++) { from_i[j >> 2u][j & 3u] = trans(i, j); }
-  var d_first = 0.0;
-  var d_last = 0.0;
+  let from_i = trans_row(q.k);
+  var acc: BackAcc;
   for (var step = 0u; step < tmax; step++) {
-    let cur = step_row(step & 1u, q.s);
-    let prev = step_row(1u - (step & 1u), q.s);
     let t = tmax - 1u - step;
-    if (t < q.n) {
-      let alpha = log_alpha[at(q.b, t, i)];
-      let y = tags[q.b * params.time + t];
-      var beta = crf[END_OFF + i];
-      if (t + 1u < q.n) {
-        var mv = vec4f(NEG_BIG);
-        for (var c = 0u; c < K4; c++) { mv = max(mv, from_i[c] + w_step[prev + c]); }
-        let m = hmax(mv);
-        // pair(i, j) = exp(α[t, i] + x_j − log Z) = exp(x_j − m)·exp(α[t, i] + m − log Z)
-        let scale_pair = exp(alpha + m - lz);
-        var sv = vec4f(0.0);
-        for (var c = 0u; c < K4; c++) {
-          let e = exp(from_i[c] + w_step[prev + c] - m);
-          sv += e;
-          pair[c] += e * scale_pair;
-        }
-        beta = m + log(hsum(sv));
-        let y1 = tags[q.b * params.time + t + 1u];
-        if (y == i32(i) && y1 >= 0 && y1 < i32(K)) { pair[u32(y1) >> 2u][u32(y1) & 3u] -= 1.0; }
-      }
-      let p = exp(alpha + beta - lz) - select(0.0, 1.0, y == i32(i));
-      d_emissions[at(q.b, t, i)] = scale * p;
-      if (t == 0u) { d_first = p; }
-      if (t + 1u == q.n) { d_last = p; }
-      step_set(cur, i, emissions[at(q.b, t, i)] + beta);
-    }
-    workgroupBarrier();
+    train_back_step(q, from_i, lz, t, step_row(step & 1u, q.s), step_row(1u - (step & 1u), q.s),
+      &acc);
   }
   if (!q.live) { return; }
-  for (var t = q.n; t < params.time; t++) { d_emissions[at(q.b, t, i)] = 0.0; }
-  // This sentence's unscaled contributions; `reduce` sums them over sentences in order.
-  let width = K * K + 2u * K + 1u;
-  let base = q.b * width;
-  for (var j = 0u; j < K; j++) { partials[base + i * K + j] = pair[j >> 2u][j & 3u]; }
-  partials[base + K * K + i] = d_first;
-  partials[base + K * K + K + i] = d_last;
+  for (var t = q.n; t < params.time; t++) { d_emissions[at(q.b, t, q.k)] = 0.0; }
+  var loss = 0.0;
+  if (q.n > 0u) { loss = lz - gold_score(q); }
+  write_partials(q, acc, loss);
+}
+
+// What the backward sweep of `train` sums over t for "from" tag i: row i of the pair
+// marginals minus the gold pairs, dStart[i] and dEnd[i].
+struct BackAcc { pair: array<vec4f, MAX_K4>, d_first: f32, d_last: f32 }
+
+// Step t of `train`'s backward algorithm for "from" tag i = q.k: β[t, i] and row i of the
+// pair marginals (summed into acc), dEmissions[t, i]. w_step at `prev` holds
+// em[t+1, j] + β[t+1, j]; this writes em[t, i] + β[t, i] at `cur`; then a barrier.
+fn train_back_step(q: Slot, from_i: array<vec4f, MAX_K4>, lz: f32, t: u32, cur: u32, prev: u32,
+  acc: ptr<function, BackAcc>) {
+  let i = q.k;
+  if (t < q.n) {
+    let alpha = log_alpha[at(q.b, t, i)];
+    let y = tags[q.b * params.time + t];
+    var beta = crf[END_OFF + i];
+    if (t + 1u < q.n) {
+      var mv = vec4f(NEG_BIG);
+      for (var c = 0u; c < K4; c++) { mv = max(mv, from_i[c] + w_step[prev + c]); }
+      let m = hmax(mv);
+      // pair(i, j) = exp(α[t, i] + x_j − log Z) = exp(x_j − m)·exp(α[t, i] + m − log Z)
+      let scale_pair = exp(alpha + m - lz);
+      var sv = vec4f(0.0);
+      for (var c = 0u; c < K4; c++) {
+        let e = exp(from_i[c] + w_step[prev + c] - m);
+        sv += e;
+        (*acc).pair[c] += e * scale_pair;
+      }
+      beta = m + log(hsum(sv));
+      let y1 = tags[q.b * params.time + t + 1u];
+      if (y == i32(i) && y1 >= 0 && y1 < i32(K)) {
+        (*acc).pair[u32(y1) >> 2u][u32(y1) & 3u] -= 1.0;
+      }
+    }
+    let p = exp(alpha + beta - lz) - select(0.0, 1.0, y == i32(i));
+    d_emissions[at(q.b, t, i)] = params.loss_scale * p;
+    if (t == 0u) { (*acc).d_first = p; }
+    if (t + 1u == q.n) { (*acc).d_last = p; }
+    step_set(cur, i, emissions[at(q.b, t, i)] + beta);
+  }
+  workgroupBarrier();
+}
+
+// Where sentence b's unscaled contributions start in `partials`; `reduce` sums them over
+// sentences in order.
+fn partials_base(b: u32) -> u32 {
+  return b * (K * K + 2u * K + 1u);
+}
+
+// Row q.k of sentence q's partials, and (tag-0 invocation) its NLL.
+fn write_partials(q: Slot, acc: BackAcc, loss: f32) {
+  let i = q.k;
+  let base = partials_base(q.b);
+  for (var j = 0u; j < K; j++) { partials[base + i * K + j] = acc.pair[j >> 2u][j & 3u]; }
+  partials[base + K * K + i] = acc.d_first;
+  partials[base + K * K + K + i] = acc.d_last;
   if (i == 0u) {
-    var loss = 0.0;
-    if (q.n > 0u) { loss = lz - gold_score(q); }
     nll[q.b] = loss;
-    partials[base + width - 1u] = loss;
+    partials[base + K * K + 2u * K] = loss;
   }
 }
 
@@ -286,36 +354,165 @@ fn forward_backward(@builtin(local_invocation_index) lid: u32, @builtin(workgrou
   init_workgroup(lid);
   workgroupBarrier();
   let lz = forward_sweep(q, tmax);
-  let i = q.k;
-  var from_i: array<vec4f, MAX_K4>;
-  for (var j = 0u; j < K; j++) { from_i[j >> 2u][j & 3u] = trans(i, j); }
+  let from_i = trans_row(q.k);
   for (var step = 0u; step < tmax; step++) {
-    let cur = step_row(step & 1u, q.s);
-    let prev = step_row(1u - (step & 1u), q.s);
     let t = tmax - 1u - step;
-    if (t < q.n) {
-      var beta = crf[END_OFF + i];
-      if (t + 1u < q.n) {
-        var mv = vec4f(NEG_BIG);
-        for (var c = 0u; c < K4; c++) { mv = max(mv, from_i[c] + w_step[prev + c]); }
-        let m = hmax(mv);
-        var sv = vec4f(0.0);
-        for (var c = 0u; c < K4; c++) { sv += exp(from_i[c] + w_step[prev + c] - m); }
-        beta = m + log(hsum(sv));
-      }
-      log_beta[at(q.b, t, i)] = beta;
-      marginals[at(q.b, t, i)] = exp(log_alpha[at(q.b, t, i)] + beta - lz);
-      step_set(cur, i, emissions[at(q.b, t, i)] + beta);
-    }
-    workgroupBarrier();
+    marginal_back_step(q, from_i, lz, t, step_row(step & 1u, q.s),
+      step_row(1u - (step & 1u), q.s));
   }
   if (!q.live) { return; }
-  for (var t = q.n; t < params.time; t++) {
-    log_alpha[at(q.b, t, i)] = 0.0;
-    log_beta[at(q.b, t, i)] = 0.0;
-    marginals[at(q.b, t, i)] = 0.0;
+  for (var t = q.n; t < params.time; t++) { zero_lattice(q, t); }
+  if (q.k == 0u) { log_z[q.b] = lz; }
+}
+
+// Step t of `forward_backward`'s backward algorithm for tag i = q.k: log β[t, i] and the
+// marginal; w_step at `prev` holds em[t+1, j] + β[t+1, j], this writes em[t, i] + β[t, i]
+// at `cur`; then a barrier.
+fn marginal_back_step(q: Slot, from_i: array<vec4f, MAX_K4>, lz: f32, t: u32, cur: u32,
+  prev: u32) {
+  let i = q.k;
+  if (t < q.n) {
+    var beta = crf[END_OFF + i];
+    if (t + 1u < q.n) {
+      var mv = vec4f(NEG_BIG);
+      for (var c = 0u; c < K4; c++) { mv = max(mv, from_i[c] + w_step[prev + c]); }
+      let m = hmax(mv);
+      var sv = vec4f(0.0);
+      for (var c = 0u; c < K4; c++) { sv += exp(from_i[c] + w_step[prev + c] - m); }
+      beta = m + log(hsum(sv));
+    }
+    log_beta[at(q.b, t, i)] = beta;
+    marginals[at(q.b, t, i)] = exp(log_alpha[at(q.b, t, i)] + beta - lz);
+    step_set(cur, i, emissions[at(q.b, t, i)] + beta);
   }
-  if (i == 0u) { log_z[q.b] = lz; }
+  workgroupBarrier();
+}
+
+// Padding step t of sentence q, tag q.k: zero lattice outputs.
+fn zero_lattice(q: Slot, t: u32) {
+  log_alpha[at(q.b, t, q.k)] = 0.0;
+  log_beta[at(q.b, t, q.k)] = 0.0;
+  marginals[at(q.b, t, q.k)] = 0.0;
+}
+
+// log Z of sentence q from log α[n − 1] in storage (what forward_sweep computes from
+// workgroup memory; the same values in the same order).
+fn log_z_stored(q: Slot) -> f32 {
+  var lz = 0.0;
+  if (q.n > 0u) {
+    var m = NEG_BIG;
+    for (var j = 0u; j < K; j++) {
+      m = max(m, log_alpha[at(q.b, q.n - 1u, j)] + crf[END_OFF + j]);
+    }
+    var sum = 0.0;
+    for (var j = 0u; j < K; j++) {
+      sum += exp(log_alpha[at(q.b, q.n - 1u, j)] + crf[END_OFF + j] - m);
+    }
+    lz = m + log(sum);
+  }
+  return lz;
+}
+
+// The forward algorithm for t in [t0, t1) (ranges in increasing order), from log α[t0 − 1]
+// in storage. Call in uniform control flow.
+fn forward_range(q: Slot, tmax: u32, t0: u32, t1: u32) {
+  if (t0 > 0u && t0 - 1u < q.n) {
+    step_set(step_row(1u - (t0 & 1u), q.s), q.k, log_alpha[at(q.b, t0 - 1u, q.k)]);
+  }
+  workgroupBarrier();
+  let column = trans_column(q.k);
+  for (var t = t0; t < min(t1, tmax); t++) { forward_step(q, column, t); }
+}
+
+// The carry of `train_chunk` in log_alpha's tail, from float span.z: (B, K) then (B).
+fn carry_at(b: u32, k: u32) -> u32 {
+  return span.z + b * K + k;
+}
+
+fn gold_carry_at(b: u32) -> u32 {
+  return span.z + params.batch * K + b;
+}
+
+@compute @workgroup_size(WG)
+fn train_chunk(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3u) {
+  let q = slot(lid, wid.x);
+  let tmax = group_steps(wid.x);
+  let t0 = span.x;
+  let t1 = span.y;
+  init_workgroup(lid);
+  workgroupBarrier();
+  if (span.w == 0u) {
+    forward_range(q, tmax, t0, t1);
+    // The gold score so far (the tag-0 invocation of each sentence).
+    if (q.k == 0u && q.live && (t0 < q.n || t0 == 0u)) {
+      var gold = 0.0;
+      if (t0 > 0u) { gold = log_alpha[gold_carry_at(q.b)]; }
+      gold = gold_steps(q, t0, min(t1, q.n), gold);
+      if (q.n > 0u && t1 >= q.n) { gold += crf[END_OFF + gold_tag(q, q.n - 1u)]; }
+      log_alpha[gold_carry_at(q.b)] = gold;
+    }
+    return;
+  }
+  // Backward, t from min(t1, tmax) − 1 down to t0; w_step's parity follows t.
+  let top = min(t1, tmax);
+  let first = t1 >= tmax; // this range starts the sweep
+  let base = partials_base(q.b);
+  var acc: BackAcc;
+  if (!first && q.live) {
+    for (var j = 0u; j < K; j++) { acc.pair[j >> 2u][j & 3u] = partials[base + q.k * K + j]; }
+    acc.d_first = partials[base + K * K + q.k];
+    acc.d_last = partials[base + K * K + K + q.k];
+    if (top < q.n) { step_set(step_row(top & 1u, q.s), q.k, log_alpha[carry_at(q.b, q.k)]); }
+  }
+  workgroupBarrier();
+  let lz = log_z_stored(q);
+  let from_i = trans_row(q.k);
+  for (var u = top; u > t0; u--) {
+    let t = u - 1u;
+    train_back_step(q, from_i, lz, t, step_row(t & 1u, q.s), step_row(1u - (t & 1u), q.s), &acc);
+  }
+  if (!q.live) { return; }
+  for (var t = max(t0, q.n); t < min(t1, params.time); t++) { d_emissions[at(q.b, t, q.k)] = 0.0; }
+  if (t0 == 0u) {
+    var loss = 0.0;
+    if (q.n > 0u) { loss = lz - log_alpha[gold_carry_at(q.b)]; }
+    write_partials(q, acc, loss);
+    return;
+  }
+  for (var j = 0u; j < K; j++) { partials[base + q.k * K + j] = acc.pair[j >> 2u][j & 3u]; }
+  partials[base + K * K + q.k] = acc.d_first;
+  partials[base + K * K + K + q.k] = acc.d_last;
+  if (t0 < q.n) { log_alpha[carry_at(q.b, q.k)] = step_get(step_row(t0 & 1u, q.s), q.k); }
+}
+
+@compute @workgroup_size(WG)
+fn forward_backward_chunk(@builtin(local_invocation_index) lid: u32,
+  @builtin(workgroup_id) wid: vec3u) {
+  let q = slot(lid, wid.x);
+  let tmax = group_steps(wid.x);
+  let t0 = span_fb.x;
+  let t1 = span_fb.y;
+  init_workgroup(lid);
+  workgroupBarrier();
+  if (span_fb.w == 0u) {
+    forward_range(q, tmax, t0, t1);
+    return;
+  }
+  let top = min(t1, tmax);
+  if (top < q.n) {
+    step_set(step_row(top & 1u, q.s), q.k,
+      emissions[at(q.b, top, q.k)] + log_beta[at(q.b, top, q.k)]);
+  }
+  workgroupBarrier();
+  let lz = log_z_stored(q);
+  let from_i = trans_row(q.k);
+  for (var u = top; u > t0; u--) {
+    let t = u - 1u;
+    marginal_back_step(q, from_i, lz, t, step_row(t & 1u, q.s), step_row(1u - (t & 1u), q.s));
+  }
+  if (!q.live) { return; }
+  for (var t = max(t0, q.n); t < min(t1, params.time); t++) { zero_lattice(q, t); }
+  if (q.k == 0u && t0 == 0u) { log_z[q.b] = lz; }
 }
 
 @compute @workgroup_size(64)

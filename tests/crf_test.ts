@@ -125,7 +125,12 @@ async function runLoss(
   gpu: Gpu,
   batch: CrfGoldBatch,
   shape: CrfShape,
-  options: { lossScale: number; init?: Float32Array[]; sentencesPerGroup?: number },
+  options: {
+    lossScale: number;
+    init?: Float32Array[];
+    sentencesPerGroup?: number;
+    stepsPerDispatch?: number;
+  },
 ): Promise<GpuCrf> {
   const { batch: B, time: T, tags: K } = shape;
   const [initT, initS, initE] = options.init ??
@@ -278,6 +283,88 @@ Deno.test("CRF loss resizes to smaller and larger batches; resetLoss zeroes the 
   destroyAll(buf);
 });
 
+/** Runs the CRF marginals on the GPU. */
+async function runMarginals(
+  gpu: Gpu,
+  batch: CrfGoldBatch,
+  shape: CrfShape,
+  stepsPerDispatch?: number,
+) {
+  const { batch: B, time: T, tags: K } = shape;
+  const buf = {
+    ...uploadBatch(gpu, batch),
+    logZ: createBuffer(gpu, "logZ", new Float32Array(B).fill(7)),
+    marginals: createBuffer(gpu, "marginals", new Float32Array(B * T * K).fill(7)),
+    logAlpha: createBuffer(gpu, "logAlpha", new Float32Array(B * T * K).fill(7)),
+    logBeta: createBuffer(gpu, "logBeta", new Float32Array(B * T * K).fill(7)),
+  };
+  const op = await crfMarginals(gpu, buf, { ...shape, stepsPerDispatch });
+  submitDispatches(gpu, op.dispatches);
+  const out = {
+    logZ: await readFloat32(gpu, buf.logZ, B),
+    marginals: await readFloat32(gpu, buf.marginals, B * T * K),
+    logAlpha: await readFloat32(gpu, buf.logAlpha, B * T * K),
+    logBeta: await readFloat32(gpu, buf.logBeta, B * T * K),
+    dispatches: op.dispatches.length,
+  };
+  op.destroy();
+  destroyAll(buf);
+  return out;
+}
+
+Deno.test("CRF loss and marginals at T=1000 with K=17 (time split on fallback adapters) equal the reference", async () => {
+  const gpu = await acquireGpu();
+  const shape = { batch: 3, time: 1000, tags: 17 };
+  const lengths = [1000, 0, 413];
+  const batch = randomBatch(1000, shape, lengths);
+  const got = await runLoss(gpu, batch, shape, { lossScale: 0.5 });
+  compareLoss(got, batch, shape, 0.5, "T=1000 K=17");
+  const m = await runMarginals(gpu, batch, shape);
+  // pack + whole-sentence kernel + 2 phases × 2 ranges on llvmpipe (≤ 927 steps per range).
+  if (gpu.adapter.isFallbackAdapter) assert.equal(m.dispatches, 6);
+  const ref = crfForwardBackwardRef(batch, shape);
+  // f32 in log space: |log Z| is in the thousands at T = 1000, so exp(α + β − log Z) carries ~1e-3 of error.
+  const atol = 2e-5 * 1000;
+  assertClose(m.logZ, ref.logZ, { atol, name: "logZ T=1000" });
+  assertClose(m.marginals, ref.marginals, {
+    atol: 3e-3,
+    name: "marginals T=1000",
+    shape: [3, 1000, 17],
+  });
+  assertClose(m.logAlpha, ref.logAlpha, { atol, name: "logAlpha T=1000", shape: [3, 1000, 17] });
+  assertClose(m.logBeta, ref.logBeta, { atol, name: "logBeta T=1000", shape: [3, 1000, 17] });
+});
+
+Deno.test("CRF split into time ranges equals the whole-sentence kernel bit for bit", async () => {
+  const gpu = await acquireGpu();
+  const shape = { batch: 7, time: 40, tags: 5 };
+  const batch = randomBatch(77, shape, [40, 3, 0, 39, 17, 1, 21]);
+  const whole = await runLoss(gpu, batch, shape, { lossScale: 0.25, sentencesPerGroup: 2 });
+  const whole2 = await runMarginals(gpu, batch, shape);
+  for (const steps of [1, 7, 39]) {
+    const split = await runLoss(gpu, batch, shape, {
+      lossScale: 0.25,
+      sentencesPerGroup: 2,
+      stepsPerDispatch: steps,
+    });
+    for (const key of ["nll", "dEmissions", "dTransitions", "dStart", "dEnd"] as const) {
+      assert.deepEqual(split[key], whole[key], `${key} with ${steps} steps per dispatch`);
+    }
+    assert.equal(split.loss, whole.loss, `loss with ${steps} steps per dispatch`);
+    const m = await runMarginals(gpu, batch, shape, steps);
+    assert.equal(
+      m.dispatches,
+      2 + 2 * Math.ceil(40 / steps),
+      "pack, whole kernel, 2 phases of ranges",
+    );
+    for (const key of ["logZ", "marginals", "logAlpha", "logBeta"] as const) {
+      assert.deepEqual(m[key], whole2[key], `${key} with ${steps} steps per dispatch`);
+    }
+  }
+  // The reference agrees too (the split path is not merely self-consistent).
+  compareLoss(whole, batch, shape, 0.25, "T=40");
+});
+
 Deno.test("CRF marginals, log α, log β and log Z on the GPU equal the reference", async () => {
   const gpu = await acquireGpu();
   let seed = 300;
@@ -343,7 +430,10 @@ Deno.test("CRF builders reject shapes they cannot run, naming the problem", asyn
     /1 to 32 tags, got 40/,
   );
   await assert.rejects(
-    crfLoss(gpu, buffers, { batch: 1, time: 5000, tags: 9 }),
-    /65,535 loop iterations/,
+    crfLoss(gpu, buffers, { batch: 1, time: 5, tags: 9, stepsPerDispatch: 0 }),
+    /stepsPerDispatch to be a positive integer, got 0/,
   );
+  const op = await crfLoss(gpu, buffers, { batch: 1, time: 8, tags: 2, stepsPerDispatch: 4 });
+  assert.throws(() => op.resize({ batch: 1, time: 9 }), /at most 8 steps .* got 9/);
+  op.destroy();
 });
