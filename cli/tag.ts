@@ -702,16 +702,17 @@ async function run(args: string[], io: TagIO): Promise<number> {
       write: async (text: string) => void (text && await io.stdout(text)),
       close: async () => {},
     };
-    for (const source of list) {
-      const counts = await tagSource(
-        tagger,
-        source,
-        settings,
-        sink.write,
-        async (t) => await io.stderr(t),
-      );
-      reported += counts.reported;
-      if (source.progress) await progress.done(source.name, counts.lines);
+    try {
+      for (const source of list) {
+        const warn = async (t: string) => await io.stderr(t);
+        const counts = await tagSource(tagger, source, settings, sink.write, warn);
+        reported += counts.reported;
+        if (source.progress) await progress.done(source.name, counts.lines);
+      }
+    } catch (e) {
+      // Stopped at a malformed line: what was written stays valid json.
+      if (e instanceof InputError) await sink.close();
+      throw e;
     }
     await sink.close();
     if (reported > 0) {

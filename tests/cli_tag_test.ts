@@ -283,6 +283,10 @@ Deno.test("cli/tag.ts --on-error stop: output up to the bad line, then an error 
     "tag: <stdin>:2: the line has 101 bytes, more than --max-line-length 100\n",
   );
   assert.equal(long.out.split("\n").length, 2);
+  // json stopped at line 2: the lines before it, as a complete array.
+  const json = await run(["--model", modelPath, "--format", "json"], { stdin: malformedInput() });
+  assert.equal(json.code, 1);
+  assert.deepEqual(JSON.parse(json.out).map((d: { text: string }) => d.text), ["Ada left Rome."]);
   // A file: the error names the file.
   const file = `${dir}/bad.txt`;
   await Deno.writeFile(file, malformedInput());
