@@ -22,7 +22,7 @@ import { computeEntryPoints, entryResources } from "../src/gpu/wgsl_resources.ts
 import { resolveConfig } from "../src/model/config.ts";
 import { NerGraph } from "../src/model/graph.ts";
 import { charCnnForward } from "../src/ops/char_cnn.ts";
-import { crfParamsBinding } from "../src/ops/crf.ts";
+import { crfLoss, crfMarginals, crfParamsBinding } from "../src/ops/crf.ts";
 import { gradNorm } from "../src/ops/grad_norm.ts";
 import { createBiLstm } from "../src/ops/lstm.ts";
 import { biLstmRef } from "../src/ops/lstm_ref.ts";
@@ -205,10 +205,39 @@ async function otherEntries(gpu: Gpu): Promise<void> {
   const crfParams = await crfParamsBinding(gpu, mem, "crf", p, 32);
   assert.ok(crfParams.pack, "separate CRF buffers are packed");
   const norm = await gradNorm(gpu, { grads: f32(7), out: f32(1) }, { n: 7 }); // n % 4 ≠ 0
-  submitDispatches(gpu, [...direct.dispatches, crfParams.pack, ...norm.dispatches]);
+  // The CRF's time loops split into ranges of steps (long sentences on fallback adapters).
+  const [B, T, K] = [2, 6, 32];
+  const sequence = {
+    emissions: f32(B * T * K),
+    lengths: createBuffer(gpu, "lengths", new Int32Array([6, 3])),
+    ...p,
+  };
+  const loss = await crfLoss(gpu, {
+    ...sequence,
+    tags: f32(B * T),
+    nll: f32(B),
+    dEmissions: f32(B * T * K),
+    dTransitions: f32(K * K),
+    dStart: f32(K),
+    dEnd: f32(K),
+    loss: f32(1),
+  }, { batch: B, time: T, tags: K, lossScale: 1, stepsPerDispatch: 2 });
+  const marginals = await crfMarginals(gpu, {
+    ...sequence,
+    logZ: f32(B),
+    marginals: f32(B * T * K),
+    logAlpha: f32(B * T * K),
+    logBeta: f32(B * T * K),
+  }, { batch: B, time: T, tags: K, stepsPerDispatch: 2 });
+  submitDispatches(gpu, [
+    ...direct.dispatches,
+    crfParams.pack,
+    ...norm.dispatches,
+    ...loss.dispatches,
+    ...marginals.dispatches,
+  ]);
   await gpu.device.queue.onSubmittedWorkDone();
-  direct.destroy();
-  norm.destroy();
+  for (const op of [direct, norm, loss, marginals]) op.destroy();
   mem.destroy();
 }
 
