@@ -101,6 +101,7 @@ async function runViterbi(
   batch: CrfBatch,
   shape: CrfShape,
   mask?: TransitionMask,
+  stepsPerDispatch?: number,
 ): Promise<Decoded> {
   const { batch: B, time: T, tags: K } = shape;
   const buf = {
@@ -109,11 +110,13 @@ async function runViterbi(
     path: createBuffer(gpu, "path", new Int32Array(B * T).fill(55)),
     score: createBuffer(gpu, "score", new Float32Array(B).fill(55)),
   };
-  submitDispatches(gpu, (await viterbiDecode(gpu, buf, shape)).dispatches);
+  const op = await viterbiDecode(gpu, buf, { ...shape, stepsPerDispatch });
+  submitDispatches(gpu, op.dispatches);
   const out = {
     path: await readInt32(gpu, buf.path, B * T),
     score: await readFloat32(gpu, buf.score, B),
   };
+  op.destroy();
   destroyAll(buf);
   return out;
 }
@@ -180,6 +183,50 @@ Deno.test("Viterbi on long sentences (T=150) is right: no loop-iteration trap", 
     const shape = { batch: 3, time: 150, tags: K };
     const batch = randomBatch(90 + K, shape, [150, 41, 149]);
     compare(await runViterbi(gpu, batch, shape), batch, shape, undefined, `T=150 K=${K}`);
+  }
+});
+
+Deno.test("Viterbi on T=1000 (forced time split) and T=4000 (split on fallback adapters) equals the reference", async () => {
+  const gpu = await acquireGpu();
+  const shape = { batch: 3, time: 1000, tags: 9 };
+  const batch = randomBatch(1000, shape, [1000, 0, 377]);
+  const mask = iob2Mask(4);
+  compare(await runViterbi(gpu, batch, shape, mask, 300), batch, shape, mask, "T=1000 mask");
+  compare(await runViterbi(gpu, batch, shape), batch, shape, undefined, "T=1000");
+  // T=4000: f32 scores near 10⁴ make near-ties that float64 breaks differently, so the check is
+  // that each GPU path scores (in float64) within f32 rounding of the best path, and that
+  // other range sizes give the same result bit for bit.
+  const long = { batch: 2, time: 4000, tags: 17 };
+  const lengths = [4000, 2500];
+  const big = randomBatch(4000, long, lengths);
+  const got = await runViterbi(gpu, big, long);
+  const ref = viterbiRef(big, long);
+  for (const [b, n] of lengths.entries()) {
+    const path = Array.from(got.path.subarray(b * 4000, b * 4000 + n));
+    const score = pathScore(big, long, b, path);
+    assert.ok(
+      Math.abs(score - ref.scores[b]) < 0.05,
+      `path score ${score} vs best ${ref.scores[b]}`,
+    );
+    assert.ok(Math.abs(got.score[b] - ref.scores[b]) < 0.05, `score ${got.score[b]}`);
+    assert.ok(got.path.subarray(b * 4000 + n, (b + 1) * 4000).every((v) => v === -1), "padding");
+  }
+  assert.deepEqual(await runViterbi(gpu, big, long, undefined, 1000), got, "1000 steps per range");
+});
+
+Deno.test("Viterbi split into time ranges equals the whole-sentence kernel bit for bit", async () => {
+  const gpu = await acquireGpu();
+  const shape = { batch: 7, time: 40, tags: 9 };
+  const batch = randomBatch(41, shape, [40, 3, 0, 39, 17, 1, 21]);
+  for (const mask of [undefined, iob2Mask(4)]) {
+    const whole = await runViterbi(gpu, batch, shape, mask);
+    for (const steps of [1, 7, 39]) {
+      const split = await runViterbi(gpu, batch, shape, mask, steps);
+      const tag = `${steps} steps per dispatch, mask=${Boolean(mask)}`;
+      assert.deepEqual(split.path, whole.path, `path with ${tag}`);
+      assert.deepEqual(split.score, whole.score, `score with ${tag}`);
+    }
+    compare(whole, batch, shape, mask, `T=40 mask=${Boolean(mask)}`);
   }
 });
 

@@ -20,6 +20,7 @@ import {
   type SequenceOp,
   type SequenceShape,
 } from "./common.ts";
+import { activeRanges, planTimeSplit, rangeDispatches } from "./crf.ts";
 
 /** Which transitions a decoder may use: 1 allowed, 0 forbidden. */
 export interface TransitionMask {
@@ -160,26 +161,27 @@ export function createTransitionMask(
 export async function viterbiDecode(
   gpu: Gpu,
   buffers: ViterbiBuffers,
-  options: CrfShape & OpOptions & { sentencesPerGroup?: number },
+  options: CrfShape & OpOptions & { sentencesPerGroup?: number; stepsPerDispatch?: number },
 ): Promise<SequenceOp> {
   const label = options.label ?? "viterbi";
   const dims: CrfShape = options;
   const K = dims.tags;
   const { s: S, wg } = sequenceLayout(label, dims, options.sentencesPerGroup);
-  const checkTime = (time: number) => {
-    if (time * (K + 3) + K * K + 100 > 65535) {
-      throw new RangeError(
-        `${label}: sentences of ${time} steps with ${K} tags exceed the 65,535 loop iterations ` +
-          "an invocation may run on some adapters; split longer sentences",
-      );
-    }
-  };
-  checkTime(dims.time);
+  // Loop iterations per invocation for n steps (the recursion and the backtrack).
+  const split = planTimeSplit(
+    gpu,
+    label,
+    dims.time,
+    (n) => n * (K + 3) + K * K + 100,
+    options.stepsPerDispatch,
+  );
   const groupsOf = (batch: number) => Math.ceil(batch / S);
   const mem = opAllocator(gpu, label, options);
   const params = mem.uniform(`${label} params`, [dims.batch, dims.time, groupsOf(dims.batch), 0]);
   const allowed = buffers.allowed ?? createTransitionMask(gpu, undefined, K, mem);
-  const backpointers = new Scratch(mem, `${label} backpointers`, dims.batch * dims.time * K);
+  // (B, T, K) backpointers, and with split ranges δ carried between them (B, K).
+  const words = (b: number, t: number) => b * t * K + (split.ranges ? b * K : 0);
+  const backpointers = new Scratch(mem, `${label} backpointers`, words(dims.batch, dims.time));
   const bindings = () => [
     params.buffer,
     buffers.emissions,
@@ -192,24 +194,44 @@ export async function viterbiDecode(
     buffers.score,
     backpointers.buffer,
   ];
+  const constants = { K, S, WG: wg, K4: Math.ceil(K / 4) };
   const main = await makeDispatch(
     gpu,
-    { label, code: viterbiWgsl, constants: { K, S, WG: wg, K4: Math.ceil(K / 4) } },
+    { label, code: viterbiWgsl, constants },
     bindings(),
     [groupsOf(dims.batch)],
   );
+  const ranges = split.ranges
+    ? await rangeDispatches(
+      gpu,
+      mem,
+      {
+        label,
+        code: viterbiWgsl,
+        entryPoint: "main_chunk",
+        constants,
+      },
+      bindings(),
+      split,
+      2,
+    )
+    : null;
+  const resize = (next: SequenceShape) => {
+    sequenceLayout(label, { ...next, tags: K });
+    const active = activeRanges(label, split, next.time);
+    params.set([next.batch, next.time, groupsOf(next.batch), 0]);
+    if (backpointers.ensure(words(next.batch, next.time))) {
+      main.bindGroup = makeBindGroup(gpu, label, main.pipeline, bindings());
+      ranges?.rebind(bindings());
+    }
+    main.workgroups = [active ? 0 : groupsOf(next.batch), 1, 1];
+    ranges?.resize(active, groupsOf(next.batch), next.batch * next.time * K);
+  };
+  resize(dims);
   return {
     label,
-    dispatches: [main],
-    resize(next: SequenceShape) {
-      sequenceLayout(label, { ...next, tags: K });
-      checkTime(next.time);
-      params.set([next.batch, next.time, groupsOf(next.batch), 0]);
-      if (backpointers.ensure(next.batch * next.time * K)) {
-        main.bindGroup = makeBindGroup(gpu, label, main.pipeline, bindings());
-      }
-      main.workgroups = [groupsOf(next.batch), 1, 1];
-    },
+    dispatches: [main, ...(ranges?.dispatches ?? [])],
+    resize,
     destroy: () => mem.destroy(),
   };
 }
