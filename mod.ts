@@ -34,6 +34,7 @@ export {
   encodeModel,
   type EncodeModelOptions,
   MODEL_FORMAT,
+  type ModelCalibration,
   type ModelData,
   type TrainingState,
 } from "./src/model/checkpoint.ts";

@@ -4,6 +4,7 @@ import { Vocabulary } from "../src/data/vocab.ts";
 import { decodeModel, encodeModel, type ModelData } from "../src/model/checkpoint.ts";
 import { resolveConfig } from "../src/model/config.ts";
 import { initialValues, parameterSpecs } from "../src/model/parameters.ts";
+import { decodeSafetensors, encodeSafetensors } from "../src/io/safetensors.ts";
 
 function tinyModel(): ModelData {
   const config = resolveConfig({
@@ -144,4 +145,50 @@ Deno.test("a resumable checkpoint carries the best weights as best.<name>, check
     () => encodeModel(model, { training: { m, v, best: missing, state: {} } }),
     /best tensor 'out\.bias' is missing/,
   );
+});
+
+Deno.test("a model round-trips its calibration; one without it loads with none (temperature 1)", () => {
+  const plain = decodeModel(encodeModel(tinyModel()), "plain.safetensors");
+  assert.equal(plain.calibration, undefined);
+  assert.equal("calibration" in decodeSafetensors(encodeModel(tinyModel())).metadata, false);
+  const model = tinyModel();
+  model.calibration = { temperature: 1.2345678901234, fittedOn: "dev", spans: 321 };
+  const bytes = encodeModel(model, { float16: true });
+  const meta = decodeSafetensors(bytes).metadata;
+  assert.deepEqual(JSON.parse(meta.calibration), model.calibration);
+  const back = decodeModel(bytes, "calibrated.safetensors");
+  assert.deepEqual(back.calibration, model.calibration);
+});
+
+/** The model's file with its `calibration` metadata replaced by `text`. */
+function withCalibrationText(text: string): Uint8Array {
+  const file = decodeSafetensors(encodeModel(tinyModel()));
+  return encodeSafetensors([...file.tensors.values()], { ...file.metadata, calibration: text });
+}
+
+Deno.test("an invalid calibration in a file is rejected with the file and the value named", () => {
+  const cases: [string, RegExp][] = [
+    ['{"temperature":0,"fittedOn":"dev","spans":3}', /expected a temperature .*> 0, found 0/],
+    ['{"temperature":-1.5,"fittedOn":"dev","spans":3}', /found -1\.5/],
+    ['{"temperature":1e999,"fittedOn":"dev","spans":3}', /finite number > 0, found null/],
+    ['{"temperature":"2","fittedOn":"dev","spans":3}', /found "2"/],
+    ['{"fittedOn":"dev","spans":3}', /expected a temperature .*, found null/],
+    ['{"temperature":2,"fittedOn":"dev","spans":-1}', /spans to be an integer ≥ 0, found -1/],
+    ['{"temperature":2,"spans":1}', /fittedOn to be a string/],
+    ["[2]", /expected an object, found \[2\]/],
+    ["{temperature: 2}", /metadata 'calibration' is not valid JSON/],
+  ];
+  for (const [text, pattern] of cases) {
+    assert.throws(
+      () => decodeModel(withCalibrationText(text), "bad_temp.safetensors"),
+      (e: Error) => {
+        assert.match(e.message, /^Cannot load bad_temp\.safetensors: metadata 'calibration'/, text);
+        assert.match(e.message, pattern, text);
+        return true;
+      },
+    );
+  }
+  const model = tinyModel();
+  model.calibration = { temperature: NaN, fittedOn: "dev", spans: 1 };
+  assert.throws(() => encodeModel(model), /Cannot save the model: metadata 'calibration'/);
 });

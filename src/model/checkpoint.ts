@@ -1,7 +1,8 @@
 /**
  * The model file: `model.safetensors` with PyTorch tensor names and
  * layouts, and `__metadata__` holding the format version, the model
- * config, the vocabularies, the tag scheme and a training summary. Pure
+ * config, the vocabularies, the tag scheme, a training summary and, when
+ * training fitted one, the calibration temperature of span scores. Pure
  * bytes in and out, so it works in browsers too.
  *
  * A resumable checkpoint is the same file plus `optimizer.m` and
@@ -44,6 +45,18 @@ export interface ModelData {
   tensors: Record<string, Float32Array>;
   /** Free-form training summary (corpus, F1, seed, adapter, time). */
   summary?: Record<string, unknown>;
+  /** The temperature of span scores, fitted on development data (absent: raw scores, τ = 1). */
+  calibration?: ModelCalibration;
+}
+
+/** A temperature for span scores and where it was fitted. */
+export interface ModelCalibration {
+  /** τ, finite and > 0: span scores p become σ(logit(p) / τ). */
+  temperature: number;
+  /** What the temperature was fitted on (e.g. "dev", a file name). */
+  fittedOn: string;
+  /** Predicted spans it was fitted on. */
+  spans: number;
 }
 
 /** Optimizer and loop state saved beside the parameters to resume training. */
@@ -119,6 +132,10 @@ export function encodeModel(model: ModelData, options: EncodeModelOptions = {}):
     casing_classes: JSON.stringify(CASING_CLASSES),
     summary: JSON.stringify(model.summary ?? {}),
   };
+  if (model.calibration) {
+    checkCalibration(model.calibration, "Cannot save the model");
+    metadata.calibration = JSON.stringify(model.calibration);
+  }
   if (options.training) {
     const { m, v, average, best, state } = options.training;
     entries.push(
@@ -219,6 +236,10 @@ export function decodeModel(
     tensors,
     summary: meta.summary ? parseJson(source, "summary", meta.summary) : {},
   };
+  if (meta.calibration !== undefined) {
+    model.calibration = parseJson<ModelCalibration>(source, "calibration", meta.calibration);
+    checkCalibration(model.calibration, `Cannot load ${source}`);
+  }
   const m = file.tensors.get("optimizer.m");
   const v = file.tensors.get("optimizer.v");
   if (m && v && meta.training_state) {
@@ -234,6 +255,24 @@ export function decodeModel(
     }
   }
   return model;
+}
+
+/** Throws `${what}: metadata 'calibration': …` unless the calibration is well formed. */
+function checkCalibration(c: unknown, what: string): asserts c is ModelCalibration {
+  const fail = (expected: string, found: unknown) => {
+    throw new Error(
+      `${what}: metadata 'calibration': expected ${expected}, found ${JSON.stringify(found)}`,
+    );
+  };
+  if (typeof c !== "object" || c === null || Array.isArray(c)) fail("an object", c);
+  const { temperature, fittedOn, spans } = c as Record<string, unknown>;
+  if (!(typeof temperature === "number" && Number.isFinite(temperature) && temperature > 0)) {
+    fail("a temperature that is a finite number > 0", temperature ?? null);
+  }
+  if (typeof fittedOn !== "string") fail("fittedOn to be a string", fittedOn ?? null);
+  if (!(Number.isInteger(spans) && (spans as number) >= 0)) {
+    fail("spans to be an integer ≥ 0", spans ?? null);
+  }
 }
 
 /** The model's tensors under `prefix`, each checked for name, shape, dtype and finite values. */
