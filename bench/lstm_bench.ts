@@ -29,7 +29,8 @@ import { biLstmBackwardRef, biLstmRef } from "../src/ops/lstm_ref.ts";
 import { type KernelBenchResult, kernelTable, timeDispatches } from "./report.ts";
 import { assertClose } from "../tests/assert_close.ts";
 
-function random(n: number, seed: number, scale: number): Float32Array {
+/** Seeded values uniform in [−scale, scale) from a 32-bit LCG. */
+function benchRandom(n: number, seed: number, scale: number): Float32Array {
   const out = new Float32Array(n);
   let s = seed;
   for (let i = 0; i < n; i++) {
@@ -63,6 +64,55 @@ export const LSTM_BENCH_CONFIGS: LstmBenchConfig[] = [
 ];
 
 /**
+ * Sentence lengths of a configuration: all T, or (with `variable`) spread over [T/4, T] in a
+ * scrambled order (not sorted).
+ *
+ * @param config the shape
+ * @returns (B) lengths
+ * @example
+ * ```ts
+ * import { benchLengths } from "./lstm_bench.ts";
+ * console.log(benchLengths({ batch: 2, time: 4, inputSize: 1, hiddenSize: 1 })); // 4, 4
+ * ```
+ */
+export function benchLengths(config: LstmBenchConfig): Int32Array {
+  const { batch: B, time: T } = config;
+  const shortest = Math.ceil(T / 4);
+  return new Int32Array(B).map((_, b) =>
+    config.variable ? shortest + (b * 7919) % (T - shortest + 1) : T
+  );
+}
+
+/**
+ * Seeded weights (uniform in ±1/√H), inputs x (B, T, E) and output gradients dh (B, T, 2H)
+ * of a configuration, the same for every LSTM benchmark.
+ *
+ * @param config the shape
+ * @returns the parameters p, x and dh
+ * @example
+ * ```ts
+ * import { benchInputs } from "./lstm_bench.ts";
+ * const { p } = benchInputs({ batch: 1, time: 2, inputSize: 3, hiddenSize: 4 });
+ * console.log(p.wIh.length); // 8·4·3 = 96
+ * ```
+ */
+export function benchInputs(config: LstmBenchConfig): {
+  p: { wIh: Float32Array; wHh: Float32Array; bIh: Float32Array; bHh: Float32Array };
+  x: Float32Array;
+  dh: Float32Array;
+} {
+  const { batch: B, time: T, inputSize: E, hiddenSize: H } = config;
+  const scale = 1 / Math.sqrt(H);
+  const p = {
+    wIh: benchRandom(8 * H * E, 1, scale),
+    wHh: benchRandom(8 * H * H, 2, scale),
+    bIh: benchRandom(8 * H, 3, scale),
+    bHh: benchRandom(8 * H, 4, scale),
+  };
+  return { p, x: benchRandom(B * T * E, 5, 1), dh: benchRandom(B * T * 2 * H, 6, 1) };
+}
+
+/**
  * Benchmarks one BiLSTM layer: the recurrence kernels alone and the whole
  * forward and backward dispatch lists.
  *
@@ -77,21 +127,9 @@ export async function benchLstm(
   const results: KernelBenchResult[] = [];
   for (const config of configs) {
     const { batch: B, time: T, inputSize: E, hiddenSize: H } = config;
-    // Variable lengths: spread over [T/4, T] in a scrambled order (not sorted).
-    const shortest = Math.ceil(T / 4);
-    const lengths = new Int32Array(B).map((_, b) =>
-      config.variable ? shortest + (b * 7919) % (T - shortest + 1) : T
-    );
+    const lengths = benchLengths(config);
     const tokens = lengths.reduce((a, b) => a + b, 0);
-    const scale = 1 / Math.sqrt(H);
-    const p = {
-      wIh: random(8 * H * E, 1, scale),
-      wHh: random(8 * H * H, 2, scale),
-      bIh: random(8 * H, 3, scale),
-      bHh: random(8 * H, 4, scale),
-    };
-    const x = random(B * T * E, 5, 1);
-    const dh = random(B * T * 2 * H, 6, 1);
+    const { p, x, dh } = benchInputs(config);
     const buf = {
       x: createBuffer(gpu, "x", x),
       lengths: createBuffer(gpu, "lengths", lengths),

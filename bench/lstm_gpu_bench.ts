@@ -28,40 +28,13 @@ import {
 import { lstmGpuBackward, lstmGpuForward, lstmGpuWeightGrads } from "../src/ops/lstm_gpu.ts";
 import { biLstmBackwardRef, biLstmRef } from "../src/ops/lstm_ref.ts";
 import { type KernelBenchResult, kernelTable, timeDispatches } from "./report.ts";
+import {
+  benchInputs,
+  benchLengths,
+  LSTM_BENCH_CONFIGS,
+  type LstmBenchConfig,
+} from "./lstm_bench.ts";
 import { assertClose } from "../tests/assert_close.ts";
-
-function random(n: number, seed: number, scale: number): Float32Array {
-  const out = new Float32Array(n);
-  let s = seed;
-  for (let i = 0; i < n; i++) {
-    s = (s * 1664525 + 1013904223) >>> 0;
-    out[i] = (s / 2 ** 32 - 0.5) * 2 * scale;
-  }
-  return out;
-}
-
-/** One configuration (the shapes of bench/lstm_bench.ts). */
-export interface LstmGpuBenchConfig {
-  /** B. */
-  batch: number;
-  /** T (every sentence has this length unless `variable`). */
-  time: number;
-  /** E. */
-  inputSize: number;
-  /** H. */
-  hiddenSize: number;
-  /** Sentence lengths spread over [T/4, T] instead of all T. */
-  variable?: boolean;
-}
-
-/** E = 100, H = 100 and 256, B = 32 and 256, T = 40, as bench/lstm_bench.ts. */
-export const LSTM_GPU_BENCH_CONFIGS: LstmGpuBenchConfig[] = [
-  { batch: 32, time: 40, inputSize: 100, hiddenSize: 100 },
-  { batch: 32, time: 40, inputSize: 100, hiddenSize: 100, variable: true },
-  { batch: 256, time: 40, inputSize: 100, hiddenSize: 100 },
-  { batch: 32, time: 40, inputSize: 100, hiddenSize: 256 },
-  { batch: 256, time: 40, inputSize: 100, hiddenSize: 256 },
-];
 
 /** pre = x·W_ihᵀ + b_ih on the host (float64 sums). */
 function project(x: Float32Array, wIh: Float32Array, bIh: Float32Array, E: number, H: number) {
@@ -77,42 +50,25 @@ function project(x: Float32Array, wIh: Float32Array, bIh: Float32Array, E: numbe
   return pre;
 }
 
-/** Lengths: all T, or spread over [T/4, T] in a scrambled order. */
-function lengthsFor(config: LstmGpuBenchConfig): Int32Array {
-  const { batch: B, time: T } = config;
-  const shortest = Math.ceil(T / 4);
-  return new Int32Array(B).map((_, b) =>
-    config.variable ? shortest + (b * 7919) % (T - shortest + 1) : T
-  );
-}
-
 /**
  * Validates and times the gpu-profile LSTM kernels for each configuration.
  *
  * @param gpu the device
- * @param configs shapes (default {@linkcode LSTM_GPU_BENCH_CONFIGS})
+ * @param configs shapes (default: bench/lstm_bench.ts's {@linkcode LSTM_BENCH_CONFIGS})
  * @returns three results per configuration
  */
 export async function benchLstmGpu(
   gpu: Gpu,
-  configs: LstmGpuBenchConfig[] = LSTM_GPU_BENCH_CONFIGS,
+  configs: LstmBenchConfig[] = LSTM_BENCH_CONFIGS,
 ): Promise<KernelBenchResult[]> {
   const results: KernelBenchResult[] = [];
   for (const config of configs) {
     const { batch: B, time: T, inputSize: E, hiddenSize: H } = config;
     const hp = 4 * Math.ceil(H / 4);
     const rows = B * T;
-    const lengths = lengthsFor(config);
+    const lengths = benchLengths(config);
     const tokens = lengths.reduce((a, b) => a + b, 0);
-    const scale = 1 / Math.sqrt(H);
-    const p = {
-      wIh: random(8 * H * E, 1, scale),
-      wHh: random(8 * H * H, 2, scale),
-      bIh: random(8 * H, 3, scale),
-      bHh: random(8 * H, 4, scale),
-    };
-    const x = random(rows * E, 5, 1);
-    const dh = random(rows * 2 * H, 6, 1);
+    const { p, x, dh } = benchInputs(config);
     const f32 = (label: string, n: number) => createBuffer(gpu, label, Math.max(16, n * 4));
     const buf = {
       pre: createBuffer(gpu, "pre", project(x, p.wIh, p.bIh, E, H)),
