@@ -435,3 +435,49 @@ Deno.test("tagTokens rejects input that is not arrays of strings, naming the pla
     /texts\[0\]: expected a string/,
   );
 });
+
+Deno.test("a model's calibration temperature scales entity scores; calibrated: false gives the raw ones", async () => {
+  const words = ["Ada", "Bo", "Oslo", "sang", "in", "and"];
+  const base = randomModel({ words, seed: 7 });
+  const sentences = [["Ada", "sang", "in", "Oslo"], ["Bo", "and", "Ada", "sang"], ["Oslo"]];
+  const texts = sentences.map((s) => s.join(" "));
+  const T = 2.5;
+  // σ(logit(p) / τ) written as p^(1/τ) / (p^(1/τ) + (1 − p)^(1/τ)).
+  const scaled = (p: number) => p ** (1 / T) / (p ** (1 / T) + (1 - p) ** (1 / T));
+  using plain = await Tagger.fromModel(gpu, base);
+  const calibration = { temperature: T, fittedOn: "dev", spans: 12 };
+  using calibrated = await Tagger.load(encodeModel({ ...base, calibration }), { gpu });
+  assert.equal(plain.temperature, 1);
+  assert.equal(calibrated.temperature, T);
+  const raw = await plain.tagTokens(sentences);
+  assert.ok(raw.some((r) => r.entities.length > 0), "the random model finds no entity to score");
+  const off = await calibrated.tagTokens(sentences, { calibrated: false });
+  const on = await calibrated.tagTokens(sentences);
+  assert.deepEqual(off, raw);
+  raw.forEach((r, s) => {
+    assert.deepEqual(on[s].tags, r.tags);
+    assert.deepEqual(on[s].marginals, r.marginals);
+    assert.equal(on[s].entities.length, r.entities.length);
+    r.entities.forEach((e, i) => {
+      const got = on[s].entities[i];
+      assert.deepEqual({ ...got, score: 0 }, { ...e, score: 0 });
+      assert.ok(e.score > 0.01 && e.score < 0.99, `raw score ${e.score} too close to 0 or 1`);
+      assert.ok(
+        Math.abs(got.score - scaled(e.score)) < 1e-12,
+        `${got.score} vs ${scaled(e.score)}`,
+      );
+      // τ > 1 pulls every score towards 1/2.
+      assert.ok(Math.abs(got.score - 0.5) < Math.abs(e.score - 0.5));
+    });
+  });
+  const rawTexts = (await plain.tagTexts(texts)).flatMap((d) => d.entities);
+  const onTexts = (await calibrated.tagTexts(texts)).flatMap((d) => d.entities);
+  const onTag = (await Promise.all(texts.map((t) => calibrated.tag(t)))).flat();
+  assert.deepEqual(onTag, onTexts);
+  assert.deepEqual((await calibrated.tagBatch(texts, { calibrated: false })).flat(), rawTexts);
+  onTexts.forEach((e, i) => assert.ok(Math.abs(e.score - scaled(rawTexts[i].score)) < 1e-12));
+  await assert.rejects(
+    () => calibrated.tagTokens(sentences, { calibrated: "no" as unknown as boolean }),
+    /calibrated: expected true or false, found string/,
+  );
+});

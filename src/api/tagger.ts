@@ -14,6 +14,7 @@ import { kernelProfile } from "../gpu/profile.ts";
 import { decodeModel, type ModelData } from "../model/checkpoint.ts";
 import { fromPytorchTensors, type Inference, NerGraph } from "../model/graph.ts";
 import { spanProbability } from "../ops/crf.ts";
+import { temperatureScale } from "../eval/calibration.ts";
 import { nBest } from "./nbest.ts";
 
 /** An entity found in text. */
@@ -26,7 +27,10 @@ export interface Entity {
   start: number;
   /** UTF-16 offset just past its last character. */
   end: number;
-  /** The model's probability that exactly this span carries this label (CRF marginals). */
+  /**
+   * The model's probability that exactly this span carries this label (CRF
+   * marginals), after the model's calibration temperature when it has one.
+   */
   score: number;
   /** Token range [first, last + 1) within its sentence (the tokenizer's sentences). */
   tokens: [number, number];
@@ -38,6 +42,13 @@ export interface TagOptions {
   constrained?: boolean;
   /** Also return the k best tag sequences with probabilities ({@linkcode Tagger.tagTokens} only; sentences of at most 128 tokens). */
   nBest?: number;
+  /**
+   * Apply the model's calibration temperature ({@linkcode Tagger.temperature})
+   * to entity scores (default true; nothing changes for a model without
+   * one). False gives the raw span probabilities. Marginals and n-best
+   * probabilities are always raw.
+   */
+  calibrated?: boolean;
 }
 
 /** The result of {@linkcode Tagger.tagTokens} for one sentence. */
@@ -158,6 +169,8 @@ interface DecodeRequest {
   /** Copy each sentence's marginals into its result. */
   marginals: boolean;
   nBest?: number;
+  /** τ applied to entity scores (1: raw). */
+  temperature: number;
 }
 
 /**
@@ -239,6 +252,37 @@ export class Tagger {
    */
   get scheme(): ModelData["scheme"] {
     return this.model.scheme;
+  }
+
+  /**
+   * The calibration temperature τ of entity scores, fitted on development
+   * data when the model was trained (1 when the model stores none): a raw
+   * span probability p is reported as σ(logit(p) / τ) unless a call asks
+   * for `calibrated: false`.
+   *
+   * @returns τ
+   *
+   * @example
+   * ```ts
+   * import { acquireGpu } from "../gpu/device.ts";
+   * import { randomModel } from "./random_model.ts";
+   * import { Tagger } from "./tagger.ts";
+   * const model = { ...randomModel(), calibration: { temperature: 1.5, fittedOn: "dev", spans: 10 } };
+   * using tagger = await Tagger.fromModel(await acquireGpu(), model);
+   * if (tagger.temperature !== 1.5) throw new Error(String(tagger.temperature));
+   * ```
+   */
+  get temperature(): number {
+    return this.model.calibration?.temperature ?? 1;
+  }
+
+  /** The temperature a call asks for: the model's, or 1 with `calibrated: false`. */
+  #temperatureFor(options: TagOptions): number {
+    const c = options.calibrated;
+    if (c !== undefined && typeof c !== "boolean") {
+      throw new TypeError(`calibrated: expected true or false, found ${typeof c}`);
+    }
+    return c === false ? 1 : this.temperature;
   }
 
   /**
@@ -405,6 +449,7 @@ export class Tagger {
       constrained: options.constrained ?? true,
       marginals: true,
       nBest: options.nBest,
+      temperature: this.#temperatureFor(options),
     });
   }
 
@@ -484,11 +529,12 @@ export class Tagger {
         result.marginals.set(out.marginals!.subarray(rows.from, rows.to), piece.offset * K);
       }
       for (const span of tagsToSpans(tags)) {
+        const score = this.#spanScore(out, b, T, ids, span);
         result.entities.push({
           label: span.type,
           start: piece.offset + span.start,
           end: piece.offset + span.end,
-          score: this.#spanScore(out, b, T, ids, span),
+          score: request.temperature === 1 ? score : temperatureScale(score, request.temperature),
         });
       }
       if (request.nBest) {
@@ -629,6 +675,7 @@ export class Tagger {
     const tagged = await this.#decode(all.map((s) => s.tokens.map((t) => t.text)), {
       constrained: options.constrained ?? true,
       marginals: false,
+      temperature: this.#temperatureFor(options),
     });
     const out: TaggedText[] = texts.map((text) => ({ text, entities: [], sentences: [] }));
     tagged.forEach((result, i) => {
