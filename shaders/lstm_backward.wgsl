@@ -31,7 +31,13 @@
 //   sentences. dz of the workgroup's sentences goes through `dzs`, double-buffered: one
 //   barrier per step (not workgroup memory: llvmpipe compiled the 32 KiB array of H = 256 in
 //   ≈ 100 s). The step loop runs over the workgroup's longest sentence.
-//   Loop iterations per invocation ≈ T·(4·UB + 16) + 8·T.
+//   Loop iterations per invocation ≈ T·(4·UB + 16) + 8·T. Where that would pass llvmpipe's
+//   65,535, the builder compiles `main` with SPLIT and runs it once per range of RANGE
+//   steps, params.pad = the range, ranges from the last down (steps
+//   [pad·RANGE, (pad+1)·RANGE) of the workgroup's longest sentence, in the same order with
+//   the same arithmetic as one dispatch: bit-identical results). dz_next stays in `dzs`
+//   between dispatches and dc_next goes to its tail from vec4 DC_OFF:
+//   (2, G, 8·QY, 4·UV) vec4f [direction, workgroup, sentence, unit quad].
 //
 // entry `pack_t`
 //   @binding(0) src: W_hh (2, 4H, H) f32, read
@@ -61,6 +67,10 @@ override UBP: u32 = 1u;
 override USE_UNIFORM: bool = false;
 // vec4s between consecutive (direction, gate) blocks of the packed W_hhᵀ (see `pack_t`).
 override WSTRIDE: u32 = 4u;
+// One range of RANGE steps per dispatch (range params.pad), dc_next carried in dzs from DC_OFF.
+override SPLIT: bool = false;
+override RANGE: u32 = 1u;
+override DC_OFF: u32 = 0u;
 
 struct Params { batch: u32, time: u32, groups: u32, pad: u32 }
 
@@ -289,6 +299,21 @@ fn cell_back(ctx: Ctx, ub: u32, s: u32, len: u32, dhr: vec4f, dc: vec4f) -> vec4
   return dct * f;
 }
 
+// dc_next of sentences s0 … s0+3 (columns) for unit quad ua + u, from the carry at `at`.
+fn dc_load(at: u32, s0: u32, u: u32) -> mat4x4f {
+  let q4 = 4u * UV;
+  return mat4x4f(dzs[at + s0 * q4 + u], dzs[at + (s0 + 1u) * q4 + u],
+    dzs[at + (s0 + 2u) * q4 + u], dzs[at + (s0 + 3u) * q4 + u]);
+}
+
+fn dc_store(at: u32, s0: u32, u: u32, m: mat4x4f) {
+  let q4 = 4u * UV;
+  dzs[at + s0 * q4 + u] = m[0];
+  dzs[at + (s0 + 1u) * q4 + u] = m[1];
+  dzs[at + (s0 + 2u) * q4 + u] = m[2];
+  dzs[at + (s0 + 3u) * q4 + u] = m[3];
+}
+
 @compute @workgroup_size(UV, QY, 1)
 fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec3u) {
   let B = params.batch;
@@ -303,18 +328,6 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec
   let half = 8u * QY * R4; // vec4s of one parity of the workgroup's scratch region
   let region = (dir * params.groups + wg.x) * 2u * half;
 
-  var len: array<u32, 8>;
-  for (var s = 0u; s < 8u; s++) {
-    len[s] = 0u;
-    if (b0 + s < B) { len[s] = u32(clamp(lengths[b0 + s], 0, i32(T))); }
-    // Both parities start at zero: dz_next of a sentence's first visited step is 0.
-    for (var p = 0u; p < 2u; p++) {
-      let a = region + p * half + (8u * q + s) * R4 + ua;
-      for (var g = 0u; g < 4u; g++) {
-        for (var u = 0u; u < nq; u++) { dzs[a + g * UB + u] = vec4f(0.0); }
-      }
-    }
-  }
   if (lid.x == 0u && q == 0u) {
     // The longest sentence of the workgroup sets the step count (uniform for the barriers).
     var longest = 0u;
@@ -324,6 +337,27 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec
     group_max = longest;
   }
   let steps = workgroupUniformLoad(&group_max);
+  // Steps [lo, hi) run here, from hi − 1 down: all of them, or (SPLIT) range params.pad.
+  var lo = 0u;
+  var hi = steps;
+  if (SPLIT) {
+    lo = min(params.pad * RANGE, steps);
+    hi = min(lo + RANGE, steps);
+  }
+  let opening = hi == steps; // this dispatch starts the reverse sweep
+  var len: array<u32, 8>;
+  for (var s = 0u; s < 8u; s++) {
+    len[s] = 0u;
+    if (b0 + s < B) { len[s] = u32(clamp(lengths[b0 + s], 0, i32(T))); }
+    // Both parities start at zero: dz_next of a sentence's first visited step is 0.
+    for (var p = 0u; p < 2u; p++) {
+      if (!opening) { break; }
+      let a = region + p * half + (8u * q + s) * R4 + ua;
+      for (var g = 0u; g < 4u; g++) {
+        for (var u = 0u; u < nq; u++) { dzs[a + g * UB + u] = vec4f(0.0); }
+      }
+    }
+  }
   storageBarrier(); // the zeroed scratch is visible
 
   let w_own = ua * UB * 4u; // this invocation's first unit quad within a (direction, gate) block
@@ -343,8 +377,20 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec
   let len_lo = vec4u(len[0], len[1], len[2], len[3]);
   let len_hi = vec4u(len[4], len[5], len[6], len[7]);
   let nk = 2u * nq;
+  // dc_next of this invocation in the carry: sentence s (0…7), unit quad ua + u.
+  let carry = DC_OFF + ((dir * params.groups + wg.x) * 8u * QY + 8u * q) * 4u * UV + ua;
+  if (SPLIT && !opening) {
+    dca0 = dc_load(carry, 0u, 0u);
+    dca1 = dc_load(carry, 4u, 0u);
+    dcb0 = dc_load(carry, 0u, 1u);
+    dcb1 = dc_load(carry, 4u, 1u);
+    dcc0 = dc_load(carry, 0u, 2u);
+    dcc1 = dc_load(carry, 4u, 2u);
+    dcd0 = dc_load(carry, 0u, 3u);
+    dcd1 = dc_load(carry, 4u, 3u);
+  }
 
-  for (var n = 0u; n < steps; n++) {
+  for (var n = steps - hi; n < steps - lo; n++) {
     let step = steps - 1u - n;
     // Double-buffered: read dz_next from one parity, write dz to the other; one barrier.
     let parity = n & 1u;
@@ -396,12 +442,29 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec
     // overwritten with the next step's dz only after this barrier).
     storageBarrier();
   }
+  if (SPLIT && lo > 0u) {
+    dc_store(carry, 0u, 0u, dca0);
+    dc_store(carry, 4u, 0u, dca1);
+    dc_store(carry, 0u, 1u, dcb0);
+    dc_store(carry, 4u, 1u, dcb1);
+    dc_store(carry, 0u, 2u, dcc0);
+    dc_store(carry, 4u, 2u, dcc1);
+    dc_store(carry, 0u, 3u, dcd0);
+    dc_store(carry, 4u, 3u, dcd1);
+  }
 
-  // Padding rows get dz = 0, so the matmuls over all B·T rows ignore them.
+  // Padding rows get dz = 0, so the matmuls over all B·T rows ignore them (SPLIT: the rows
+  // of this range's steps, t in [pad·RANGE, (pad+1)·RANGE)).
+  var t_lo = 0u;
+  var t_hi = T;
+  if (SPLIT) {
+    t_lo = params.pad * RANGE;
+    t_hi = min(t_lo + RANGE, T);
+  }
   for (var s = 0u; s < 8u; s++) {
     let b = b0 + s;
     if (b >= B) { break; }
-    for (var t = len[s]; t < T; t++) {
+    for (var t = max(len[s], t_lo); t < t_hi; t++) {
       let z = (b * T + t) * 8u * H + dir * 4u * H;
       for (var u = 0u; u < nq; u++) {
         let j0 = 4u * (ua + u);

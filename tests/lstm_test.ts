@@ -217,6 +217,54 @@ Deno.test("lstm on a long sentence (T = 150, H = 256) stays under the loop limit
   );
 });
 
+Deno.test("lstm at T = 1000 with H = 100 (backward split into ranges on fallback adapters) equals the reference", async () => {
+  const gpu = await acquireGpu();
+  await checkAgainstReference(
+    gpu,
+    { batch: 2, time: 1000, inputSize: 3, hiddenSize: 100 },
+    [1000, 313],
+    600,
+    { atol: 1e-4, rtol: 1e-3 },
+  );
+});
+
+/** Forward and backward outputs of one run (hOut, dX, dW_ih, dW_hh, dB_ih, dB_hh). */
+async function runLayer(
+  gpu: Gpu,
+  shape: BiLstmShape,
+  lengths: number[],
+  options: BiLstmOptions,
+): Promise<Float32Array[]> {
+  const { batch: B, time: T, inputSize: E, hiddenSize: H } = shape;
+  const p = randomParams(41, E, H);
+  const { layer, buf } = await setup(gpu, shape, p, options);
+  writeBuffer(gpu, buf.x, randomArray(42, B * T * E));
+  writeBuffer(gpu, buf.lengths, new Int32Array(lengths));
+  writeBuffer(gpu, buf.dhOut, randomArray(43, B * T * 2 * H));
+  const { dhOut, dX, dWIh, dWHh, dBIh, dBHh } = buf;
+  const backward = await layer.backward({ dhOut, dX, dWIh, dWHh, dBIh, dBHh });
+  submitDispatches(gpu, [...layer.dispatches, ...backward.dispatches]);
+  const out = [];
+  for (const b of [buf.hOut, dX, dWIh, dWHh, dBIh, dBHh]) out.push(await readFloat32(gpu, b));
+  layer.destroy();
+  for (const b of Object.values(buf)) b.destroy();
+  return out;
+}
+
+Deno.test("lstm backward split into ranges of steps equals one dispatch bit for bit", async () => {
+  const gpu = await acquireGpu();
+  // 19 sentences: three workgroups of 8, one partly empty; H = 10 as above (same pipelines).
+  const shape = { batch: 19, time: 9, inputSize: 3, hiddenSize: 10 };
+  const lengths = [9, 1, 2, 9, 5, 0, 3, 4, 8, 1, 2, 5, 7, 1, 6, 2, 3, 4, 1];
+  const whole = await runLayer(gpu, shape, lengths, {});
+  for (const backwardSteps of [1, 4, 8]) {
+    const split = await runLayer(gpu, shape, lengths, { backwardSteps });
+    ["hOut", "dX", "dWIh", "dWHh", "dBIh", "dBHh"].forEach((name, i) =>
+      assert.deepEqual(split[i], whole[i], `${name} with ${backwardSteps} steps per dispatch`)
+    );
+  }
+});
+
 Deno.test("lstm: a padded batch equals its sentences run one by one (after resize)", async () => {
   const gpu = await acquireGpu();
   // H = 10 and E = 3 as above: the same pipelines (a cold shader cache compiles each once).

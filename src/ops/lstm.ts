@@ -149,6 +149,13 @@ export interface BiLstmOptions extends OpOptions {
   /** Rows of 8 sentences per workgroup of the backward kernel (default 1; capped to fit). */
   backwardQuads?: number;
   /**
+   * Steps per dispatch of the backward recurrence when it is split (default: on fallback
+   * adapters, as many as stay within llvmpipe's 65,535 loop iterations, for batches that
+   * need it; never elsewhere). Given, it forces the split for any T above it (tests): the
+   * results are bit-identical to one dispatch.
+   */
+  backwardSteps?: number;
+  /**
    * Keep the forward kernel's h in a storage scratch instead of workgroup memory
    * (default: on fallback (software) adapters, where a large workgroup array makes the
    * shader compile slow — ≈ 20 s at H = 256 on llvmpipe — and storage is as fast).
@@ -198,6 +205,11 @@ interface LstmPlan {
   /** vec4 strides of the packed W_hh blocks (forward) and W_hhᵀ blocks (backward). */
   wStride: number;
   wStrideT: number;
+  /** Steps per dispatch of the split backward recurrence, and its ranges (0: never split). */
+  backRange: number;
+  backRanges: number;
+  /** Whether the caller forced the range size (split whenever T passes it). */
+  backForced: boolean;
 }
 
 function positiveInteger(name: string, value: number, max = Infinity): void {
@@ -260,8 +272,35 @@ function planLayer(gpu: Gpu, buffers: BiLstmBuffers, options: BiLstmSize & BiLst
     wStride: useUniform ? UNIFORM_BLOCK / 16 : UB * UB * 4,
     // W_hhᵀ blocks hold 4·UV unit quads (zeros beyond UB).
     wStrideT: useUniform ? UNIFORM_BLOCK / 16 : 4 * UV * UB * 4,
+    ...backwardSplit(gpu, maxTime, UB, options.backwardSteps),
   };
   return plan;
+}
+
+/**
+ * Whether the backward recurrence of T steps runs as one dispatch: always on real GPUs; on
+ * fallback adapters while its loop count stays within llvmpipe's limit (the split kernel
+ * takes over beyond).
+ */
+function backwardFits(gpu: Gpu, time: number, UB: number): boolean {
+  return !gpu.adapter.isFallbackAdapter || time * (4 * UB + 40) + 4 * time <= LOOP_LIMIT;
+}
+
+/** Steps per range of the split backward recurrence, and how many ranges T needs. */
+function backwardSplit(gpu: Gpu, time: number, UB: number, requested?: number) {
+  if (requested !== undefined && (!Number.isInteger(requested) || requested < 1)) {
+    throw new RangeError(
+      `createBiLstm: expected backwardSteps to be a positive integer, got ${requested}`,
+    );
+  }
+  // Per step ≤ 4·UB + 13 iterations, padding rows ≤ 40, and ≈ 600 outside the loop.
+  const backRange = requested ?? Math.floor((LOOP_LIMIT - 600) / (4 * UB + 53));
+  const split = requested !== undefined ? time > backRange : !backwardFits(gpu, time, UB);
+  return {
+    backRange,
+    backRanges: split ? Math.ceil(time / backRange) : 0,
+    backForced: requested !== undefined,
+  };
 }
 
 /** Allocates the saved activations, packed weights and exchange scratch for the largest batch. */
@@ -282,12 +321,19 @@ function allocateSaved(mem: Allocator, plan: LstmPlan): BiLstmSaved {
     ),
     whhPacked: mem.buffer(`${label} W_hh packed`, 8 * plan.wStride * 16, packed),
     whhPackedT: mem.buffer(`${label} W_hh packed T`, 8 * plan.wStrideT * 16, packed),
-    // Per backward workgroup (2 directions × groups): dz of its 8·QY sentences, two parities.
+    // Per backward workgroup (2 directions × groups): dz of its 8·QY sentences, two parities;
+    // with the split backward, then dc_next of the same sentences (4·UV unit quads).
     dzScratch: mem.buffer(
       `${label} dz scratch`,
-      2 * Math.ceil(maxBatch / (8 * qb)) * 2 * 8 * qb * 4 * UB * 16,
+      dzCarryOffset(plan) * 16 +
+        (plan.backRanges ? 2 * Math.ceil(maxBatch / (8 * qb)) * 8 * qb * 4 * plan.UV * 16 : 0),
     ),
   };
+}
+
+/** Where dc_next's carry starts in the dz scratch (vec4s): after the dz exchange. */
+function dzCarryOffset(plan: LstmPlan): number {
+  return 2 * Math.ceil(plan.maxBatch / (8 * plan.qb)) * 2 * 8 * plan.qb * 4 * plan.UB;
 }
 
 /** Bindings 9…16 of the recurrences: the packed W_hh's (direction, gate) blocks, or a stand-in. */
@@ -370,7 +416,7 @@ export async function createBiLstm(
       if (!Number.isInteger(time) || time < 0 || time > maxTime) {
         throw new RangeError(`${label}: expected a padded length of 0…${maxTime}, got ${time}`);
       }
-      if (profile === "cpu") checkLoopLimits(gpu, label, batch, time, UB);
+      if (profile === "cpu") checkLoopLimits(gpu, label, shape, UB, backwards.length > 0);
       current = { batch, time };
       forward.resize(current);
       for (const b of backwards) b.resize(current);
@@ -505,6 +551,15 @@ async function backwardOp(
     [Math.ceil(2 * 4 * 4 * UV * UB * 4 / 64)],
   );
   const reverse = await reverseDispatch(gpu, plan, paramsB, buffers, saved, options.standIn);
+  // The split reverse sweep: one dispatch per range of steps, the last range first.
+  const rangeParams = Array.from(
+    { length: plan.backRanges },
+    (_, r) => mem.uniform(`${label} backward range ${r}`, [0, 0, 0, r]),
+  ).reverse();
+  const ranges: Dispatch[] = [];
+  for (const block of rangeParams) {
+    ranges.push(await reverseDispatch(gpu, plan, block, buffers, saved, options.standIn, true));
+  }
   const full = { ...projectionShape(plan, maxBatch, maxTime), transB: true };
   const inputs = { a: buffers.x, b: buffers.wIh, dC: saved.pre };
   const dx = buffers.dX
@@ -542,10 +597,24 @@ async function backwardOp(
   const matmuls = [...(dx ? [dx] : []), dw];
   return {
     label: `${label} backward`,
-    dispatches: [packT, reverse, ...matmuls.flatMap((m) => m.dispatches), dwhh, ...dbhh.dispatches],
+    dispatches: [
+      packT,
+      reverse,
+      ...ranges,
+      ...matmuls.flatMap((m) => m.dispatches),
+      dwhh,
+      ...dbhh.dispatches,
+    ],
     resize({ batch, time }: SequenceShape) {
       paramsB.set([batch, time, groupsB(batch), 0]);
-      reverse.workgroups = [groupsB(batch), 2, 1];
+      const split = plan.backRanges > 0 &&
+        (plan.backForced ? time > plan.backRange : !backwardFits(gpu, time, UB));
+      reverse.workgroups = [split ? 0 : groupsB(batch), 2, 1];
+      rangeParams.forEach((block, i) => {
+        const r = block.values[3];
+        block.set([batch, time, groupsB(batch), r]);
+        ranges[i].workgroups = [split && r * plan.backRange < time ? groupsB(batch) : 0, 2, 1];
+      });
       for (const m of matmuls) m.resize(projectionShape(plan, batch, time));
       dbhh.resize(projectionShape(plan, batch, time));
     },
@@ -561,12 +630,24 @@ function reverseDispatch(
   buffers: BiLstmGradBuffers & BiLstmBuffers,
   saved: BiLstmSaved,
   standIn: GPUBuffer | null,
+  split = false,
 ): Promise<Dispatch> {
   const { label, H, UB, UV, qb } = plan;
+  const splitConstants: Record<string, number | boolean> = split
+    ? { SPLIT: true, RANGE: plan.backRange, DC_OFF: dzCarryOffset(plan) }
+    : {};
   return makeDispatch(gpu, {
-    label: `${label} backward recurrence`,
+    label: `${label} backward recurrence${split ? ` range ${paramsB.values[3]}` : ""}`,
     code: lstmBackwardWgsl,
-    constants: { H, UB, QY: qb, UV, USE_UNIFORM: plan.useUniform, WSTRIDE: plan.wStrideT },
+    constants: {
+      H,
+      UB,
+      QY: qb,
+      UV,
+      USE_UNIFORM: plan.useUniform,
+      WSTRIDE: plan.wStrideT,
+      ...splitConstants,
+    },
   }, [
     paramsB.buffer,
     buffers.dhOut,
@@ -594,15 +675,28 @@ function checkSizes(label: string, sizes: Record<string, [Binding, number]>): vo
  * Throws when a shape would run past llvmpipe's silent 65,535-iteration
  * limit per invocation (the software adapter only; real GPUs have none).
  */
-function checkLoopLimits(gpu: Gpu, label: string, batch: number, time: number, UB: number) {
+function checkLoopLimits(
+  gpu: Gpu,
+  label: string,
+  shape: SequenceShape,
+  UB: number,
+  training: boolean,
+) {
   if (!gpu.adapter.isFallbackAdapter) return;
-  const backward = time * (4 * UB + 40) + 4 * time;
-  const tokens = batch * time;
-  if (backward > LOOP_LIMIT || tokens > LOOP_LIMIT) {
+  const { batch, time } = shape;
+  // The forward recurrence (≈ T·(UB + 12) + 8·T); the backward recurrence splits its steps.
+  if (time * (UB + 12) + 8 * time + 200 > LOOP_LIMIT) {
     throw new RangeError(
-      `${label}: a batch of ${batch}×${time} tokens with H=${4 * UB} would exceed the ` +
-        `software adapter's ${LOOP_LIMIT} loop iterations per invocation; ` +
-        "use shorter sentences or smaller batches",
+      `${label}: sentences of ${time} tokens with H=${4 * UB} would exceed the software ` +
+        `adapter's ${LOOP_LIMIT} loop iterations per invocation in the forward recurrence; ` +
+        `split sentences longer than ${Math.floor((LOOP_LIMIT - 200) / (UB + 20))} tokens`,
+    );
+  }
+  // dW_hh sums over all B·T rows in one loop (training only).
+  if (training && batch * time > LOOP_LIMIT) {
+    throw new RangeError(
+      `${label}: a training batch of ${batch}×${time} tokens would exceed the software ` +
+        `adapter's ${LOOP_LIMIT} loop iterations per invocation in dW_hh; use smaller batches`,
     );
   }
 }
