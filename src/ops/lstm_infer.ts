@@ -1,0 +1,367 @@
+/**
+ * An inference-only BiLSTM layer for the `cpu` kernel profile (software
+ * adapters): the same maths as `lstm.ts`'s forward (torch.nn.LSTM
+ * semantics, gate order i, f, g, o), but the recurrence kernel
+ * (`shaders/lstm_infer.wgsl`) saves nothing for a backward pass, keeps
+ * h_{t−1} in workgroup memory and reads W_hh from uniform bindings when
+ * they fit. Reference: `lstm_ref.ts` (`biLstmRef`).
+ *
+ * Layouts (f32, row-major; token (b, t) is row b·T + t):
+ * - `pre` (B·T, 8H): x·W_ihᵀ + b_ih, [forward i f g o | reverse i f g o].
+ * - `wHh` (2, 4H, H), `bHh` (2·4H): each direction in PyTorch's layout.
+ * - `hOut` (B·T, 2H): [forward H | reverse H] per token, written with `=`,
+ *   zero at padding rows.
+ *
+ * @module
+ */
+
+import { lstm as lstmWgsl, lstmInfer as lstmInferWgsl } from "../../shaders/mod.ts";
+import type { Gpu } from "../gpu/device.ts";
+import type { Allocator } from "../gpu/allocator.ts";
+import { type Binding, makeDispatch } from "../gpu/kernel.ts";
+import {
+  checkBindings,
+  opAllocator,
+  type OpOptions,
+  type SequenceOp,
+  type SequenceShape,
+} from "./common.ts";
+import { matmulForward } from "./matmul.ts";
+
+/** Mesa llvmpipe stops an invocation after this many loop iterations in total. */
+const LOOP_LIMIT = 65_535;
+/** Bytes of one uniform W_hh block: WebGPU's default maxUniformBufferBindingSize. */
+const UNIFORM_BLOCK = 65_536;
+/** Uniform bindings the kernel declares: params and eight W_hh blocks. */
+const UNIFORMS = 9;
+
+/** Sizes of the recurrence: the op is built for the largest batch and resized per batch. */
+export interface LstmInferSize {
+  /** Largest B. */
+  maxBatch: number;
+  /** Largest T. */
+  maxTime: number;
+  /** H: hidden units per direction. */
+  hiddenSize: number;
+}
+
+/** Options for {@linkcode lstmInferForward}. */
+export interface LstmInferOptions extends OpOptions {
+  /** Rows of 8 sentences per workgroup (default 1; capped to fit workgroup storage). */
+  quads?: number;
+  /** Read W_hh from uniform bindings when it fits the device (default true). */
+  uniformWeights?: boolean;
+}
+
+/** The caller's buffers of the recurrence (see the module doc for layouts). */
+export interface LstmInferBuffers {
+  /** (B·T, 8H) input projection plus b_ih. */
+  pre: Binding;
+  /** (2, 4H, H). */
+  wHh: Binding;
+  /** (2·4H). */
+  bHh: Binding;
+  /** (B) i32 sentence lengths. */
+  lengths: Binding;
+  /** (B·T, 2H) output. */
+  hOut: Binding;
+}
+
+/** The recurrence op, with the layout it chose. */
+export interface LstmInferOp extends SequenceOp {
+  /** Whether W_hh is read from uniform bindings. */
+  readonly uniformWeights: boolean;
+  /** Rows of 8 sentences per workgroup. */
+  readonly quads: number;
+}
+
+/** How the kernel is laid out for H on this device. */
+interface InferPlan {
+  H: number;
+  UB: number;
+  qy: number;
+  useUniform: boolean;
+  wStride: number;
+}
+
+/**
+ * The largest H the kernel takes on a device: h of 8 sentences, two parities
+ * (16·ceil(H/4) vec4), must fit its workgroup storage beside a u32, and
+ * ceil(H/4) ≤ 256 invocations.
+ *
+ * @param gpu the device
+ * @returns the largest hidden size per direction
+ *
+ * @example
+ * ```ts
+ * import { acquireGpu } from "../gpu/mod.ts";
+ * import { lstmInferMaxHidden } from "./lstm_infer.ts";
+ * const gpu = await acquireGpu();
+ * if (lstmInferMaxHidden(gpu) < 100) throw new Error("too small");
+ * ```
+ */
+export function lstmInferMaxHidden(gpu: Gpu): number {
+  const vec4 = Math.floor((gpu.device.limits.maxComputeWorkgroupStorageSize - 16) / 16);
+  return 4 * Math.min(Math.floor(vec4 / 16), 256);
+}
+
+function plan(gpu: Gpu, size: LstmInferSize, options: LstmInferOptions): InferPlan {
+  const H = size.hiddenSize;
+  for (const [name, value] of Object.entries(size)) {
+    if (!Number.isInteger(value) || value < 1) {
+      throw new RangeError(
+        `lstmInferForward: expected ${name} to be a positive integer, got ${value}`,
+      );
+    }
+  }
+  const maxH = lstmInferMaxHidden(gpu);
+  if (H > maxH) {
+    throw new RangeError(
+      `lstmInferForward: expected hiddenSize ≤ ${maxH} (workgroup storage), got ${H}`,
+    );
+  }
+  const UB = Math.ceil(H / 4);
+  const limits = gpu.device.limits;
+  const vec4 = Math.floor((limits.maxComputeWorkgroupStorageSize - 16) / 16);
+  const fit = Math.min(Math.floor(vec4 / (16 * UB)), Math.floor(256 / UB));
+  // One (direction, gate) block holds 4·UB·UB vec4 = Hp² floats: 64 KiB at H = 128.
+  const useUniform = (options.uniformWeights ?? true) && UB * UB * 4 * 16 <= UNIFORM_BLOCK &&
+    limits.maxUniformBufferBindingSize >= UNIFORM_BLOCK &&
+    limits.maxUniformBuffersPerShaderStage >= UNIFORMS;
+  return {
+    H,
+    UB,
+    qy: Math.max(1, Math.min(options.quads ?? 1, fit)),
+    useUniform,
+    wStride: useUniform ? UNIFORM_BLOCK / 16 : UB * UB * 4,
+  };
+}
+
+/**
+ * Builds the inference recurrence of one BiLSTM layer: 2 dispatches, pack
+ * W_hh (lstm.wgsl `pack`) and the fused time loop of both directions.
+ *
+ * @param gpu the device
+ * @param buffers pre-activations, W_hh, b_hh, lengths and the output
+ * @param options largest B and T, H; kernel tuning, label, allocator
+ * @returns the op, sized for (maxBatch, maxTime)
+ *
+ * @example
+ * ```ts
+ * import { acquireGpu, createBuffer, readFloat32, submitDispatches } from "../gpu/mod.ts";
+ * import { lstmInferForward } from "./lstm_infer.ts";
+ * const gpu = await acquireGpu();
+ * const H = 2;
+ * const buf = (n: number) => createBuffer(gpu, "b", Math.max(16, n * 4));
+ * const hOut = createBuffer(gpu, "h", new Float32Array(4).fill(7));
+ * const op = await lstmInferForward(gpu, {
+ *   pre: buf(8 * H), wHh: buf(8 * H * H), bHh: buf(8 * H),
+ *   lengths: createBuffer(gpu, "lengths", new Int32Array([1])), hOut,
+ * }, { maxBatch: 1, maxTime: 1, hiddenSize: H });
+ * submitDispatches(gpu, op.dispatches);
+ * // zero inputs: c = 0.5·tanh(0) = 0, so h = 0
+ * if ((await readFloat32(gpu, hOut)).some((v) => v !== 0)) throw new Error("wrong h");
+ * op.destroy();
+ * ```
+ */
+export async function lstmInferForward(
+  gpu: Gpu,
+  buffers: LstmInferBuffers,
+  options: LstmInferSize & LstmInferOptions,
+): Promise<LstmInferOp> {
+  const { maxBatch, maxTime, hiddenSize } = options;
+  const p = plan(gpu, { maxBatch, maxTime, hiddenSize }, options);
+  const { H, UB, qy } = p;
+  const label = options.label ?? "lstm infer";
+  const rows = maxBatch * maxTime;
+  checkBindings(label, { lengths: [buffers.lengths, maxBatch] }, 4);
+  checkBindings(label, {
+    pre: [buffers.pre, rows * 8 * H],
+    wHh: [buffers.wHh, 8 * H * H],
+    bHh: [buffers.bHh, 8 * H],
+    hOut: [buffers.hOut, rows * 2 * H],
+  }, 16);
+  const mem = opAllocator(gpu, label, options);
+  const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_SRC;
+  const packed = mem.buffer(`${label} W_hh packed`, 8 * p.wStride * 16, usage);
+  const standIn = p.useUniform
+    ? null
+    : mem.buffer(`${label} unused uniform`, UNIFORM_BLOCK, GPUBufferUsage.UNIFORM);
+  const params = mem.uniform(`${label} shape`, [0, 0, 0, 0]);
+  const pack = await makeDispatch(
+    gpu,
+    {
+      label: `${label} pack W_hh`,
+      code: lstmWgsl,
+      entryPoint: "pack",
+      constants: { H, UB, WSTRIDE: p.wStride },
+    },
+    [buffers.wHh, packed],
+    [Math.ceil(2 * 4 * UB * UB * 4 / 64)],
+  );
+  const blocks: Binding[] = Array.from(
+    { length: 8 },
+    (_, i) => standIn ?? { buffer: packed, offset: i * UNIFORM_BLOCK, size: UNIFORM_BLOCK },
+  );
+  const recurrence = await makeDispatch(gpu, {
+    label: `${label} recurrence`,
+    code: lstmInferWgsl,
+    constants: {
+      H,
+      UB,
+      QY: qy,
+      USE_UNIFORM: p.useUniform,
+      WSTRIDE: p.wStride,
+      SHARED: 16 * qy * UB,
+    },
+  }, [
+    params.buffer,
+    buffers.pre,
+    p.useUniform ? standInStorage(mem) : packed,
+    buffers.bHh,
+    buffers.lengths,
+    buffers.hOut,
+    ...blocks,
+  ], [1, 2]);
+  const groups = (b: number) => Math.ceil(b / (8 * qy));
+  const op: LstmInferOp = {
+    label,
+    dispatches: [pack, recurrence],
+    uniformWeights: p.useUniform,
+    quads: qy,
+    resize({ batch, time }: SequenceShape) {
+      checkShape(gpu, label, { batch, time }, { maxBatch, maxTime, UB });
+      params.set([batch, time, groups(batch), 0]);
+      recurrence.workgroups = [groups(batch), 2, 1];
+    },
+    destroy: () => mem.destroy(),
+  };
+  op.resize({ batch: maxBatch, time: maxTime });
+  return op;
+}
+
+/** A 16-byte storage buffer for the unused `whh` binding of the uniform path. */
+function standInStorage(mem: Allocator): GPUBuffer {
+  return mem.buffer("lstm infer unused W_hh", 16);
+}
+
+function checkShape(
+  gpu: Gpu,
+  label: string,
+  { batch, time }: SequenceShape,
+  limits: { maxBatch: number; maxTime: number; UB: number },
+): void {
+  if (!Number.isInteger(batch) || batch < 0 || batch > limits.maxBatch) {
+    throw new RangeError(
+      `${label}: expected a batch of 0…${limits.maxBatch} sentences, got ${batch}`,
+    );
+  }
+  if (!Number.isInteger(time) || time < 0 || time > limits.maxTime) {
+    throw new RangeError(`${label}: expected a padded length of 0…${limits.maxTime}, got ${time}`);
+  }
+  // Per invocation: the time loop (UB iterations of the k-loop per step) and the padding rows.
+  const loops = time * (limits.UB + 1) + 8 * time + 16;
+  if (gpu.adapter.isFallbackAdapter && loops > LOOP_LIMIT) {
+    throw new RangeError(
+      `${label}: a padded length of ${time} with H=${4 * limits.UB} would exceed the ` +
+        `software adapter's ${LOOP_LIMIT} loop iterations per invocation; use shorter sentences`,
+    );
+  }
+}
+
+/** Sizes of {@linkcode createBiLstmInfer}. */
+export interface BiLstmInferSize extends LstmInferSize {
+  /** E: input features per token. */
+  inputSize: number;
+}
+
+/** The caller's buffers of a whole inference layer. */
+export interface BiLstmInferBuffers {
+  /** (B·T, E) input. */
+  x: Binding;
+  /** (B) i32. */
+  lengths: Binding;
+  /** (2·4H, E). */
+  wIh: Binding;
+  /** (2, 4H, H). */
+  wHh: Binding;
+  /** (2·4H). */
+  bIh: Binding;
+  /** (2·4H). */
+  bHh: Binding;
+  /** (B·T, 2H) output, `=`. */
+  hOut: Binding;
+}
+
+/**
+ * Builds a whole inference-only BiLSTM layer: 3 dispatches (pack W_hh, the
+ * input projection matmul into its own `pre`, the recurrence), the same
+ * outputs as `createBiLstm`'s forward.
+ *
+ * @param gpu the device
+ * @param buffers input, parameters, lengths and output
+ * @param options largest B and T, E and H; kernel tuning, label, allocator
+ * @returns the layer
+ *
+ * @example
+ * ```ts
+ * import { acquireGpu, createBuffer, readFloat32, submitDispatches } from "../gpu/mod.ts";
+ * import { createBiLstmInfer } from "./lstm_infer.ts";
+ * const gpu = await acquireGpu();
+ * const H = 2, E = 3;
+ * const buf = (n: number) => createBuffer(gpu, "b", Math.max(16, n * 4));
+ * const hOut = buf(2 * 2 * H);
+ * const layer = await createBiLstmInfer(gpu, {
+ *   x: createBuffer(gpu, "x", new Float32Array(2 * E).fill(1)),
+ *   lengths: createBuffer(gpu, "lengths", new Int32Array([2])),
+ *   wIh: buf(8 * H * E), wHh: buf(8 * H * H), bIh: buf(8 * H), bHh: buf(8 * H), hOut,
+ * }, { maxBatch: 1, maxTime: 2, inputSize: E, hiddenSize: H });
+ * submitDispatches(gpu, layer.dispatches);
+ * // zero weights: every h is 0.5·tanh(0) = 0
+ * if ((await readFloat32(gpu, hOut)).some((v) => v !== 0)) throw new Error("wrong h");
+ * layer.destroy();
+ * ```
+ */
+export async function createBiLstmInfer(
+  gpu: Gpu,
+  buffers: BiLstmInferBuffers,
+  options: BiLstmInferSize & LstmInferOptions,
+): Promise<LstmInferOp> {
+  const { maxBatch, maxTime, inputSize: E, hiddenSize: H } = options;
+  if (!Number.isInteger(E) || E < 1) {
+    throw new RangeError(
+      `createBiLstmInfer: expected inputSize to be a positive integer, got ${E}`,
+    );
+  }
+  const label = options.label ?? "lstm infer";
+  const mem = opAllocator(gpu, label, options);
+  const pre = mem.buffer(`${label} pre`, Math.max(16, maxBatch * maxTime * 8 * H * 4));
+  const shape = (batch: number, time: number) => ({ m: batch * time, n: 8 * H, k: E });
+  const projection = await matmulForward(
+    gpu,
+    { a: buffers.x, b: buffers.wIh, c: pre, bias: buffers.bIh },
+    {
+      ...shape(maxBatch, maxTime),
+      transB: true,
+      allocator: mem,
+      label: `${label} input projection`,
+    },
+  );
+  const recurrence = await lstmInferForward(gpu, { ...buffers, pre }, {
+    ...options,
+    allocator: mem,
+    label,
+  });
+  const [pack, step] = recurrence.dispatches;
+  return {
+    label,
+    dispatches: [pack, ...projection.dispatches, step],
+    uniformWeights: recurrence.uniformWeights,
+    quads: recurrence.quads,
+    resize(s: SequenceShape) {
+      recurrence.resize(s);
+      projection.resize(shape(s.batch, s.time));
+    },
+    destroy: () => mem.destroy(),
+  };
+}

@@ -1,0 +1,126 @@
+import assert from "node:assert/strict";
+import {
+  acquireGpu,
+  createBuffer,
+  type Gpu,
+  readFloat32,
+  submitDispatches,
+} from "../src/gpu/mod.ts";
+import { createBiLstmInfer, type LstmInferOptions } from "../src/ops/lstm_infer.ts";
+import { type BiLstmParams, biLstmRef, type BiLstmShape } from "../src/ops/lstm_ref.ts";
+import { assertClose, randomArray } from "./assert_close.ts";
+
+function randomParams(seed: number, E: number, H: number, scale: number): BiLstmParams {
+  return {
+    wIh: randomArray(seed, 8 * H * E, -scale, scale),
+    wHh: randomArray(seed + 1, 8 * H * H, -scale, scale),
+    bIh: randomArray(seed + 2, 8 * H, -scale, scale),
+    bHh: randomArray(seed + 3, 8 * H, -scale, scale),
+  };
+}
+
+/** Runs the inference layer on random inputs and compares h_out with the float64 reference. */
+async function checkAgainstReference(
+  gpu: Gpu,
+  shape: BiLstmShape,
+  lengths: number[],
+  seed: number,
+  options: LstmInferOptions = {},
+  tol = { atol: 2e-5, rtol: 1e-4 }, // as tests/lstm_test.ts
+): Promise<{ uniformWeights: boolean; quads: number }> {
+  const { batch: B, time: T, inputSize: E, hiddenSize: H } = shape;
+  const p = randomParams(seed, E, H, Math.min(0.6, 1.5 / Math.sqrt(H)));
+  const x = randomArray(seed + 10, B * T * E);
+  const buf = {
+    x: createBuffer(gpu, "x", x),
+    lengths: createBuffer(gpu, "lengths", new Int32Array(lengths)),
+    wIh: createBuffer(gpu, "wIh", new Float32Array(p.wIh)),
+    wHh: createBuffer(gpu, "wHh", new Float32Array(p.wHh)),
+    bIh: createBuffer(gpu, "bIh", new Float32Array(p.bIh)),
+    bHh: createBuffer(gpu, "bHh", new Float32Array(p.bHh)),
+    // Garbage first: every row, padding included, must be written.
+    hOut: createBuffer(gpu, "hOut", new Float32Array(B * T * 2 * H).fill(Number.NaN)),
+  };
+  const layer = await createBiLstmInfer(gpu, buf, {
+    maxBatch: B,
+    maxTime: T,
+    inputSize: E,
+    hiddenSize: H,
+    ...options,
+  });
+  submitDispatches(gpu, layer.dispatches);
+  const tag = `B=${B} T=${T} E=${E} H=${H} lengths=${lengths} uniform W=${layer.uniformWeights}` +
+    ` quads=${layer.quads}`;
+  assertClose(await readFloat32(gpu, buf.hOut, B * T * 2 * H), biLstmRef(x, lengths, p, shape), {
+    ...tol,
+    name: `h_out ${tag}`,
+    shape: [B, T, 2 * H],
+  });
+  const { uniformWeights, quads } = layer;
+  layer.destroy();
+  for (const b of Object.values(buf)) b.destroy();
+  return { uniformWeights, quads };
+}
+
+Deno.test("lstm_infer forward equals the float64 reference (padding, both directions, H % 4 ≠ 0)", async () => {
+  const gpu = await acquireGpu();
+  for (const uniformWeights of [true, false]) {
+    // H = 10: the last unit quad is partly beyond H. 19 sentences: three groups of 8, the
+    // last partly empty; an empty sentence and one of length 1.
+    const used = await checkAgainstReference(
+      gpu,
+      { batch: 19, time: 6, inputSize: 3, hiddenSize: 10 },
+      [6, 1, 2, 6, 5, 0, 3, 4, 6, 1, 2, 5, 5, 1, 6, 2, 3, 4, 1],
+      300,
+      { uniformWeights },
+    );
+    assert.equal(used.uniformWeights, uniformWeights, "the W_hh path asked for is the one run");
+    await checkAgainstReference(
+      gpu,
+      { batch: 1, time: 1, inputSize: 3, hiddenSize: 10 },
+      [1],
+      100,
+      { uniformWeights },
+    );
+  }
+});
+
+Deno.test("lstm_infer with two rows of sentences per workgroup equals the reference", async () => {
+  const gpu = await acquireGpu();
+  const used = await checkAgainstReference(
+    gpu,
+    { batch: 21, time: 5, inputSize: 3, hiddenSize: 18 },
+    [5, 1, 2, 5, 4, 0, 3, 4, 5, 1, 2, 5, 5, 1, 3, 2, 3, 4, 1, 5, 2],
+    500,
+    { quads: 2 },
+  );
+  assert.equal(used.quads, 2);
+});
+
+Deno.test("lstm_infer at H = 100 (the shipped size, uniform W_hh) and a long sentence", async () => {
+  const gpu = await acquireGpu();
+  const used = await checkAgainstReference(
+    gpu,
+    { batch: 9, time: 300, inputSize: 4, hiddenSize: 100 },
+    [300, 17, 1, 0, 299, 5, 150, 2, 64],
+    700,
+    {},
+    { atol: 5e-5, rtol: 1e-3 },
+  );
+  assert.equal(used.uniformWeights, true, "H = 100 fits one 64 KiB uniform block per gate");
+});
+
+Deno.test("lstm_infer refuses sizes it cannot run, naming them", async () => {
+  const gpu = await acquireGpu();
+  const buf = createBuffer(gpu, "b", 64);
+  const buffers = { x: buf, lengths: buf, wIh: buf, wHh: buf, bIh: buf, bHh: buf, hOut: buf };
+  await assert.rejects(
+    () => createBiLstmInfer(gpu, buffers, { maxBatch: 1, maxTime: 1, inputSize: 1, hiddenSize: 0 }),
+    /hiddenSize to be a positive integer, got 0/,
+  );
+  await assert.rejects(
+    () => createBiLstmInfer(gpu, buffers, { maxBatch: 2, maxTime: 4, inputSize: 1, hiddenSize: 4 }),
+    /pre|wHh|hOut/,
+  );
+  buf.destroy();
+});
