@@ -71,7 +71,8 @@ export const FLAGS = {
     min: 0,
     minExclusive: true,
     arg: "X",
-    help: "apply temperature X to span scores (calibration table)",
+    help: "apply temperature X to the raw span scores (calibration table;\n" +
+      "default: the model's stored temperature, if any; 1: raw scores)",
   },
   "fit-temperature": {
     kind: "string",
@@ -329,14 +330,16 @@ async function modelMode(values: Values, positionals: string[], io: CliIO): Prom
     for (const w of ev.warnings) await io.stderr(`eval: warning: ${w}\n`);
     return renderEvaluation(ev, values.format as "text" | "json" | "html");
   }
-  if (temperatures[0] !== temperatures[1]) {
+  const own = values.temperature === undefined && values["fit-temperature"] === undefined;
+  if (!own && temperatures[0] !== temperatures[1]) {
     throw new UsageError(
       "--fit-temperature: comparing two models fits one temperature each; use one model",
     );
   }
   const c = await compareModels(taggers[0], taggers[1], gold, {
     ...common,
-    temperature: temperatures[0],
+    // Without a temperature flag each model keeps its own stored temperature.
+    temperature: own ? undefined : temperatures[0],
     resamples: values.resamples,
     seed: values.seed,
     names: { a: values.model[0], b: values.model[1], data },
@@ -346,14 +349,32 @@ async function modelMode(values: Values, positionals: string[], io: CliIO): Prom
   return renderComparison(c, values.format as "text" | "json" | "html");
 }
 
-/** The temperature of each model: 1, --temperature, or fitted on --fit-temperature's data. */
+/**
+ * The temperature of each model: --temperature, fitted on --fit-temperature's
+ * data, or the model's stored one (1 without one; a stored one is named on
+ * standard error).
+ */
 async function temperaturesOf(
   taggers: Tagger[],
   values: Values,
   io: CliIO,
 ): Promise<number[]> {
   const source = values["fit-temperature"];
-  if (source === undefined) return taggers.map(() => values.temperature ?? 1);
+  if (source === undefined && values.temperature !== undefined) {
+    return taggers.map(() => values.temperature!);
+  }
+  if (source === undefined) {
+    for (const [i, tagger] of taggers.entries()) {
+      const c = tagger.model.calibration;
+      if (!c) continue;
+      await io.stderr(
+        `eval: span scores of ${values.model[i]} after its stored temperature ` +
+          `${c.temperature.toFixed(4)} (fitted on ${c.fittedOn}, ${c.spans} spans); ` +
+          `--temperature 1 reports raw scores\n`,
+      );
+    }
+    return taggers.map((t) => t.temperature);
+  }
   const dev = await readGold(source, values, io);
   const out = [];
   for (const [i, tagger] of taggers.entries()) {

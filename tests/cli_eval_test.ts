@@ -217,6 +217,38 @@ Deno.test("model mode: --fit-temperature fits on one file and applies on --data"
   assert.equal(json.uncalibrated.temperature, 1);
 });
 
+Deno.test("model mode: a model's stored temperature is applied by default and named; --temperature 1 is raw", async () => {
+  const calibrated = `${models}/calibrated.safetensors`;
+  const model = randomModel({ words: ["Ada", "Rome"], seed: 5 });
+  model.calibration = { temperature: 1.75, fittedOn: "dev", spans: 40 };
+  await Deno.writeFile(calibrated, encodeModel(model));
+  const io = capture();
+  assert.equal(await main(["--model", calibrated, "--data", gold, "--format", "json"], io), 0);
+  assert.match(
+    io.err,
+    /^eval: span scores of .*calibrated\.safetensors after its stored temperature 1\.7500 \(fitted on dev, 40 spans\); --temperature 1 reports raw scores\n$/,
+  );
+  const json = JSON.parse(io.out);
+  assert.equal(json.calibration.temperature, 1.75);
+  assert.equal(json.uncalibrated.temperature, 1);
+  // The same spans, raw: the uncalibrated diagram is that of the model without its temperature.
+  const plain = capture();
+  assert.equal(await main(["--model", random, "--data", gold, "--format", "json"], plain), 0);
+  assert.equal(plain.err, "");
+  assert.deepEqual(json.uncalibrated, JSON.parse(plain.out).calibration);
+  const raw = capture();
+  assert.equal(await main(["--model", calibrated, "--data", gold, "--temperature", "1"], raw), 0);
+  assert.equal(raw.err, "");
+  assert.match(raw.out, /\nspan scores \(reliability by score bin\)\n/);
+  // Two models without a temperature flag: each keeps its own.
+  const both = capture();
+  const args = ["--model", random, "--model", calibrated, "--data", gold, "--format", "json"];
+  assert.equal(await main([...args, "--resamples", "20"], both), 0, both.err);
+  const c = JSON.parse(both.out);
+  assert.equal(c.a.calibration.temperature, 1);
+  assert.equal(c.b.calibration.temperature, 1.75);
+});
+
 Deno.test("model mode: usage errors exit 2 and name the flag", async () => {
   const cases: [string[], RegExp][] = [
     [["--model", tiny], /model mode needs both --model and --data/],

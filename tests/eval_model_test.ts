@@ -17,8 +17,8 @@ function fakeTagger(
   labels: string[],
   answers: Record<string, string[]>,
   score = 0.8,
-): TokenTagger & { calls: { constrained?: boolean }[] } {
-  const calls: { constrained?: boolean }[] = [];
+): TokenTagger & { calls: { constrained?: boolean; calibrated?: boolean }[] } {
+  const calls: { constrained?: boolean; calibrated?: boolean }[] = [];
   return {
     labels,
     calls,
@@ -45,7 +45,8 @@ Deno.test("evaluateModel: gold in IOBES and predictions compared as IOB2, spans 
     "Bo left Rome": ["B-PER", "O", "B-PER"], // Rome: wrong type
   });
   const ev = await evaluateModel(tagger, GOLD, { names: { model: "m", data: "d" } });
-  assert.deepEqual(tagger.calls, [{ constrained: true }]);
+  // Raw scores from the tagger: the diagram applies the temperature itself.
+  assert.deepEqual(tagger.calls, [{ constrained: true, calibrated: false }]);
   const o = ev.report.entities.overall;
   assert.deepEqual([o.gold, o.guessed, o.correct], [3, 3, 2]);
   assert.deepEqual(ev.sentences, [
@@ -64,7 +65,37 @@ Deno.test("evaluateModel: gold in IOBES and predictions compared as IOB2, spans 
   assert.equal(json.calibration.spans, 3);
   assert.match(renderEvaluation(ev, "html"), /Span-score calibration/);
   await evaluateModel(tagger, GOLD, { constrained: false });
-  assert.deepEqual(tagger.calls[1], { constrained: false });
+  assert.deepEqual(tagger.calls[1], { constrained: false, calibrated: false });
+});
+
+Deno.test("evaluateModel: a tagger's own temperature applies by default; an explicit one wins", async () => {
+  // A tagger with τ = 2 that, like Tagger, scales its scores unless asked for raw ones.
+  const inner = fakeTagger(LABELS, {
+    "Ada Smith sang": ["B-PER", "I-PER", "O"],
+    "Bo left Rome": ["B-PER", "O", "B-PER"], // Rome is a LOC: 2 of 3 spans right
+  }, 0.9);
+  const tagger: TokenTagger = {
+    labels: LABELS,
+    temperature: 2,
+    tagTokens: async (sentences, options) =>
+      (await inner.tagTokens(sentences, options)).map((r) => ({
+        tags: r.tags,
+        entities: r.entities.map((e) => ({
+          ...e,
+          score: options.calibrated === false ? 0.9 : 0.75,
+        })),
+      })),
+  };
+  const own = await evaluateModel(tagger, GOLD);
+  assert.equal(own.calibration.temperature, 2);
+  assert.ok(Math.abs(own.calibration.meanScore - 0.75) < 1e-9, "0.9 at τ = 2 is 0.75, once");
+  assert.equal(own.calibration.spans, 3);
+  assert.equal(own.uncalibrated?.meanScore, 0.9);
+  const raw = await evaluateModel(tagger, GOLD, { temperature: 1 });
+  assert.equal(raw.calibration.temperature, 1);
+  assert.equal(raw.calibration.meanScore, 0.9);
+  // Fitted on the raw 0.9s, right 2 times in 3: σ(ln 9 / τ) = 2/3 at τ = ln 9 / ln 2.
+  assert.ok(Math.abs((await fitDevTemperature(tagger, GOLD)) - Math.log(9) / Math.log(2)) < 1e-6);
 });
 
 Deno.test("evaluateModel: a temperature re-scores spans in the reliability diagram", async () => {

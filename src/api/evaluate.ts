@@ -16,10 +16,15 @@ import { type ModelEvaluation, scoreTagging } from "../eval/evaluation.ts";
 export interface TokenTagger {
   /** The model's tags (any scheme). */
   readonly labels: readonly string[];
-  /** Tags pre-tokenized sentences: tags and scored spans (token offsets) per sentence. */
+  /** The model's calibration temperature of span scores, if it has one. */
+  readonly temperature?: number;
+  /**
+   * Tags pre-tokenized sentences: tags and scored spans (token offsets) per
+   * sentence; `calibrated: false` asks for raw span scores.
+   */
   tagTokens(
     sentences: readonly (readonly string[])[],
-    options: { constrained?: boolean },
+    options: { constrained?: boolean; calibrated?: boolean },
   ): Promise<{ tags: string[]; entities: ScoredSpan[] }[]>;
 }
 
@@ -34,7 +39,10 @@ export interface EvaluateModelOptions {
   top?: number;
   /** Bins of the reliability diagram. Default 10. */
   bins?: number;
-  /** A temperature applied to span scores before binning (1: raw). Default 1. */
+  /**
+   * A temperature applied to the raw span scores before binning (1: raw).
+   * Default: the tagger's own (`tagger.temperature`, 1 without one).
+   */
   temperature?: number;
   /** Names for the report. Default "model" and "data". */
   names?: { model?: string; data?: string };
@@ -77,8 +85,10 @@ export async function evaluateModel(
     }
     return convertTags(s.tags, "IOB2");
   });
+  // Raw scores: the reliability diagram applies the temperature and shows both.
   const tagged = await tagger.tagTokens(gold.map((s) => s.tokens), {
     constrained: options.constrained ?? true,
+    calibrated: false,
   });
   return scoreTagging(
     goldTags,
@@ -88,7 +98,7 @@ export async function evaluateModel(
       data: options.names?.data,
       top: options.top,
       bins: options.bins,
-      temperature: options.temperature,
+      temperature: options.temperature ?? tagger.temperature ?? 1,
       modelLabels: tagger.labels,
     },
   );
@@ -138,9 +148,10 @@ export async function compareModels(
 }
 
 /**
- * Fits the temperature of a tagger's span scores on development data
- * (see `fitTemperature`); apply it with `temperatureScale` or the
- * `temperature` option of {@linkcode evaluateModel}.
+ * Fits the temperature of a tagger's raw span scores on development data
+ * (see `fitTemperature`; a temperature the model stores is ignored); apply
+ * it with `temperatureScale`, the `temperature` option of
+ * {@linkcode evaluateModel}, or store it in the model's `calibration`.
  *
  * @param tagger the model
  * @param dev development sentences (any scheme)
@@ -169,7 +180,7 @@ export async function fitDevTemperature(
   dev: GoldSentences,
   options: { constrained?: boolean } = {},
 ): Promise<number> {
-  const ev = await evaluateModel(tagger, dev, options);
+  const ev = await evaluateModel(tagger, dev, { ...options, temperature: 1 });
   if (ev.spans.length === 0) {
     throw new RangeError(
       "fitDevTemperature: expected predicted spans on the development data to fit on, found none",
