@@ -18,14 +18,11 @@
 
 import { cpuUsage } from "node:process";
 import { parseArgs } from "node:util";
-import { CASING_CLASSES } from "../src/data/casing.ts";
 import { readConll } from "../src/data/conll.ts";
-import { mulberry32 } from "../src/data/random.ts";
-import { Vocabulary } from "../src/data/vocab.ts";
 import { acquireGpu, describeAdapter, type Gpu } from "../src/gpu/mod.ts";
 import { encodeModel } from "../src/model/checkpoint.ts";
 import { resolveConfig } from "../src/model/config.ts";
-import { initialValues, parameterSpecs } from "../src/model/parameters.ts";
+import { randomModel } from "../src/api/random_model.ts";
 import { Tagger } from "../src/api/tagger.ts";
 import { syntheticCorpus } from "./synthetic.ts";
 
@@ -84,23 +81,15 @@ export interface TagBenchResult {
  * ```
  */
 export function shippedSizeModel(options: { words?: number; seed?: number } = {}): Uint8Array {
-  const config = resolveConfig({});
-  const words = new Vocabulary(Array.from({ length: options.words ?? 20_000 }, (_, i) => `w${i}`));
-  const chars = new Vocabulary([
-    ..."abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.,-'",
-  ]);
-  const tags = new Vocabulary(GMB_TAGS, { specials: false });
-  const sizes = {
-    words: words.size,
-    chars: chars.size,
-    casings: CASING_CLASSES.length,
-    tags: tags.size,
-  };
-  const random = mulberry32(options.seed ?? 1);
-  const tensors = Object.fromEntries(
-    parameterSpecs(config, sizes).map((s) => [s.name, initialValues(s, random)]),
-  );
-  return encodeModel({ config, words, chars, tags, scheme: "IOB2", tensors });
+  // randomModel with the default config; the file carries no training summary.
+  const { summary: _, ...model } = randomModel({
+    config: resolveConfig({}),
+    words: Array.from({ length: options.words ?? 20_000 }, (_, i) => `w${i}`),
+    chars: [..."abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.,-'"],
+    tags: GMB_TAGS,
+    seed: options.seed,
+  });
+  return encodeModel(model);
 }
 
 /**

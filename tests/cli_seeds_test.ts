@@ -1,21 +1,6 @@
 import assert from "node:assert/strict";
 import { formatSeeds, main, type SeedsIO, spread, summarizeSeeds } from "../cli/seeds.ts";
-
-/** Invented sentences as JSON Lines (as in cli_train_test.ts). */
-function jsonl(n: number, seed: number): string {
-  const names = ["Ada", "Bob", "Eve"];
-  const places = ["Paris", "Oslo", "Rome"];
-  let s = seed;
-  const next = (k: number) => (s = (s * 1103515245 + 12345) >>> 0) % k;
-  const lines: string[] = [];
-  for (let i = 0; i < n; i++) {
-    lines.push(JSON.stringify({
-      tokens: [names[next(3)], "went", "to", places[next(3)], "."],
-      tags: ["B-PER", "O", "O", "B-LOC", "O"],
-    }));
-  }
-  return lines.join("\n") + "\n";
-}
+import { corpusFlags, withInventedCorpus } from "./fixtures.ts";
 
 function capture(
   train: SeedsIO["train"],
@@ -44,23 +29,12 @@ Deno.test("spread: mean and sample standard deviation by hand", () => {
 });
 
 Deno.test("cli/seeds.ts trains two seeds of a tiny corpus for one epoch and reports mean ± std", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
-    for (const [name, n, seed] of [["train", 24, 1], ["dev", 6, 2], ["test", 6, 3]] as const) {
-      await Deno.writeTextFile(`${dir}/${name}.jsonl`, jsonl(n, seed));
-    }
+  await withInventedCorpus(async (dir) => {
     const cli = new URL("../cli/seeds.ts", import.meta.url).pathname;
     const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
       args: [
         ...["run", "-A", cli, "--seeds", "2", "--out", `${dir}/runs`, "--format", "json", "--"],
-        ...[
-          "--train",
-          `${dir}/train.jsonl`,
-          "--dev",
-          `${dir}/dev.jsonl`,
-          "--test",
-          `${dir}/test.jsonl`,
-        ],
+        ...corpusFlags(dir),
         ...["--epochs", "1", "--hidden", "6", "--word-dim", "8", "--batch-size", "8", "--quiet"],
       ],
       stdout: "piped",
@@ -89,9 +63,7 @@ Deno.test("cli/seeds.ts trains two seeds of a tiny corpus for one epoch and repo
     assert.ok(Math.abs(summary.test.mean - mean) < 1e-12);
     assert.ok(Math.abs(summary.test.std - Math.abs(tests[0] - tests[1]) / Math.SQRT2) < 1e-12);
     assert.match(err, /seeds: seed 2 \(2 of 2\)/);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("a run without test data: dev F1 from train.jsonl, no test spread", async () => {

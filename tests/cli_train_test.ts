@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { decodeModel } from "../src/model/checkpoint.ts";
+import { corpusFlags, withInventedCorpus } from "./fixtures.ts";
 
 const script = new URL("../cli/train.ts", import.meta.url).pathname;
 
@@ -12,37 +13,10 @@ async function run(args: string[]) {
   return { code, out: new TextDecoder().decode(stdout), err: new TextDecoder().decode(stderr) };
 }
 
-/** Invented sentences as JSON Lines. */
-function jsonl(n: number, seed: number): string {
-  const names = ["Ada", "Bob", "Eve"];
-  const places = ["Paris", "Oslo", "Rome"];
-  let s = seed;
-  const next = (k: number) => (s = (s * 1103515245 + 12345) >>> 0) % k;
-  const lines: string[] = [];
-  for (let i = 0; i < n; i++) {
-    lines.push(JSON.stringify({
-      tokens: [names[next(3)], "went", "to", places[next(3)], "."],
-      tags: ["B-PER", "O", "O", "B-LOC", "O"],
-    }));
-  }
-  return lines.join("\n") + "\n";
-}
-
 Deno.test("cli/train.ts trains on files, writes the model and reports, and tags the example", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
-    for (const [name, n, seed] of [["train", 24, 1], ["dev", 6, 2], ["test", 6, 3]] as const) {
-      await Deno.writeTextFile(`${dir}/${name}.jsonl`, jsonl(n, seed));
-    }
+  await withInventedCorpus(async (dir) => {
     const { code, out, err } = await run([
-      ...[
-        "--train",
-        `${dir}/train.jsonl`,
-        "--dev",
-        `${dir}/dev.jsonl`,
-        "--test",
-        `${dir}/test.jsonl`,
-      ],
+      ...corpusFlags(dir),
       ...["--epochs", "3", "--hidden", "6", "--word-dim", "8", "--batch-size", "8", "--lr", "0.02"],
       ...["--out", `${dir}/run`, "--quiet", "--example", "Eve went to Oslo ."],
     ]);
@@ -65,9 +39,7 @@ Deno.test("cli/train.ts trains on files, writes the model and reports, and tags 
     const report = JSON.parse(await Deno.readTextFile(`${dir}/run/report.json`));
     assert.equal(typeof report.test.entities.overall.f1, "number");
     assert.match(out, /Eve went to Oslo \./);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("cli/train.ts explains its flags and rejects bad ones with exit status 2", async () => {
@@ -109,18 +81,6 @@ function tiny(dir: string, out: string, extra: string[] = []): string[] {
     ...["--out", out, "--quiet", "--example", "Eve went to Oslo ."],
     ...extra,
   ];
-}
-
-async function withData<T>(fn: (dir: string) => Promise<T>, train = 24): Promise<T> {
-  const dir = await Deno.makeTempDir();
-  try {
-    for (const [name, n, seed] of [["train", train, 1], ["dev", 6, 2], ["test", 6, 3]] as const) {
-      await Deno.writeTextFile(`${dir}/${name}.jsonl`, jsonl(n, seed));
-    }
-    return await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
 }
 
 /** One line on stderr, no stack trace, nothing trained. */
@@ -171,7 +131,7 @@ Deno.test("cli/train.ts: usage errors name the flag and exit 2, before anything 
 });
 
 Deno.test("cli/train.ts: bad files and folders fail in one line with status 1, before training", async () => {
-  await withData(async (dir) => {
+  await withInventedCorpus(async (dir) => {
     await Deno.writeTextFile(`${dir}/vectors.txt`, "Ada 1 2\nEve x 3\n");
     assertOneLine(
       await run(tiny(dir, `${dir}/run`, ["--embeddings", `${dir}/vectors.txt`])),
@@ -222,7 +182,7 @@ Deno.test("cli/train.ts: bad files and folders fail in one line with status 1, b
 });
 
 Deno.test("cli/train.ts: a live run's lock refuses a second run; a stale lock, temporary files and an old report go", async () => {
-  await withData(async (dir) => {
+  await withInventedCorpus(async (dir) => {
     const out = `${dir}/run`;
     await Deno.mkdir(out);
     const live = { pid: Deno.pid, host: Deno.hostname(), started: "now" };
@@ -267,7 +227,7 @@ Deno.test("cli/train.ts: a live run's lock refuses a second run; a stale lock, t
 });
 
 Deno.test("cli/train.ts --resume appends to the log and refuses model flags that disagree", async () => {
-  await withData(async (dir) => {
+  await withInventedCorpus(async (dir) => {
     const out = `${dir}/run`;
     assert.equal((await run(tiny(dir, out, ["--epochs", "1"]))).code, 0);
     const resume = ["--resume", `${out}/last.safetensors`, "--epochs", "2"];
@@ -286,7 +246,7 @@ Deno.test("cli/train.ts --resume appends to the log and refuses model flags that
 });
 
 Deno.test("cli/train.ts: SIGTERM saves and exits 130; --resume then gives the uninterrupted curve", async () => {
-  await withData(async (dir) => {
+  await withInventedCorpus(async (dir) => {
     const flags = (out: string, extra: string[] = []) =>
       tiny(dir, out, ["--epochs", "3", "--patience", "0", ...extra]);
     const full = await run(flags(`${dir}/full`));

@@ -377,34 +377,19 @@ Deno.test("CRF marginals, log α, log β and log Z on the GPU equal the referenc
   ) {
     const shape = { batch: B, time: T, tags: K };
     const batch = randomBatch(seed++, shape, lengths);
-    const buf = {
-      ...uploadBatch(gpu, batch),
-      logZ: createBuffer(gpu, "logZ", new Float32Array(B).fill(7)),
-      marginals: createBuffer(gpu, "marginals", new Float32Array(B * T * K).fill(7)),
-      logAlpha: createBuffer(gpu, "logAlpha", new Float32Array(B * T * K).fill(7)),
-      logBeta: createBuffer(gpu, "logBeta", new Float32Array(B * T * K).fill(7)),
-    };
-    submitDispatches(gpu, (await crfMarginals(gpu, buf, shape)).dispatches);
+    const m = await runMarginals(gpu, batch, shape);
     const ref = crfForwardBackwardRef(batch, shape);
     const tag = `K=${K} B=${B} T=${T}`;
     const atol = 2e-5 * T;
-    assertClose(await readFloat32(gpu, buf.logZ, B), ref.logZ, { atol, name: `logZ ${tag}` });
-    assertClose(await readFloat32(gpu, buf.marginals, B * T * K), ref.marginals, {
+    assertClose(m.logZ, ref.logZ, { atol, name: `logZ ${tag}` });
+    assertClose(m.marginals, ref.marginals, {
       atol: 1e-5 * Math.max(1, T / 10),
       name: `marginals ${tag}`,
       shape: [B, T, K],
     });
-    assertClose(await readFloat32(gpu, buf.logAlpha, B * T * K), ref.logAlpha, {
-      atol,
-      name: `logAlpha ${tag}`,
-      shape: [B, T, K],
-    });
-    assertClose(await readFloat32(gpu, buf.logBeta, B * T * K), ref.logBeta, {
-      atol,
-      name: `logBeta ${tag}`,
-      shape: [B, T, K],
-    });
-    destroyAll(buf);
+    for (const key of ["logAlpha", "logBeta"] as const) {
+      assertClose(m[key], ref[key], { atol, name: `${key} ${tag}`, shape: [B, T, K] });
+    }
   }
 });
 

@@ -1,9 +1,10 @@
 /**
  * Fixtures shared by the op and model tests: seeded random batches, the
  * brute-force path enumeration of the CRF and Viterbi checks, the shape
- * lists the sequence ops are tested on, GPU upload of a batch, and the tiny
- * corpus and model the whole-graph tests train. The GPU-vs-reference
- * comparison and finite differences live in `assert_close.ts`.
+ * lists the sequence ops are tested on, GPU upload of a batch, the tiny
+ * corpus and model the whole-graph tests train, and the CLI tests' JSON
+ * Lines corpus. The GPU-vs-reference comparison and finite differences
+ * live in `assert_close.ts`.
  *
  * @module
  */
@@ -244,6 +245,63 @@ export const TINY_CORPUS: Sentence[] = [
   { tokens: ["Eve", "met", "Ada"], tags: ["B-PER", "O", "B-PER"] },
   { tokens: ["London", "calling"], tags: ["B-LOC", "O"] },
 ];
+
+/** Invented sentences as JSON Lines ("Ada went to Paris ." with seeded names and places). */
+function inventedJsonl(n: number, seed: number): string {
+  const names = ["Ada", "Bob", "Eve"];
+  const places = ["Paris", "Oslo", "Rome"];
+  let s = seed;
+  const next = (k: number) => (s = (s * 1103515245 + 12345) >>> 0) % k;
+  const lines: string[] = [];
+  for (let i = 0; i < n; i++) {
+    lines.push(JSON.stringify({
+      tokens: [names[next(3)], "went", "to", places[next(3)], "."],
+      tags: ["B-PER", "O", "O", "B-LOC", "O"],
+    }));
+  }
+  return lines.join("\n") + "\n";
+}
+
+/**
+ * Runs `fn` on a temporary folder holding train.jsonl, dev.jsonl (6 sentences) and
+ * test.jsonl (6) of invented sentences, the corpus the CLI tests train on; removes it after.
+ *
+ * @param fn the test body, given the folder
+ * @param train sentences in train.jsonl (default 24)
+ * @returns what `fn` returns
+ */
+export async function withInventedCorpus<T>(
+  fn: (dir: string) => Promise<T>,
+  train = 24,
+): Promise<T> {
+  const dir = await Deno.makeTempDir();
+  try {
+    for (const [name, n, seed] of [["train", train, 1], ["dev", 6, 2], ["test", 6, 3]] as const) {
+      await Deno.writeTextFile(`${dir}/${name}.jsonl`, inventedJsonl(n, seed));
+    }
+    return await fn(dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+/**
+ * The `--train`, `--dev` and `--test` flags of cli/train.ts for {@linkcode withInventedCorpus}'s
+ * folder.
+ *
+ * @param dir the folder
+ * @returns six arguments
+ */
+export function corpusFlags(dir: string): string[] {
+  return [
+    "--train",
+    `${dir}/train.jsonl`,
+    "--dev",
+    `${dir}/dev.jsonl`,
+    "--test",
+    `${dir}/test.jsonl`,
+  ];
+}
 
 /** A model small enough to check against the float64 reference: every feature on, no dropout. */
 export const TINY_CONFIG: ModelConfig = resolveConfig({
