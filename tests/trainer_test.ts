@@ -433,3 +433,25 @@ Deno.test("weight decay is recorded in the checkpoint and a resume keeps it unle
     /weightDecay: expected a number ≥ 0, found -1/,
   );
 });
+
+Deno.test("a 1,000-token sentence trains and evaluates with the default model (H = 100)", async () => {
+  const gpu = await acquireGpu();
+  // On the software adapter the LSTM backward splits its time loop for this batch (one
+  // dispatch would pass 65,535 loop iterations at T > 455 with H = 100).
+  const words = ["In", "Rome", "Kim", "smiled", "."];
+  const tags = ["O", "B-LOC", "B-PER", "O", "O"];
+  const long = {
+    tokens: Array.from({ length: 1000 }, (_, i) => words[i % 5]),
+    tags: Array.from({ length: 1000 }, (_, i) => tags[i % 5]),
+  };
+  const events: TrainEvent[] = [];
+  const result = await trainModel(
+    gpu,
+    { train: [...corpus(15, 1), long], dev: [...corpus(4, 2), long] },
+    { batchSize: 8, epochs: 1, seed: 3, patience: 0, onEvent: (e) => events.push(e) },
+  );
+  assert.equal(result.model.config.hidden, 100);
+  assert.ok(Number.isFinite(result.history[0].loss), `loss ${result.history[0].loss}`);
+  assert.ok(result.bestDevF1 >= 0 && result.bestDevF1 <= 1, `dev F1 ${result.bestDevF1}`);
+  assert.ok(events.some((e) => e.type === "epoch"), "no epoch was evaluated");
+});
