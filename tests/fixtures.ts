@@ -315,21 +315,26 @@ export const TINY_CONFIG: ModelConfig = resolveConfig({
 });
 
 /**
- * Encodes {@linkcode TINY_CORPUS} with its own vocabularies into batches.
+ * Encodes {@linkcode TINY_CORPUS} (or another small corpus) with its own vocabularies into
+ * batches.
  *
  * @param config the model (its maxChars)
  * @param batchSize sentences per batch (default 8: one batch)
+ * @param options the corpus (default {@linkcode TINY_CORPUS}) and the batching seed (default 3)
  * @returns the batches and the vocabulary sizes
  */
 export function tinyBatches(
   config: ModelConfig,
   batchSize = 8,
+  options: { corpus?: Sentence[]; seed?: number } = {},
 ): { batches: Batch[]; sizes: VocabularySizes } {
-  const words = buildWordVocabulary(TINY_CORPUS);
-  const chars = buildCharVocabulary(TINY_CORPUS);
-  const tags = buildTagVocabulary(collectTags(TINY_CORPUS));
-  const encoded = encodeSentences(TINY_CORPUS, { words, chars, tags });
-  const batches = makeBatches(encoded, { batchSize, seed: 3, maxChars: config.maxChars });
+  const corpus = options.corpus ?? TINY_CORPUS;
+  const words = buildWordVocabulary(corpus);
+  const chars = buildCharVocabulary(corpus);
+  const tags = buildTagVocabulary(collectTags(corpus));
+  const encoded = encodeSentences(corpus, { words, chars, tags });
+  const seed = options.seed ?? 3;
+  const batches = makeBatches(encoded, { batchSize, seed, maxChars: config.maxChars });
   const sizes = {
     words: words.size,
     chars: chars.size,

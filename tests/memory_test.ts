@@ -1,14 +1,12 @@
 import assert from "node:assert/strict";
-import { encodeSentences, makeBatches } from "../src/data/batch.ts";
-import { CASING_CLASSES } from "../src/data/casing.ts";
-import { collectTags, type Sentence } from "../src/data/sentence.ts";
-import { buildCharVocabulary, buildTagVocabulary, buildWordVocabulary } from "../src/data/vocab.ts";
+import type { Sentence } from "../src/data/sentence.ts";
 import { acquireGpu, createBuffer, destroyBuffer, gpuMemory } from "../src/gpu/mod.ts";
 import { type ModelConfig, resolveConfig } from "../src/model/config.ts";
 import { NerGraph } from "../src/model/graph.ts";
 import { crfLoss } from "../src/ops/crf.ts";
 import { createBiLstm } from "../src/ops/lstm.ts";
 import { viterbiDecode } from "../src/ops/viterbi.ts";
+import { tinyBatches } from "./fixtures.ts";
 
 const corpus: Sentence[] = [
   { tokens: ["Ada", "lived", "in", "London", "."], tags: ["B-PER", "O", "O", "B-LOC", "O"] },
@@ -17,17 +15,7 @@ const corpus: Sentence[] = [
 ];
 
 function setup(config: ModelConfig) {
-  const words = buildWordVocabulary(corpus);
-  const chars = buildCharVocabulary(corpus);
-  const tags = buildTagVocabulary(collectTags(corpus));
-  const encoded = encodeSentences(corpus, { words, chars, tags });
-  const [batch] = makeBatches(encoded, { batchSize: 4, seed: 1, maxChars: config.maxChars });
-  const sizes = {
-    words: words.size,
-    chars: chars.size,
-    casings: CASING_CLASSES.length,
-    tags: tags.size,
-  };
+  const { batches: [batch], sizes } = tinyBatches(config, 4, { corpus, seed: 1 });
   return { batch, sizes };
 }
 
