@@ -481,3 +481,20 @@ Deno.test("a model's calibration temperature scales entity scores; calibrated: f
     /calibrated: expected true or false, found string/,
   );
 });
+
+Deno.test("a 1,000-token sentence tags with a random default-size model (H = 100)", async () => {
+  const model = randomModel({ words: ["a", "b", "c"], seed: 11, config: { hidden: 100 } });
+  const tagger = await Tagger.fromModel(gpu, model);
+  const tokens = Array.from({ length: 1000 }, (_, i) => ["a", "b", "c", "x"][i % 4]);
+  const [r] = await tagger.tagTokens([tokens]);
+  assert.equal(r.tags.length, 1000);
+  const labels = new Set(model.tags.items);
+  assert.ok(r.tags.every((t) => labels.has(t)), "every tag is a label of the model");
+  const mask = transitionMask(model.tags.items, model.scheme);
+  const ids = r.tags.map((t) => model.tags.items.indexOf(t));
+  const K = model.tags.items.length;
+  for (let t = 1; t < ids.length; t++) {
+    assert.equal(mask.transitions[ids[t - 1] * K + ids[t]], 1, `invalid transition at ${t}`);
+  }
+  tagger.destroy();
+});
