@@ -36,6 +36,18 @@ function randomParams(seed: number, E: number, H: number): BiLstmParams {
   };
 }
 
+/** The whole layer's inputs on the GPU: x (B, T, E), lengths (B) and the weights. */
+function layerInputs(gpu: Gpu, x: Float32Array, lengths: number[], p: BiLstmParams) {
+  return {
+    x: createBuffer(gpu, "x", x),
+    lengths: createBuffer(gpu, "lengths", new Int32Array(lengths)),
+    wIh: createBuffer(gpu, "wIh", new Float32Array(p.wIh)),
+    wHh: createBuffer(gpu, "wHh", new Float32Array(p.wHh)),
+    bIh: createBuffer(gpu, "bIh", new Float32Array(p.bIh)),
+    bHh: createBuffer(gpu, "bHh", new Float32Array(p.bHh)),
+  };
+}
+
 /** pre = x·W_ihᵀ + b_ih, (B·T, 8H), in float64 (the matmul both profiles share). */
 function project(x: ArrayLike<number>, p: BiLstmParams, rows: number, E: number, H: number) {
   const pre = new Float32Array(rows * 8 * H);
@@ -344,12 +356,7 @@ Deno.test("lstm gpu profile: the whole layer (with the shared matmuls) equals th
   const f32 = (label: string, n: number) => createBuffer(gpu, label, Math.max(16, n * 4));
   const init = { dWIh: randomArray(620, 8 * H * E), dX: randomArray(621, rows * E) };
   const buf = {
-    x: createBuffer(gpu, "x", x),
-    lengths: createBuffer(gpu, "lengths", new Int32Array(lengths)),
-    wIh: createBuffer(gpu, "wIh", new Float32Array(p.wIh)),
-    wHh: createBuffer(gpu, "wHh", new Float32Array(p.wHh)),
-    bIh: createBuffer(gpu, "bIh", new Float32Array(p.bIh)),
-    bHh: createBuffer(gpu, "bHh", new Float32Array(p.bHh)),
+    ...layerInputs(gpu, x, lengths, p),
     hOut: f32("hOut", rows * 2 * H),
     dhOut: createBuffer(gpu, "dhOut", dh),
     dX: createBuffer(gpu, "dX", init.dX),
@@ -401,12 +408,7 @@ Deno.test("createBiLstm runs the device's kernel profile, or the one it is given
   const lengths = [4, 2, 0];
   const f32 = (n: number) => createBuffer(gpu, "b", Math.max(16, n * 4));
   const buffers = {
-    x: createBuffer(gpu, "x", x),
-    lengths: createBuffer(gpu, "lengths", new Int32Array(lengths)),
-    wIh: createBuffer(gpu, "wIh", new Float32Array(p.wIh)),
-    wHh: createBuffer(gpu, "wHh", new Float32Array(p.wHh)),
-    bIh: createBuffer(gpu, "bIh", new Float32Array(p.bIh)),
-    bHh: createBuffer(gpu, "bHh", new Float32Array(p.bHh)),
+    ...layerInputs(gpu, x, lengths, p),
     hOut: f32(B * T * 2 * H),
   };
   const size = { maxBatch: B, maxTime: T, inputSize: E, hiddenSize: H };
