@@ -155,55 +155,36 @@ Deno.test("lstm forward and backward on the GPU equal the float64 reference", as
   for (const [uniformWeights, hScratch] of [[true, true], [false, false]]) {
     const options = { uniformWeights, hScratch };
     const tol = { atol: 2e-5, rtol: 1e-4 };
-    await checkAgainstReference(
-      gpu,
+    const cases: [BiLstmShape, number[], number][] = [
       // H = 10: an odd count of unit quads (the backward kernel pairs them). Few distinct H:
       // each compiles its own pipelines, seconds each on llvmpipe with a cold cache.
-      { batch: 1, time: 1, inputSize: 3, hiddenSize: 10 },
-      [1],
-      100,
-      tol,
-      options,
-    );
-    await checkAgainstReference(
-      gpu,
-      { batch: 5, time: 7, inputSize: 3, hiddenSize: 10 },
-      [7, 3, 1, 0, 5],
-      200,
-      tol,
-      options,
-    );
-    // More sentences than one workgroup holds (8), E aligned (vec4 matmul); H = 256 below is
-    // a multiple of 4.
-    await checkAgainstReference(
-      gpu,
-      { batch: 19, time: 6, inputSize: 4, hiddenSize: 10 },
-      [6, 1, 2, 6, 5, 0, 3, 4, 6, 1, 2, 5, 5, 1, 6, 2, 3, 4, 1],
-      300,
-      tol,
-      options,
-    );
+      [{ batch: 1, time: 1, inputSize: 3, hiddenSize: 10 }, [1], 100],
+      [{ batch: 5, time: 7, inputSize: 3, hiddenSize: 10 }, [7, 3, 1, 0, 5], 200],
+      // More sentences than one workgroup holds (8), E aligned (vec4 matmul); H = 256 below is
+      // a multiple of 4.
+      [
+        { batch: 19, time: 6, inputSize: 4, hiddenSize: 10 },
+        [6, 1, 2, 6, 5, 0, 3, 4, 6, 1, 2, 5, 5, 1, 6, 2, 3, 4, 1],
+        300,
+      ],
+    ];
+    for (const [shape, lengths, seed] of cases) {
+      await checkAgainstReference(gpu, shape, lengths, seed, tol, options);
+    }
   }
 });
 
 Deno.test("lstm with two rows of sentences per workgroup equals the reference", async () => {
   const gpu = await acquireGpu();
-  await checkAgainstReference(
-    gpu,
-    { batch: 21, time: 5, inputSize: 3, hiddenSize: 18 },
-    [5, 1, 2, 5, 4, 0, 3, 4, 5, 1, 2, 5, 5, 1, 3, 2, 3, 4, 1, 5, 2],
-    500,
-    { atol: 2e-5, rtol: 1e-4 },
-    { forwardQuads: 2, backwardQuads: 2, hScratch: true },
-  );
-  await checkAgainstReference(
-    gpu,
-    { batch: 21, time: 5, inputSize: 3, hiddenSize: 18 },
-    [5, 1, 2, 5, 4, 0, 3, 4, 5, 1, 2, 5, 5, 1, 3, 2, 3, 4, 1, 5, 2],
-    501,
-    { atol: 2e-5, rtol: 1e-4 },
-    { forwardQuads: 2, backwardQuads: 2, hScratch: false },
-  );
+  const shape = { batch: 21, time: 5, inputSize: 3, hiddenSize: 18 };
+  const lengths = [5, 1, 2, 5, 4, 0, 3, 4, 5, 1, 2, 5, 5, 1, 3, 2, 3, 4, 1, 5, 2];
+  for (const [seed, hScratch] of [[500, true], [501, false]] as const) {
+    await checkAgainstReference(gpu, shape, lengths, seed, { atol: 2e-5, rtol: 1e-4 }, {
+      forwardQuads: 2,
+      backwardQuads: 2,
+      hScratch,
+    });
+  }
 });
 
 Deno.test("lstm on a long sentence (T = 150, H = 256) stays under the loop limit", async () => {
