@@ -194,7 +194,7 @@ export function makeBindGroup(
   pipeline: GPUComputePipeline,
   bindings: Binding[],
 ): GPUBindGroup {
-  return gpu.device.createBindGroup({
+  const group = gpu.device.createBindGroup({
     label,
     layout: pipeline.getBindGroupLayout(0),
     entries: bindings.map((b, binding) => ({
@@ -202,6 +202,72 @@ export function makeBindGroup(
       resource: "buffer" in b && !(b instanceof GPUBuffer) ? b : { buffer: b as GPUBuffer },
     })),
   });
+  bindGroupSources.set(group, {
+    label,
+    pipeline,
+    bindings,
+    byRanges: new Map([[rangeKey(bindings), group]]),
+  });
+  return group;
+}
+
+/** What a bind group was made from, and the groups made since for other ranges of the same bindings. */
+interface BindGroupSource {
+  label: string;
+  pipeline: GPUComputePipeline;
+  bindings: Binding[];
+  byRanges: Map<string, GPUBindGroup>;
+}
+const bindGroupSources = new WeakMap<GPUBindGroup, BindGroupSource>();
+
+/** The offsets and sizes of a binding list, as a map key. */
+function rangeKey(bindings: Binding[]): string {
+  return bindings.map((b) => b instanceof GPUBuffer ? "" : `${b.offset ?? 0}+${b.size ?? ""}`)
+    .join();
+}
+
+/**
+ * Rebinds each dispatch to the current ranges of the binding objects its bind group was made
+ * from: for a caller that moves the `offset` (or `size`) of a `{ buffer, offset, size }`
+ * binding it passed to an op (as a split BiLSTM does per batch shape). One bind group is made
+ * per distinct set of ranges and reused after.
+ *
+ * @param gpu the device
+ * @param dispatches dispatches whose bind groups came from {@linkcode makeBindGroup}
+ * @throws {Error} naming a dispatch whose bind group was made elsewhere
+ * @example
+ * ```ts
+ * import { acquireGpu } from "./device.ts";
+ * import { createBuffer, readFloat32 } from "./buffers.ts";
+ * import { makeDispatch, rebindDispatches, submitDispatches } from "./kernel.ts";
+ * const gpu = await acquireGpu();
+ * const x = createBuffer(gpu, "x", 512);
+ * const range = { buffer: x, offset: 0, size: 16 };
+ * const code = "@group(0) @binding(0) var<storage, read_write> x: array<f32>;\n" +
+ *   "@compute @workgroup_size(1) fn main() { x[0] = 7.0; }";
+ * const d = await makeDispatch(gpu, { label: "seven", code }, [range], [1]);
+ * range.offset = 256;
+ * rebindDispatches(gpu, [d]);
+ * submitDispatches(gpu, [d]);
+ * if ((await readFloat32(gpu, x))[64] !== 7) throw new Error("not rebound");
+ * ```
+ */
+export function rebindDispatches(gpu: Gpu, dispatches: readonly Dispatch[]): void {
+  for (const dispatch of dispatches) {
+    const source = bindGroupSources.get(dispatch.bindGroup);
+    if (!source) {
+      throw new Error(`Dispatch '${dispatch.label}': its bind group was not made by makeBindGroup`);
+    }
+    const key = rangeKey(source.bindings);
+    let group = source.byRanges.get(key);
+    if (!group) {
+      const { label, pipeline, bindings } = source;
+      group = gpu.scoped(label, () => makeBindGroup(gpu, label, pipeline, bindings));
+      bindGroupSources.set(group, source);
+      source.byRanges.set(key, group);
+    }
+    dispatch.bindGroup = group;
+  }
 }
 
 /**

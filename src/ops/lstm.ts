@@ -38,6 +38,7 @@ import {
 import { columnSum, matmulBackward, matmulForward } from "./matmul.ts";
 import { type KernelProfile, kernelProfile } from "../gpu/profile.ts";
 import { lstmGpuLayerBackward, lstmGpuLayerForward } from "./lstm_gpu.ts";
+import { createSplitBiLstm, sentenceGroups, type SplitOptions } from "./lstm_split.ts";
 
 /** The layer's sizes: the graph is built for the largest batch and resized per batch. */
 export interface BiLstmSize {
@@ -125,6 +126,12 @@ export interface BiLstm extends SequenceOp {
   /** The kernels the recurrences run (see `src/gpu/profile.ts`). */
   readonly profile: KernelProfile;
   /**
+   * The groups of sentences the layer runs as, each a layer over a contiguous range of the
+   * batch, when the whole batch's saved buffers would pass one storage binding
+   * (`lstm_split.ts`); absent when the layer is not split.
+   */
+  readonly groups?: readonly BiLstm[];
+  /**
    * Builds the backward, 7 dispatches in order (6 without dX): pack
    * W_hhᵀ, the fused reverse-time kernel (dz), dX = dz·W_ih, dW_ih += dzᵀ·x
    * with dB_ih += Σ dz (two dispatches), dW_hh += Σ_t dz_tᵀ·h_prev_t,
@@ -138,7 +145,7 @@ export interface BiLstm extends SequenceOp {
 }
 
 /** Options for {@linkcode createBiLstm}: the sizes, kernel tuning, label and allocator. */
-export interface BiLstmOptions extends OpOptions {
+export interface BiLstmOptions extends OpOptions, SplitOptions {
   /** Rows of 8 sentences per workgroup of the forward kernel (default 1; capped to fit). */
   forwardQuads?: number;
   /**
@@ -380,6 +387,9 @@ export async function createBiLstm(
   options: BiLstmSize & BiLstmOptions,
 ): Promise<BiLstm> {
   const plan = planLayer(gpu, buffers, options);
+  // Saved buffers past one storage binding: run as groups of sentences (lstm_split.ts).
+  const counts = sentenceGroups(gpu, options, options);
+  if (counts.length > 1) return createSplitBiLstm(gpu, buffers, options, counts, createBiLstm);
   const { label, maxBatch, maxTime, UB } = plan;
   const mem = opAllocator(gpu, label, options);
   const saved = allocateSaved(mem, plan);
