@@ -26,7 +26,7 @@ import {
 } from "../src/gpu/mod.ts";
 import { createBiLstm } from "../src/ops/lstm.ts";
 import { biLstmBackwardRef, biLstmRef } from "../src/ops/lstm_ref.ts";
-import { type KernelBenchResult, kernelTable, timeDispatches } from "./report.ts";
+import { type KernelBenchResult, kernelTable, timeFlopCases } from "./report.ts";
 import { assertClose } from "../tests/assert_close.ts";
 
 /** Seeded values uniform in [−scale, scale) from a 32-bit LCG. */
@@ -188,16 +188,8 @@ export async function benchLstm(
       [`layer forward (${layer.dispatches.length} dispatches)`, layer.dispatches, flops.forward],
       [`layer backward (${backward.length} dispatches)`, backward, flops.backward],
     ];
-    for (const [what, dispatches, count] of cases) {
-      const ms = await timeDispatches(gpu, dispatches, buf.hOut, reps);
-      results.push({
-        op: "lstm",
-        config: `${name}: ${what}`,
-        ms,
-        gflops: count / ms / 1e6,
-        validated: true,
-      });
-    }
+    const timing = { op: "lstm", prefix: name, sync: buf.hOut, reps };
+    results.push(...await timeFlopCases(gpu, cases, timing));
     layer.destroy();
     for (const b of Object.values(buf)) b.destroy();
   }

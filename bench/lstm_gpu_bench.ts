@@ -27,7 +27,7 @@ import {
 } from "../src/gpu/mod.ts";
 import { lstmGpuBackward, lstmGpuForward, lstmGpuWeightGrads } from "../src/ops/lstm_gpu.ts";
 import { biLstmBackwardRef, biLstmRef } from "../src/ops/lstm_ref.ts";
-import { type KernelBenchResult, kernelTable, timeDispatches } from "./report.ts";
+import { type KernelBenchResult, kernelTable, timeFlopCases } from "./report.ts";
 import {
   benchInputs,
   benchLengths,
@@ -128,16 +128,8 @@ export async function benchLstmGpu(
       ],
       ["dW_hh + biases, split-K (4 dispatches)", grads.dispatches, 2 * rows * 8 * H * H],
     ];
-    for (const [what, dispatches, count] of cases) {
-      const ms = await timeDispatches(gpu, dispatches, buf.hOut, reps);
-      results.push({
-        op: "lstm (gpu profile)",
-        config: `${name}: ${what}`,
-        ms,
-        gflops: count / ms / 1e6,
-        validated: true,
-      });
-    }
+    const timing = { op: "lstm (gpu profile)", prefix: name, sync: buf.hOut, reps };
+    results.push(...await timeFlopCases(gpu, cases, timing));
     for (const op of [forward, backward, grads]) op.destroy();
     for (const x of Object.values(buf)) x.destroy();
   }

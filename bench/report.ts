@@ -63,6 +63,44 @@ export async function timeDispatches(
 }
 
 /**
+ * Times each named case with {@linkcode timeDispatches} and reports its GFLOP/s, for a
+ * benchmark that validated the kernels before timing them.
+ *
+ * @param gpu the device
+ * @param cases what each case runs: its name, one iteration's launches and its FLOP count
+ * @param options the op family, a prefix of every config, the buffer to wait on, reps
+ * @returns one validated result per case, `${prefix}: ${name}`
+ *
+ * @example
+ * ```ts
+ * import { acquireGpu, createBuffer } from "../src/gpu/mod.ts";
+ * import { timeFlopCases } from "./report.ts";
+ * const gpu = await acquireGpu();
+ * const sync = createBuffer(gpu, "sync", 4);
+ * const [r] = await timeFlopCases(gpu, [["nothing", [], 0]], { op: "none", prefix: "x", sync, reps: 2 });
+ * if (r.config !== "x: nothing") throw new Error(r.config);
+ * ```
+ */
+export async function timeFlopCases(
+  gpu: Gpu,
+  cases: readonly (readonly [string, readonly Dispatch[], number])[],
+  options: { op: string; prefix: string; sync: GPUBuffer; reps: number },
+): Promise<KernelBenchResult[]> {
+  const results: KernelBenchResult[] = [];
+  for (const [name, dispatches, flops] of cases) {
+    const ms = await timeDispatches(gpu, dispatches, options.sync, options.reps);
+    results.push({
+      op: options.op,
+      config: `${options.prefix}: ${name}`,
+      ms,
+      gflops: flops / ms / 1e6,
+      validated: true,
+    });
+  }
+  return results;
+}
+
+/**
  * Formats rows as a markdown table.
  *
  * @param header column names
