@@ -92,4 +92,9 @@ export {
   type TrainResult,
 } from "./src/train/trainer.ts";
 export { type BatchFit, bytesPerRow, fitBatches } from "./src/train/batching.ts";
+export {
+  calibrateOnDev,
+  type CalibrationDecision,
+  formatCalibration,
+} from "./src/train/calibrate.ts";
 export type { ProgressSink } from "./src/train/progress.ts";

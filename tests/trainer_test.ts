@@ -8,6 +8,9 @@ import { type TrainEvent, trainModel, type TrainOptions } from "../src/train/tra
 import { bytesPerRow, fitBatches } from "../src/train/batching.ts";
 import { resolveTrainOptions } from "../src/train/options.ts";
 import { resolveConfig } from "../src/model/config.ts";
+import { Tagger } from "../src/api/tagger.ts";
+import { evaluateModel } from "../src/api/evaluate.ts";
+import { fitTemperature } from "../src/eval/calibration.ts";
 
 /** Invented sentences: a name, a place and filler words, in a few patterns. */
 function corpus(n: number, seed: number): Sentence[] {
@@ -313,7 +316,8 @@ Deno.test("trainModel destroys its graph, also when it fails", async () => {
       if (e.type === "start") during = gpuMemory(gpu).liveBytes;
     };
     await trainModel(gpu, data, { ...options, epochs: 1, onEvent: measure });
-    assert.equal(destroyed, 1);
+    // The training graph and the graph of the Tagger that fits the calibration on dev.
+    assert.equal(destroyed, 2);
     assert.ok(gpuMemory(gpu).liveBytes < during, `live ${before} → ${during}, not freed`);
     await assert.rejects(
       trainModel(gpu, data, {
@@ -325,7 +329,7 @@ Deno.test("trainModel destroys its graph, also when it fails", async () => {
       }),
       /log full/,
     );
-    assert.equal(destroyed, 2, "a failed run kept its graph");
+    assert.equal(destroyed, 3, "a failed run kept its graph");
   } finally {
     NerGraph.prototype.destroy = destroy;
   }
@@ -454,4 +458,41 @@ Deno.test("a 1,000-token sentence trains and evaluates with the default model (H
   assert.ok(Number.isFinite(result.history[0].loss), `loss ${result.history[0].loss}`);
   assert.ok(result.bestDevF1 >= 0 && result.bestDevF1 <= 1, `dev F1 ${result.bestDevF1}`);
   assert.ok(events.some((e) => e.type === "epoch"), "no epoch was evaluated");
+});
+
+Deno.test("calibration: a temperature fitted on dev after training, kept only if it lowers the dev ECE", async () => {
+  const gpu = await acquireGpu();
+  const events: TrainEvent[] = [];
+  const on = await trainModel(gpu, data, { ...options, epochs: 2, onEvent: (e) => events.push(e) });
+  const off = await trainModel(gpu, data, { ...options, epochs: 2, calibrate: false });
+  // The fit happens after training, on the chosen model: the weights are the same bit for bit.
+  assert.deepEqual(on.model.tensors, off.model.tensors);
+  assert.equal(off.calibration, undefined);
+  assert.equal(off.model.calibration, undefined);
+  assert.equal("calibration" in off.model.summary!, false);
+  const d = on.calibration!;
+  assert.ok(d, "the default run records a calibration decision");
+  assert.deepEqual(events.filter((e) => e.type === "calibration"), [{ type: "calibration", ...d }]);
+  assert.deepEqual(on.model.summary!.calibration, d);
+  // The decision recomputed from the dev set with a Tagger of the chosen weights, raw scores.
+  using tagger = await Tagger.fromModel(gpu, off.model);
+  const raw = await evaluateModel(tagger, data.dev);
+  assert.ok(raw.spans.length > 0, "the model predicts spans on dev");
+  assert.equal(d.spans, raw.spans.length);
+  assert.ok(Math.abs(d.devEce - raw.calibration.ece) < 1e-12);
+  assert.ok(Math.abs(d.temperature - fitTemperature(raw.spans)) < 1e-9);
+  const scaled = await evaluateModel(tagger, data.dev, { temperature: d.temperature });
+  assert.ok(Math.abs(d.devEceCalibrated - scaled.calibration.ece) < 1e-12);
+  assert.equal(d.applied, d.devEceCalibrated < d.devEce);
+  const stored = decodeModel(on.bytes, "on.safetensors").calibration;
+  if (d.applied) {
+    assert.deepEqual(stored, { temperature: d.temperature, fittedOn: "dev", spans: d.spans });
+  } else {
+    assert.equal(stored, undefined);
+  }
+  assert.deepEqual(on.model.calibration, stored);
+  assert.throws(
+    () => resolveTrainOptions({ calibrate: "yes" as unknown as boolean }),
+    /calibrate: expected true or false, found yes/,
+  );
 });

@@ -7,6 +7,7 @@
 
 import type { Coverage } from "../data/embeddings.ts";
 import type { ModelConfig } from "../model/config.ts";
+import type { CalibrationDecision } from "./calibrate.ts";
 
 /** One epoch's result. */
 export interface EpochEvent {
@@ -54,4 +55,6 @@ export type TrainEvent =
   /** Something the caller should know: unseen tags, an empty test set, smaller batches. */
   | { type: "warning"; message: string }
   | { type: "stop"; reason: string; epoch: number }
+  /** The end-of-training temperature fit on dev and whether it was kept. */
+  | ({ type: "calibration" } & CalibrationDecision)
   | { type: "test"; f1: number; precision: number; recall: number };

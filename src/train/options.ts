@@ -48,6 +48,8 @@ export const TRAIN_DEFAULTS = Object.freeze({
   wordDropout: 0.2,
   /** Steps between loss readbacks. */
   lossEvery: 50,
+  /** After training, fit a temperature of span scores on dev; keep it if it lowers the dev ECE. */
+  calibrate: true,
 });
 
 /** Options of `trainModel`; every field has a default ({@linkcode TRAIN_DEFAULTS}). */
@@ -141,6 +143,14 @@ export interface TrainOptions {
   signal?: AbortSignal;
   /** Text describing the data, stored in the model's summary. */
   corpus?: string;
+  /**
+   * After training, tag the dev set once with the chosen model, fit a
+   * temperature of its span scores (`fitTemperature`) and store it in the
+   * model's `calibration` when it lowers the dev expected calibration error
+   * (default true). The decision is in the result and the summary either way.
+   * The weights never change.
+   */
+  calibrate?: boolean;
 }
 
 /** The loop's options with every default filled in and every value checked. */
@@ -202,6 +212,7 @@ export function resolveTrainOptions(options: TrainOptions): ResolvedTrainOptions
     "a probability in [0, 1)",
     o.wordDropout,
   );
+  check("calibrate", typeof o.calibrate === "boolean", "true or false", o.calibrate);
   if (o.timeBudget !== undefined) {
     check("timeBudget", o.timeBudget > 0, "a number of seconds > 0", o.timeBudget);
   }

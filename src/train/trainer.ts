@@ -41,6 +41,7 @@ import { type ModelConfig, resolveConfig } from "../model/config.ts";
 import { fromPytorchTensors, NerGraph, toPytorchTensors } from "../model/graph.ts";
 import { relabelModel } from "../model/relabel.ts";
 import { Progress } from "./progress.ts";
+import { calibrateOnDev, type CalibrationDecision } from "./calibrate.ts";
 import { mulberry32 } from "../data/random.ts";
 import { EarlyStopping } from "./early_stopping.ts";
 import { dropWords, singletonWords } from "./word_dropout.ts";
@@ -49,6 +50,7 @@ import type { EpochEvent, TrainEvent } from "./events.ts";
 import { type ResolvedTrainOptions, resolveTrainOptions, type TrainOptions } from "./options.ts";
 
 export type { EpochEvent, TrainEvent } from "./events.ts";
+export type { CalibrationDecision } from "./calibrate.ts";
 export { TRAIN_DEFAULTS, type TrainOptions } from "./options.ts";
 
 /** Steps between updates of the weight average (it costs a pass over every parameter). */
@@ -70,6 +72,8 @@ export interface TrainResult {
   history: EpochEvent[];
   /** Test-set report with the best model, when test data was given. */
   test?: EvaluationReport;
+  /** The dev-set temperature fit and whether the model keeps it (absent with `calibrate: false`). */
+  calibration?: CalibrationDecision;
   /** Why training stopped. */
   stopReason: string;
   /** Seconds spent in training steps (not evaluation). */
@@ -776,11 +780,13 @@ async function finish(run: Run, stopReason: string): Promise<TrainResult> {
   }
   const test = await testReport(run);
   const model = modelFrom(run, run.best);
+  const calibration = await calibrate(run, model);
   model.summary = summary(run, {
     testF1: test?.entities.overall.f1,
     epochs,
     trainSeconds: state.trainSeconds,
     stopReason,
+    ...(calibration ? { calibration } : {}),
   });
   return {
     model,
@@ -790,8 +796,28 @@ async function finish(run: Run, stopReason: string): Promise<TrainResult> {
     epochs,
     history: run.partial ? [...state.history, run.partial] : state.history,
     test,
+    calibration,
     stopReason,
     trainSeconds: state.trainSeconds,
     warnings: run.warnings,
   };
+}
+
+/**
+ * With `calibrate` (the default): the dev-set temperature fit of the chosen
+ * model, stored in `model.calibration` when it lowers the dev ECE.
+ */
+async function calibrate(run: Run, model: ModelData): Promise<CalibrationDecision | undefined> {
+  if (!run.o.calibrate) return undefined;
+  const decision = await calibrateOnDev(run.gpu, model, run.dev);
+  run.emit({ type: "calibration", ...decision });
+  if (decision.applied) {
+    const corpus = run.options.corpus;
+    model.calibration = {
+      temperature: decision.temperature,
+      fittedOn: corpus ? `dev (${corpus})` : "dev",
+      spans: decision.spans,
+    };
+  }
+  return decision;
 }
