@@ -89,6 +89,12 @@ async function setup(
   return { layer, buf };
 }
 
+/** The buffers of {@linkcode setup} that the layer's backward reads and writes. */
+function gradientBuffers(buf: Record<string, GPUBuffer>) {
+  const { dhOut, dX, dWIh, dWHh, dBIh, dBHh } = buf;
+  return { dhOut, dX, dWIh, dWHh, dBIh, dBHh };
+}
+
 /** Runs forward + backward on the GPU and checks every output against the reference. */
 async function checkAgainstReference(
   gpu: Gpu,
@@ -115,14 +121,7 @@ async function checkAgainstReference(
   };
   for (const [k, v] of Object.entries(init)) writeBuffer(gpu, buf[k], v);
   writeBuffer(gpu, buf.dX, randomArray(seed + 24, B * T * E));
-  const backward = await layer.backward({
-    dhOut: buf.dhOut,
-    dX: buf.dX,
-    dWIh: buf.dWIh,
-    dWHh: buf.dWHh,
-    dBIh: buf.dBIh,
-    dBHh: buf.dBHh,
-  });
+  const backward = await layer.backward(gradientBuffers(buf));
   submitDispatches(gpu, [...layer.dispatches, ...backward.dispatches]);
   const tag = `B=${B} T=${T} E=${E} H=${H} lengths=${lengths} uniform W=${layer.uniformWeights}` +
     ` options=${JSON.stringify(options)}`;
@@ -256,15 +255,7 @@ Deno.test("lstm: a padded batch equals its sentences run one by one (after resiz
   const x = randomArray(8, 4 * T * E);
   const dh = randomArray(9, 4 * T * 2 * H);
   const { layer, buf } = await setup(gpu, shape, p);
-  const grads = {
-    dhOut: buf.dhOut,
-    dX: buf.dX,
-    dWIh: buf.dWIh,
-    dWHh: buf.dWHh,
-    dBIh: buf.dBIh,
-    dBHh: buf.dBHh,
-  };
-  const backward = await layer.backward(grads);
+  const backward = await layer.backward(gradientBuffers(buf));
   writeBuffer(gpu, buf.x, x);
   writeBuffer(gpu, buf.lengths, new Int32Array(lengths));
   writeBuffer(gpu, buf.dhOut, dh);
