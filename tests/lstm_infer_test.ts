@@ -72,7 +72,7 @@ Deno.test("lstm_infer forward equals the float64 reference (padding, both direct
       { batch: 19, time: 6, inputSize: 3, hiddenSize: 10 },
       [6, 1, 2, 6, 5, 0, 3, 4, 6, 1, 2, 5, 5, 1, 6, 2, 3, 4, 1],
       300,
-      { uniformWeights },
+      { uniformWeights, quads: 1 },
     );
     assert.equal(used.uniformWeights, uniformWeights, "the W_hh path asked for is the one run");
     await checkAgainstReference(
@@ -80,12 +80,12 @@ Deno.test("lstm_infer forward equals the float64 reference (padding, both direct
       { batch: 1, time: 1, inputSize: 3, hiddenSize: 10 },
       [1],
       100,
-      { uniformWeights },
+      { uniformWeights, quads: 1 },
     );
   }
 });
 
-Deno.test("lstm_infer with two rows of sentences per workgroup equals the reference", async () => {
+Deno.test("lstm_infer with two and four rows of sentences per workgroup equals the reference", async () => {
   const gpu = await acquireGpu();
   const used = await checkAgainstReference(
     gpu,
@@ -95,6 +95,15 @@ Deno.test("lstm_infer with two rows of sentences per workgroup equals the refere
     { quads: 2 },
   );
   assert.equal(used.quads, 2);
+  // 21 sentences leave most of the workgroup empty.
+  const fit = await checkAgainstReference(
+    gpu,
+    { batch: 21, time: 5, inputSize: 3, hiddenSize: 18 },
+    [5, 1, 2, 5, 4, 0, 3, 4, 5, 1, 2, 5, 5, 1, 3, 2, 3, 4, 1, 5, 2],
+    501,
+    { quads: 4 },
+  );
+  assert.equal(fit.quads, 4);
 });
 
 Deno.test("lstm_infer at H = 100 (the shipped size, uniform W_hh) and a long sentence", async () => {
@@ -108,6 +117,7 @@ Deno.test("lstm_infer at H = 100 (the shipped size, uniform W_hh) and a long sen
     { atol: 5e-5, rtol: 1e-3 },
   );
   assert.equal(used.uniformWeights, true, "H = 100 fits one 64 KiB uniform block per gate");
+  assert.equal(used.quads, 2, "the default: 2 rows of 8 sentences fit 16 KiB at H = 100");
 });
 
 Deno.test("lstm_infer refuses sizes it cannot run, naming them", async () => {

@@ -47,7 +47,12 @@ export interface LstmInferSize {
 
 /** Options for {@linkcode lstmInferForward}. */
 export interface LstmInferOptions extends OpOptions {
-  /** Rows of 8 sentences per workgroup (default 1; capped to fit workgroup storage). */
+  /**
+   * Rows of 8 sentences per workgroup (default 2, capped to fit the device's workgroup
+   * storage: on llvmpipe 2 rows ran the recurrence 1.7× faster than 1 at H = 100 in
+   * bench/lstm_infer_bench.ts; 4 rows at H = 100 (25 KiB of workgroup memory) took llvmpipe
+   * over a minute to compile).
+   */
   quads?: number;
   /** Read W_hh from uniform bindings when it fits the device (default true). */
   uniformWeights?: boolean;
@@ -131,7 +136,7 @@ function plan(gpu: Gpu, size: LstmInferSize, options: LstmInferOptions): InferPl
   return {
     H,
     UB,
-    qy: Math.max(1, Math.min(options.quads ?? 1, fit)),
+    qy: Math.max(1, Math.min(options.quads ?? 2, fit)),
     useUniform,
     wStride: useUniform ? UNIFORM_BLOCK / 16 : UB * UB * 4,
   };
