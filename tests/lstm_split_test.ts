@@ -16,6 +16,9 @@ import {
   type BiLstmShape,
 } from "../src/ops/lstm_ref.ts";
 import { assertClose, randomArray } from "./assert_close.ts";
+import { NerGraph } from "../src/model/graph.ts";
+import { modelLossRef } from "../src/model/graph_ref.ts";
+import { TINY_CONFIG, TINY_CORPUS, tinyBatches } from "./fixtures.ts";
 
 const GRADS = ["dWIh", "dWHh", "dBIh", "dBHh"] as const;
 
@@ -166,4 +169,52 @@ Deno.test("a BiLSTM split into sentence groups equals the whole layer (h, dX bit
     l.layer.destroy();
     for (const b of Object.values(l.buf)) b.destroy();
   }
+});
+
+Deno.test("a graph whose BiLSTM layers run as sentence groups trains and tags as the unsplit graph and the float64 reference", async () => {
+  const gpu = await acquireGpu();
+  // 72 sentences in one batch (the tiny corpus nine times); maxTime 8 at H = 5 (Hp = 8):
+  // 8·64·4 = 2,048 bytes of gates per sentence, so this limit splits each layer into 64 + 8.
+  const config = { ...TINY_CONFIG, layers: 2 };
+  const corpus = Array.from({ length: 9 }, () => TINY_CORPUS).flat();
+  const { batches, sizes } = tinyBatches(config, corpus.length, { corpus });
+  const batch = batches[0];
+  assert.equal(batch.size, 72);
+  const capacity = { maxBatch: 72, maxTime: 8, maxChars: config.maxChars };
+  const maxBindingBytes = 64 * 2048;
+  const whole = await NerGraph.create(gpu, config, sizes, capacity, { seed: 4 });
+  const split = await NerGraph.create(gpu, config, sizes, capacity, { seed: 4, maxBindingBytes });
+  const lstmDispatches = 2 * (3 + 7); // per layer: the forward's 3, the backward's 7
+  assert.equal(split.dispatchesPerStep, whole.dispatchesPerStep + lstmDispatches);
+  const params = await whole.readParameters();
+  const ref = modelLossRef(config, sizes, params, batch);
+  whole.trainOn(batch, { lr: 1e-3 });
+  split.trainOn(batch, { lr: 1e-3 });
+  const loss = await split.takeLoss();
+  assert.equal(loss, await whole.takeLoss(), "the forward is bit-identical, so is the loss");
+  assertClose([loss], [ref.loss], { name: "loss", rtol: 1e-5 });
+  const gs = await split.readGradients();
+  const gw = await whole.readGradients();
+  for (const [name, expected] of Object.entries(ref.grads)) {
+    if (name.startsWith("lstm.")) {
+      assertClose(gs[name], gw[name], { name: `d ${name} split vs whole`, atol: 1e-6, rtol: 1e-5 });
+    } else {
+      // Below the BiLSTM every gradient comes from dX, which is bit-identical.
+      sameBits(gs[name], gw[name], `d ${name}`);
+    }
+    assertClose(gs[name], expected, { name: `d ${name}`, atol: 2e-5, rtol: 1e-3 });
+  }
+  // Inference on the same weights: both graphs load the whole graph's parameters.
+  const tagger = await NerGraph.create(gpu, config, sizes, capacity, {
+    seed: 4,
+    training: false,
+    maxBindingBytes,
+  });
+  const trained = await whole.readParameters();
+  tagger.writeParameters(trained);
+  const a = await tagger.infer(batch, { marginals: true });
+  const b = await whole.infer(batch, { marginals: true });
+  sameBits(a.emissions!, b.emissions!, "emissions");
+  assert.deepEqual(a.tags, b.tags);
+  for (const g of [whole, split, tagger]) g.destroy();
 });

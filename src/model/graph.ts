@@ -64,6 +64,12 @@ export interface GraphOptions {
   training?: boolean;
   /** Allowed transitions for constrained decoding, (K, K) [from, to] and (K) start/end, 1 = allowed. */
   constraints?: TransitionMask;
+  /**
+   * Bytes one storage binding may hold (default: the device's limit). BiLSTM layers whose
+   * saved buffers would pass it run as groups of sentences (`src/ops/lstm_split.ts`); a
+   * small value forces that split at small shapes (tests).
+   */
+  maxBindingBytes?: number;
 }
 
 /** The stacked GPU-side name of a PyTorch LSTM tensor name, or the name itself. */
@@ -184,9 +190,10 @@ export function parameterLayout(config: ModelConfig, sizes: VocabularySizes): Pa
 }
 
 /**
- * Throws when the largest LSTM gate buffer, (B·T, 8H) f32, would not fit one storage binding,
+ * Throws when an LSTM layer's output, (B·T, 2H) f32, would not fit one storage binding (the
+ * layer's larger saved buffers, (B·T, 8H), split into groups of sentences when they pass it),
  * or when B would pass 65,535 sentences (the per-sentence grids have one workgroup per ≥ 1
- * sentences in x; the per-row grids fit any B·T the gate buffer allows: ≤ 2²⁰ rows).
+ * sentences in x; the per-row grids fit any B·T the output allows: ≤ 2²² rows).
  */
 function checkCapacity(gpu: Gpu, config: ModelConfig, capacity: GraphCapacity): void {
   const maxGroups = gpu.device.limits.maxComputeWorkgroupsPerDimension;
@@ -196,13 +203,13 @@ function checkCapacity(gpu: Gpu, config: ModelConfig, capacity: GraphCapacity): 
         `dimension this adapter allows; use a smaller batch size`,
     );
   }
-  const largest = capacity.maxBatch * capacity.maxTime * 8 * config.hidden * 4;
+  const largest = capacity.maxBatch * capacity.maxTime * 2 * config.hidden * 4;
   const limit = gpu.device.limits.maxStorageBufferBindingSize;
   if (largest > limit) {
     const mib = (bytes: number) => (bytes / 2 ** 20).toFixed(0);
     throw new RangeError(
       `A batch of ${capacity.maxBatch} sentences × ${capacity.maxTime} tokens at hidden size ` +
-        `${config.hidden} needs ${mib(largest)} MiB per LSTM gate buffer, more than ` +
+        `${config.hidden} needs ${mib(largest)} MiB per LSTM output buffer, more than ` +
         `this adapter's ${mib(limit)} MiB storage binding limit; use a smaller batch size`,
     );
   }
@@ -227,12 +234,13 @@ function initialParameters(
 async function buildStages(
   ctx: StageContext,
   constraints?: TransitionMask,
+  maxBindingBytes?: number,
 ): Promise<{ stages: Stage[]; head: HeadStage }> {
   const features = await featuresStage(ctx);
   const stages: Stage[] = [features.stage];
   let activation = features.output;
   for (let layer = 0; layer < ctx.config.layers; layer++) {
-    const lstm = await bilstmStage(ctx, layer, activation);
+    const lstm = await bilstmStage(ctx, layer, activation, { maxBindingBytes });
     stages.push(lstm.stage);
     activation = lstm.output;
   }
@@ -313,7 +321,7 @@ export class NerGraph {
    * @param config the model configuration
    * @param sizes vocabulary sizes
    * @param capacity the largest batch
-   * @param options seed, training or inference only, decoding constraints
+   * @param options seed, training or inference only, decoding constraints, binding limit
    * @returns the graph
    */
   static async create(
@@ -350,7 +358,7 @@ export class NerGraph {
         training,
         seed,
       };
-      await graph.#build(ctx, options.constraints);
+      await graph.#build(ctx, options);
       graph.gpuBytes = allocator.liveBytes;
       return graph;
     } catch (e) {
@@ -360,9 +368,9 @@ export class NerGraph {
   }
 
   /** Builds the stages and the step's dispatch list: zero, forwards, backwards reversed, update. */
-  async #build(ctx: StageContext, constraints?: TransitionMask): Promise<void> {
+  async #build(ctx: StageContext, options: GraphOptions): Promise<void> {
     this.#ctx = ctx;
-    const { stages, head } = await buildStages(ctx, constraints);
+    const { stages, head } = await buildStages(ctx, options.constraints, options.maxBindingBytes);
     this.#stages = stages;
     this.#head = head;
     this.inferForward.push(...stages.flatMap((s) => s.infer));

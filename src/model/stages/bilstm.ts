@@ -7,6 +7,7 @@
  */
 
 import { createBiLstm } from "../../ops/lstm.ts";
+import type { SplitOptions } from "../../ops/lstm_split.ts";
 import { type Activation, slice, type Stage, type StageContext } from "./stage.ts";
 
 /**
@@ -15,12 +16,14 @@ import { type Activation, slice, type Stage, type StageContext } from "./stage.t
  * @param ctx the stage context
  * @param layer the layer index k (its tensors are `lstm.*_l{k}`)
  * @param input the previous stage's output activation
+ * @param split the binding limit the layer's saved buffers must fit (default: the device's)
  * @returns the stage and its output activation (B·T, 2H)
  */
 export async function bilstmStage(
   ctx: StageContext,
   layer: number,
   input: Activation,
+  split: SplitOptions = {},
 ): Promise<{ stage: Stage; output: Activation }> {
   const { gpu, config, capacity, inputs } = ctx;
   const name = `lstm ${layer}`;
@@ -47,6 +50,7 @@ export async function bilstmStage(
     hiddenSize: H,
     label: name,
     allocator: mem,
+    ...split,
   });
   const g = (tensor: string) => slice(ctx, ctx.grads, `lstm.${tensor}_l${layer}`);
   const backward = dH
