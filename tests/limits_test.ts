@@ -25,6 +25,7 @@ import { charCnnForward } from "../src/ops/char_cnn.ts";
 import { crfLoss, crfMarginals, crfParamsBinding } from "../src/ops/crf.ts";
 import { gradNorm } from "../src/ops/grad_norm.ts";
 import { createBiLstm } from "../src/ops/lstm.ts";
+import { createBiLstmInfer } from "../src/ops/lstm_infer.ts";
 import { biLstmRef } from "../src/ops/lstm_ref.ts";
 import { assertClose, randomArray } from "./assert_close.ts";
 
@@ -229,15 +230,28 @@ async function otherEntries(gpu: Gpu): Promise<void> {
     logAlpha: f32(B * T * K),
     logBeta: f32(B * T * K),
   }, { batch: B, time: T, tags: K, stepsPerDispatch: 2 });
+  // The inference-only recurrence at the largest H with W_hh in uniform bindings (9 uniforms).
+  const H = 128;
+  const infer = await createBiLstmInfer(gpu, {
+    x: f32(B * T * 4),
+    lengths: sequence.lengths,
+    wIh: f32(8 * H * 4),
+    wHh: f32(8 * H * H),
+    bIh: f32(8 * H),
+    bHh: f32(8 * H),
+    hOut: f32(B * T * 2 * H),
+  }, { maxBatch: B, maxTime: T, inputSize: 4, hiddenSize: H });
+  assert.ok(infer.uniformWeights, "H = 128 reads W_hh from uniform bindings");
   submitDispatches(gpu, [
     ...direct.dispatches,
     crfParams.pack,
     ...norm.dispatches,
     ...loss.dispatches,
     ...marginals.dispatches,
+    ...infer.dispatches,
   ]);
   await gpu.device.queue.onSubmittedWorkDone();
-  for (const op of [direct, norm, loss, marginals]) op.destroy();
+  for (const op of [direct, norm, loss, marginals, infer]) op.destroy();
   mem.destroy();
 }
 
