@@ -19,6 +19,7 @@ import {
   describeAdapter,
   type Embeddings,
   encodeModel,
+  formatCalibration,
   formatCoverage,
   formatReport,
   loadEmbeddedCorpus,
@@ -171,6 +172,11 @@ export const FLAGS = {
   log: { kind: "string", arg: "FILE", help: "JSONL event log (default <out>/train.jsonl)" },
   example: { kind: "string", arg: "TEXT", help: "sentence to tag at the end" },
   fp16: { kind: "boolean", help: "store the final model.safetensors in float16 (half the size)" },
+  "no-calibrate": {
+    kind: "boolean",
+    help:
+      "keep raw span scores (default: fit a temperature on the dev set after\ntraining and store it when it lowers the dev ECE)",
+  },
   "min-frequency": {
     kind: "int",
     min: 1,
@@ -409,6 +415,7 @@ function printEvent(event: TrainEvent): void {
     );
   } else if (event.type === "warning") console.error(`warning: ${event.message}`);
   else if (event.type === "coverage") console.log(formatCoverage(event));
+  else if (event.type === "calibration") console.log(formatCalibration(event));
   else if (event.type === "epoch") {
     const partial = event.partial
       ? ` (partial: ${event.partial.batches} of ${event.partial.of} batches)`
@@ -442,7 +449,13 @@ async function writeReports(out: string, result: TrainResult, adapter: string, c
   });
   if (result.test) {
     console.log(`\ntest set (conlleval):\n${formatReport(result.test, { details: true })}`);
-    const json = { adapter, corpus, history: epochs, test: reportToJSON(result.test) };
+    const json = {
+      adapter,
+      corpus,
+      history: epochs,
+      calibration: result.calibration,
+      test: reportToJSON(result.test),
+    };
     await writeFileAtomic(
       `${out}/report.json`,
       new TextEncoder().encode(JSON.stringify(json, null, 2)),
@@ -456,7 +469,11 @@ async function writeReports(out: string, result: TrainResult, adapter: string, c
       chart("Training loss", "loss", "train loss", (e) => e.loss),
       chart("Dev entity F1", "F1 (%)", "dev F1", (e) => 100 * e.dev.f1),
     ],
-    notes: [`adapter: ${adapter}`, `stopped: ${result.stopReason}`],
+    notes: [
+      `adapter: ${adapter}`,
+      `stopped: ${result.stopReason}`,
+      ...(result.calibration ? [formatCalibration(result.calibration)] : []),
+    ],
   });
   await writeFileAtomic(`${out}/report.html`, new TextEncoder().encode(html));
   written.push(`${out}/report.html`);
@@ -521,6 +538,7 @@ async function runTraining(
     resume: input.resume,
     initFrom: input.init,
     corpus: input.corpus,
+    calibrate: !flags["no-calibrate"],
     signal: controller.signal,
     progress: flags.quiet ? undefined : stderrSink(),
     save: (kind, bytes) =>

@@ -42,6 +42,50 @@ Deno.test("cli/train.ts trains on files, writes the model and reports, and tags 
   });
 });
 
+Deno.test("cli/train.ts fits a temperature on dev and says so; --no-calibrate keeps raw scores", async () => {
+  await withInventedCorpus(async (dir) => {
+    const common = [
+      ...corpusFlags(dir),
+      ...["--epochs", "4", "--hidden", "6", "--word-dim", "8", "--batch-size", "8", "--lr", "0.05"],
+      "--quiet",
+    ];
+    const on = await run([...common, "--out", `${dir}/on`]);
+    assert.equal(on.code, 0, on.err);
+    const lines = on.out.split("\n").filter((l) => l.startsWith("calibration:"));
+    assert.equal(lines.length, 1, on.out);
+    const applied = lines[0].match(
+      /^calibration: temperature (\d+\.\d\d) \(dev ECE (\d\.\d{3}) -> (\d\.\d{3}), \d+ spans\)$/,
+    );
+    const kept = lines[0].match(
+      /^calibration: temperature \d+\.\d\d not applied \((dev ECE would (rise|not fall): |the fit ran to the edge of its range .*; dev ECE )\d\.\d{3} -> \d\.\d{3}\)$/,
+    );
+    assert.ok(applied || kept, lines[0]);
+    const model = decodeModel(await Deno.readFile(`${dir}/on/model.safetensors`), "on");
+    const event = (await Deno.readTextFile(`${dir}/on/train.jsonl`)).trim().split("\n")
+      .map((l) => JSON.parse(l)).find((e) => e.type === "calibration");
+    assert.ok(event, "train.jsonl has the calibration event");
+    const { type: _, time: __, ...decision } = event;
+    assert.deepEqual(model.summary!.calibration, decision);
+    if (applied) {
+      assert.equal(event.applied, true);
+      assert.equal(model.calibration!.temperature, event.temperature);
+      assert.equal(model.calibration!.temperature.toFixed(2), applied[1]);
+      assert.ok(Number(applied[3]) <= Number(applied[2]));
+    } else {
+      assert.equal(event.applied, false);
+      assert.equal(model.calibration, undefined);
+    }
+    const report = JSON.parse(await Deno.readTextFile(`${dir}/on/report.json`));
+    assert.equal(report.calibration.temperature, event.temperature);
+    const off = await run([...common, "--out", `${dir}/off`, "--no-calibrate"]);
+    assert.equal(off.code, 0, off.err);
+    assert.doesNotMatch(off.out, /^calibration:/m);
+    const raw = decodeModel(await Deno.readFile(`${dir}/off/model.safetensors`), "off");
+    assert.equal(raw.calibration, undefined);
+    assert.deepEqual(raw.tensors, model.tensors, "calibration never changes the weights");
+  });
+});
+
 Deno.test("cli/train.ts explains its flags and rejects bad ones with exit status 2", async () => {
   const help = await run(["--help"]);
   assert.equal(help.code, 0);

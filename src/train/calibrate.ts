@@ -2,7 +2,9 @@
  * Calibration at the end of training: tag the development set once with
  * the chosen model, fit a temperature of its span scores
  * (`fitTemperature`, the negative log-likelihood of "this span is right")
- * and keep it only when it lowers the dev expected calibration error. The
+ * and keep it only when it lowers the dev expected calibration error and
+ * lies inside the fit's range (a fit that runs to τ = 0.01 or 100, as when
+ * every dev span is right, says the dev set does not determine τ). The
  * weights never change; a kept temperature goes into the model's
  * `calibration`, and the Tagger applies it to entity scores.
  *
@@ -27,9 +29,12 @@ export interface CalibrationDecision {
   devEceCalibrated: number;
   /** Predicted dev spans it was fitted on. */
   spans: number;
-  /** Why no temperature was fitted (no predicted spans), when none was. */
+  /** Why no temperature was fitted or kept apart from the ECE (no spans, a fit at its range's edge). */
   reason?: string;
 }
+
+/** The range `fitTemperature` searches: τ in [0.01, 100]. */
+const TAU_MIN = 0.01, TAU_MAX = 100;
 
 /**
  * Fits a temperature on the development set and decides whether to keep it
@@ -47,7 +52,7 @@ export interface CalibrationDecision {
  * import { randomModel } from "../api/random_model.ts";
  * const dev = [{ tokens: ["Ada", "sang"], tags: ["B-PER", "O"] }];
  * const d = await calibrateOnDev(await acquireGpu(), randomModel({ words: ["Ada"] }), dev);
- * assert.equal(d.applied, d.spans > 0 && d.devEceCalibrated < d.devEce);
+ * assert.equal(d.applied, d.reason === undefined && d.devEceCalibrated < d.devEce);
  * ```
  */
 export async function calibrateOnDev(
@@ -69,12 +74,25 @@ export async function calibrateOnDev(
   const temperature = fitTemperature(spans);
   const devEce = reliability(spans).ece;
   const devEceCalibrated = reliability(spans, { temperature }).ece;
+  const atEdge = temperature < TAU_MIN * (1 + 1e-6) || temperature > TAU_MAX * (1 - 1e-6);
   return {
-    applied: devEceCalibrated < devEce,
+    applied: !atEdge && devEceCalibrated < devEce,
     temperature,
     devEce,
     devEceCalibrated,
     spans: spans.length,
+    ...(atEdge
+      ? {
+        reason: `the fit ran to the edge of its range (τ = ${temperature.toPrecision(3)}); ` +
+          `the dev set does not determine a temperature (${
+            spans.every((s) => s.correct)
+              ? "every predicted span is right"
+              : spans.every((s) => !s.correct)
+              ? "every predicted span is wrong"
+              : "right and wrong spans are separated by score"
+          })`,
+      }
+      : {}),
   };
 }
 
@@ -100,9 +118,10 @@ async function devSpans(gpu: Gpu, model: ModelData, dev: GoldSentences) {
  * ```
  */
 export function formatCalibration(d: CalibrationDecision): string {
-  if (d.reason) return `calibration: no temperature fitted (${d.reason})`;
+  if (d.spans === 0) return `calibration: no temperature fitted (${d.reason})`;
   const ece = `${d.devEce.toFixed(3)} -> ${d.devEceCalibrated.toFixed(3)}`;
   const t = d.temperature.toFixed(2);
+  if (d.reason) return `calibration: temperature ${t} not applied (${d.reason}; dev ECE ${ece})`;
   return d.applied
     ? `calibration: temperature ${t} (dev ECE ${ece}, ${d.spans} spans)`
     : `calibration: temperature ${t} not applied (dev ECE would ${
