@@ -272,16 +272,18 @@ if (import.meta.main) {
     options: {
       seconds: { type: "string", default: "5" },
       batch: { type: "string", default: "1,32,256" },
+      model: { type: "string" },
       profile: { type: "boolean" },
       help: { type: "boolean", short: "h" },
     },
   });
   if (values.help) {
     console.log(
-      `Usage: deno run -A bench/model_bench.ts [--seconds S] [--batch 1,32,256] [--profile]
+      `Usage: deno run -A bench/model_bench.ts [--seconds S] [--batch 1,32,256] [--model H256] [--profile]
 
 Trains and runs the whole model on a synthetic corpus with CoNLL-2003's
-sentence lengths and prints tokens/s per model shape, batch size and mode.`,
+sentence lengths and prints tokens/s per model shape, batch size and mode.
+--model keeps the shapes whose name contains the text.`,
     );
     Deno.exit(0);
   }
@@ -290,6 +292,7 @@ sentence lengths and prints tokens/s per model shape, batch size and mode.`,
   const rows = await benchModel(gpu, {
     seconds: Number(values.seconds),
     batchSizes: values.batch!.split(",").map(Number),
+    shapes: MODEL_BENCH_SHAPES.filter((s) => s.name.includes(values.model ?? "")),
     profile: values.profile,
   });
   console.log(modelTable(rows));
