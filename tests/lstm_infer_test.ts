@@ -2,13 +2,35 @@ import assert from "node:assert/strict";
 import {
   acquireGpu,
   createBuffer,
-  type Gpu,
+  Gpu,
+  kernelProfile,
+  PROFILE_ENV,
   readFloat32,
   submitDispatches,
 } from "../src/gpu/mod.ts";
+import { encodeSentences, makeBatches } from "../src/data/batch.ts";
+import { CASING_CLASSES } from "../src/data/casing.ts";
+import { collectTags, type Sentence } from "../src/data/sentence.ts";
+import { buildCharVocabulary, buildTagVocabulary, buildWordVocabulary } from "../src/data/vocab.ts";
+import { resolveConfig } from "../src/model/config.ts";
+import { NerGraph } from "../src/model/graph.ts";
 import { createBiLstmInfer, type LstmInferOptions } from "../src/ops/lstm_infer.ts";
 import { type BiLstmParams, biLstmRef, type BiLstmShape } from "../src/ops/lstm_ref.ts";
 import { assertClose, randomArray } from "./assert_close.ts";
+
+/** A Gpu on the same device whose kernel profile is `cpu` (as in tests/limits_test.ts). */
+function cpuProfile(base: Gpu): Gpu {
+  const previous = Deno.env.get(PROFILE_ENV);
+  Deno.env.set(PROFILE_ENV, "cpu");
+  try {
+    const gpu = new Gpu(base.device, base.adapter, base.limitsMode);
+    assert.equal(kernelProfile(gpu).profile, "cpu");
+    return gpu;
+  } finally {
+    if (previous === undefined) Deno.env.delete(PROFILE_ENV);
+    else Deno.env.set(PROFILE_ENV, previous);
+  }
+}
 
 function randomParams(seed: number, E: number, H: number, scale: number): BiLstmParams {
   return {
@@ -133,4 +155,42 @@ Deno.test("lstm_infer refuses sizes it cannot run, naming them", async () => {
     /pre|wHh|hOut/,
   );
   buf.destroy();
+});
+
+Deno.test("an inference-only graph on the cpu profile runs lstm_infer, with the training graph's emissions", async () => {
+  const gpu = await acquireGpu();
+  const corpus: Sentence[] = [
+    { tokens: ["Ada", "lived", "in", "London", "."], tags: ["B-PER", "O", "O", "B-LOC", "O"] },
+    { tokens: ["Acme", "Corp", "hired", "Bob"], tags: ["B-ORG", "I-ORG", "O", "B-PER"] },
+    { tokens: ["Paris"], tags: ["B-LOC"] },
+  ];
+  const config = resolveConfig({ wordDim: 8, casingDim: 4, hidden: 10, layers: 2 });
+  const words = buildWordVocabulary(corpus);
+  const tags = buildTagVocabulary(collectTags(corpus));
+  const chars = buildCharVocabulary(corpus);
+  const encoded = encodeSentences(corpus, { words, chars, tags });
+  const [batch] = makeBatches(encoded, { batchSize: 3, seed: 1, maxChars: config.maxChars });
+  const sizes = {
+    words: words.size,
+    chars: chars.size,
+    casings: CASING_CLASSES.length,
+    tags: tags.size,
+  };
+  const capacity = { maxBatch: 3, maxTime: 5, maxChars: config.maxChars };
+  const cpu = cpuProfile(gpu);
+  const trained = await NerGraph.create(cpu, config, sizes, capacity, { seed: 7 });
+  const inference = await NerGraph.create(cpu, config, sizes, capacity, {
+    seed: 7,
+    training: false,
+  });
+  const labels = inference.inferForward.map((d) => d.label);
+  assert.ok(labels.includes("lstm 1 inference recurrence"), `inference dispatches: ${labels}`);
+  assert.ok(!trained.inferForward.some((d) => d.label.includes("inference recurrence")));
+  const a = await trained.infer(batch, { marginals: true });
+  const b = await inference.infer(batch, { marginals: true });
+  assertClose(b.emissions!, a.emissions!, { atol: 1e-5, rtol: 1e-4, name: "emissions" });
+  assertClose(b.marginals!, a.marginals!, { atol: 1e-5, rtol: 1e-4, name: "marginals" });
+  assert.deepEqual(b.tags, a.tags);
+  trained.destroy();
+  inference.destroy();
 });

@@ -110,6 +110,34 @@ export function lstmInferMaxHidden(gpu: Gpu): number {
   return 4 * Math.min(Math.floor(vec4 / 16), 256);
 }
 
+/**
+ * Whether {@linkcode lstmInferForward} takes a layer of this size on this device: H within
+ * {@linkcode lstmInferMaxHidden}, and the longest batch within llvmpipe's loop budget on
+ * fallback adapters.
+ *
+ * @param gpu the device
+ * @param size largest B and T, and H
+ * @returns true when the inference kernel can run every batch up to the size
+ *
+ * @example
+ * ```ts
+ * import { acquireGpu } from "../gpu/mod.ts";
+ * import { lstmInferSupports } from "./lstm_infer.ts";
+ * const gpu = await acquireGpu();
+ * if (!lstmInferSupports(gpu, { maxBatch: 8, maxTime: 40, hiddenSize: 100 })) throw new Error();
+ * ```
+ */
+export function lstmInferSupports(gpu: Gpu, size: LstmInferSize): boolean {
+  const UB = Math.ceil(size.hiddenSize / 4);
+  return size.hiddenSize <= lstmInferMaxHidden(gpu) &&
+    (!gpu.adapter.isFallbackAdapter || loopCount(size.maxTime, UB) <= LOOP_LIMIT);
+}
+
+/** Loop iterations of one invocation at padded length T: the time loop and the padding rows. */
+function loopCount(time: number, UB: number): number {
+  return time * (UB + 1) + 8 * time + 16;
+}
+
 function plan(gpu: Gpu, size: LstmInferSize, options: LstmInferOptions): InferPlan {
   const H = size.hiddenSize;
   for (const [name, value] of Object.entries(size)) {
@@ -209,7 +237,7 @@ export async function lstmInferForward(
     (_, i) => standIn ?? { buffer: packed, offset: i * UNIFORM_BLOCK, size: UNIFORM_BLOCK },
   );
   const recurrence = await makeDispatch(gpu, {
-    label: `${label} recurrence`,
+    label: `${label} inference recurrence`,
     code: lstmInferWgsl,
     constants: {
       H,
@@ -264,9 +292,7 @@ function checkShape(
   if (!Number.isInteger(time) || time < 0 || time > limits.maxTime) {
     throw new RangeError(`${label}: expected a padded length of 0…${limits.maxTime}, got ${time}`);
   }
-  // Per invocation: the time loop (UB iterations of the k-loop per step) and the padding rows.
-  const loops = time * (limits.UB + 1) + 8 * time + 16;
-  if (gpu.adapter.isFallbackAdapter && loops > LOOP_LIMIT) {
+  if (gpu.adapter.isFallbackAdapter && loopCount(time, limits.UB) > LOOP_LIMIT) {
     throw new RangeError(
       `${label}: a padded length of ${time} with H=${4 * limits.UB} would exceed the ` +
         `software adapter's ${LOOP_LIMIT} loop iterations per invocation; use shorter sentences`,

@@ -7,7 +7,10 @@
  */
 
 import { createBiLstm } from "../../ops/lstm.ts";
-import type { SplitOptions } from "../../ops/lstm_split.ts";
+import { sentenceGroups, type SplitOptions } from "../../ops/lstm_split.ts";
+import { createBiLstmInfer, lstmInferSupports } from "../../ops/lstm_infer.ts";
+import { kernelProfile } from "../../gpu/profile.ts";
+import type { Allocator } from "../../gpu/allocator.ts";
 import { type Activation, slice, type Stage, type StageContext } from "./stage.ts";
 
 /**
@@ -35,6 +38,12 @@ export async function bilstmStage(
   const dH = ctx.training
     ? mem.buffer(`${name} output gradient`, Math.max(1, rows * 2 * H) * 4)
     : null;
+  if (!ctx.training && inferenceRecurrence(ctx, input.width, split)) {
+    return {
+      stage: await inferStage(ctx, layer, input, { hOut, mem }),
+      output: { value: hOut, gradient: null, width: 2 * H },
+    };
+  }
   const op = await createBiLstm(gpu, {
     x: input.value,
     lengths: inputs.lengths,
@@ -74,4 +83,56 @@ export async function bilstmStage(
     destroy: () => mem.destroy(),
   };
   return { stage, output: { value: hOut, gradient: dH, width: 2 * H } };
+}
+
+/**
+ * Whether an inference-only graph runs this layer on `lstm_infer.ts` (cpu profile: nothing
+ * saved for backward; h_out equals `createBiLstm`'s within float rounding): H and the
+ * longest batch within that kernel's reach, and the batch not split by the binding limit.
+ */
+function inferenceRecurrence(ctx: StageContext, E: number, split: SplitOptions): boolean {
+  const { gpu, capacity } = ctx;
+  const size = {
+    maxBatch: capacity.maxBatch,
+    maxTime: capacity.maxTime,
+    hiddenSize: ctx.config.hidden,
+  };
+  return kernelProfile(gpu).profile === "cpu" && lstmInferSupports(gpu, size) &&
+    sentenceGroups(gpu, { ...size, inputSize: E }, split).length === 1;
+}
+
+/** The inference-only stage of layer `layer` (no training dispatches); it frees `mem`. */
+async function inferStage(
+  ctx: StageContext,
+  layer: number,
+  input: Activation,
+  { hOut, mem }: { hOut: GPUBuffer; mem: Allocator },
+): Promise<Stage> {
+  const name = `lstm ${layer}`;
+  const p = (tensor: string) => slice(ctx, ctx.params, `lstm.${tensor}_l${layer}`);
+  const op = await createBiLstmInfer(ctx.gpu, {
+    x: input.value,
+    lengths: ctx.inputs.lengths,
+    wIh: p("weight_ih"),
+    wHh: p("weight_hh"),
+    bIh: p("bias_ih"),
+    bHh: p("bias_hh"),
+    hOut,
+  }, {
+    maxBatch: ctx.capacity.maxBatch,
+    maxTime: ctx.capacity.maxTime,
+    inputSize: input.width,
+    hiddenSize: ctx.config.hidden,
+    label: name,
+    allocator: mem,
+  });
+  return {
+    name,
+    forward: [],
+    backward: [],
+    infer: op.dispatches,
+    resize: (batch) => op.resize({ batch: batch.size, time: batch.maxLength }),
+    setStep() {},
+    destroy: () => mem.destroy(),
+  };
 }
