@@ -81,19 +81,22 @@ export async function calibrateOnDev(
     devEce,
     devEceCalibrated,
     spans: spans.length,
-    ...(atEdge
-      ? {
-        reason: `the fit ran to the edge of its range (τ = ${temperature.toPrecision(3)}); ` +
-          `the dev set does not determine a temperature (${
-            spans.every((s) => s.correct)
-              ? "every predicted span is right"
-              : spans.every((s) => !s.correct)
-              ? "every predicted span is wrong"
-              : "right and wrong spans are separated by score"
-          })`,
-      }
-      : {}),
+    ...(atEdge ? { reason: edgeReason(temperature, spans) } : {}),
   };
+}
+
+/** Why a fit at the edge of τ's range says nothing: what the dev spans look like. */
+function edgeReason(temperature: number, spans: readonly { correct: boolean }[]): string {
+  const right = spans.filter((s) => s.correct).length;
+  const why = temperature < 1
+    ? (right === spans.length
+      ? "every predicted span is right"
+      : "right and wrong spans are separated by score")
+    : (right === 0
+      ? "every predicted span is wrong"
+      : "the scores do not tell right spans from wrong ones");
+  return `the fit ran to the edge of its range (τ = ${temperature.toPrecision(3)}); ` +
+    `the dev set does not determine a temperature (${why})`;
 }
 
 /** The raw span outcomes of the model on `dev` (a Tagger made and freed here). */
