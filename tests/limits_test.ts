@@ -27,6 +27,7 @@ import { gradNorm } from "../src/ops/grad_norm.ts";
 import { createBiLstm } from "../src/ops/lstm.ts";
 import { createBiLstmInfer } from "../src/ops/lstm_infer.ts";
 import { biLstmRef } from "../src/ops/lstm_ref.ts";
+import { viterbiDecode } from "../src/ops/viterbi.ts";
 import { assertClose, randomArray } from "./assert_close.ts";
 
 const corpus: Sentence[] = [
@@ -206,7 +207,8 @@ async function otherEntries(gpu: Gpu): Promise<void> {
   const crfParams = await crfParamsBinding(gpu, mem, "crf", p, 32);
   assert.ok(crfParams.pack, "separate CRF buffers are packed");
   const norm = await gradNorm(gpu, { grads: f32(7), out: f32(1) }, { n: 7 }); // n % 4 ≠ 0
-  // The CRF's time loops split into ranges of steps (long sentences on fallback adapters).
+  // The CRF's and Viterbi's time loops split into ranges of steps (long sentences on fallback
+  // adapters).
   const [B, T, K] = [2, 6, 32];
   const sequence = {
     emissions: f32(B * T * K),
@@ -230,6 +232,11 @@ async function otherEntries(gpu: Gpu): Promise<void> {
     logAlpha: f32(B * T * K),
     logBeta: f32(B * T * K),
   }, { batch: B, time: T, tags: K, stepsPerDispatch: 2 });
+  const decode = await viterbiDecode(gpu, {
+    ...sequence,
+    path: f32(B * T),
+    score: f32(B),
+  }, { batch: B, time: T, tags: K, stepsPerDispatch: 2 });
   // The inference-only recurrence at the largest H with W_hh in uniform bindings (9 uniforms).
   const H = 128;
   const infer = await createBiLstmInfer(gpu, {
@@ -248,10 +255,11 @@ async function otherEntries(gpu: Gpu): Promise<void> {
     ...norm.dispatches,
     ...loss.dispatches,
     ...marginals.dispatches,
+    ...decode.dispatches,
     ...infer.dispatches,
   ]);
   await gpu.device.queue.onSubmittedWorkDone();
-  for (const op of [direct, norm, loss, marginals, infer]) op.destroy();
+  for (const op of [direct, norm, loss, marginals, decode, infer]) op.destroy();
   mem.destroy();
 }
 
