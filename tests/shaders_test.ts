@@ -12,7 +12,7 @@ const gpu = await ner.acquireGpu();
 const a = ner.createBuffer(gpu, "a", new Float32Array([1, 2, 3, 4]));
 const b = ner.createBuffer(gpu, "b", new Float32Array([5, 6, 7, 8]));
 const c = ner.createBuffer(gpu, "c", 16);
-ner.submitDispatches(gpu, [await ner.matmulForward(gpu, c, a, b, { m: 2, n: 2, k: 2 })]);
+ner.submitDispatches(gpu, (await ner.matmulForward(gpu, { a, b, c }, { m: 2, n: 2, k: 2 })).dispatches);
 console.log((await ner.readFloat32(gpu, c)).join(","));`;
 }
 
