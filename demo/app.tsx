@@ -20,13 +20,13 @@ import {
   type AdapterSummary,
   decodeModel,
   describeAdapter,
-  encodeModel,
   type Gpu,
+  type Sentence,
   Tagger,
   type TrainEvent,
-  trainModel,
 } from "../mod.ts";
 import { TrainingChart } from "./chart.tsx";
+import type { FromWorker, ToWorker, TrainedModel } from "./train_worker.ts";
 import {
   type Curves,
   curveTracker,
@@ -49,6 +49,10 @@ import {
 const DEFAULT_MODEL =
   document.querySelector<HTMLMetaElement>('meta[name="webgpu-ner-model"]')?.content ||
   "models/gmb-small.safetensors";
+/** The training worker's bundle: the build names its content-hashed file in a `<meta>` too. */
+const TRAIN_WORKER =
+  document.querySelector<HTMLMetaElement>('meta[name="webgpu-ner-train-worker"]')?.content ||
+  "train_worker.js";
 const EXAMPLE_TEXT =
   "Angela Merkel met Emmanuel Macron in Paris on Tuesday to discuss the European Union budget.";
 /** A corpus in the shipped model's own labels (the Groningen Meaning Bank's), invented. */
@@ -451,11 +455,19 @@ function useCorpus(source: Source): { ok: PastedCorpus } | { error: string } | n
 function CorpusInput(
   props: { source: Source; setSource: (s: Source) => void; readFile: (f?: File) => void },
 ): JSX.Element {
+  const file = useRef<HTMLInputElement | null>(null);
+  // The file input names the file the corpus came from, or none: pasting, typing, the example
+  // or a dropped file clear the name of a file chosen before.
+  useEffect(() => {
+    const el = file.current;
+    if (el && el.files?.[0]?.name !== props.source.name) el.value = "";
+  }, [props.source]);
   return (
     <>
       <div class="row">
         <label class="field" for="corpus-file">Corpus file</label>
         <input
+          ref={file}
           id="corpus-file"
           type="file"
           accept=".txt,.conll,.iob,.bio,.jsonl,.json,.tsv"
@@ -517,9 +529,62 @@ function CorpusSummary(
   );
 }
 
-/** Runs trainModel with the page's settings, reporting progress; returns the finished state. */
+let worker: Worker | null = null;
+let runs = 0;
+
+/**
+ * Trains in the training worker (started on first use, kept for later runs), forwarding its
+ * events; Stop (`signal`) is passed on as a message. The page's main thread only draws.
+ */
+function trainInWorker(
+  request: {
+    train: Sentence[];
+    dev: Sentence[];
+    epochs: number;
+    lr: number;
+    hidden: number;
+    initFrom?: Uint8Array;
+    name: string;
+  },
+  onEvent: (event: TrainEvent) => void,
+  signal: AbortSignal,
+): Promise<TrainedModel> {
+  worker ??= new Worker(new URL(TRAIN_WORKER, location.href), { type: "module" });
+  const w = worker;
+  const id = ++runs;
+  return new Promise<TrainedModel>((resolve, reject) => {
+    const stop = () => w.postMessage({ type: "stop", id } satisfies ToWorker);
+    const end = () => {
+      w.removeEventListener("message", onMessage);
+      w.removeEventListener("error", onError);
+      signal.removeEventListener("abort", stop);
+    };
+    const onMessage = (e: MessageEvent<FromWorker>) => {
+      const m = e.data;
+      if (m.id !== id) return;
+      if (m.type === "event") return onEvent(m.event);
+      end();
+      if (m.type === "done") resolve(m.model);
+      else reject(new Error(m.message));
+    };
+    const onError = (e: ErrorEvent) => {
+      e.preventDefault();
+      end();
+      worker = null;
+      w.terminate();
+      reject(
+        new Error(`the training worker ${TRAIN_WORKER} failed (${e.message || "no message"})`),
+      );
+    };
+    w.addEventListener("message", onMessage);
+    w.addEventListener("error", onError);
+    signal.addEventListener("abort", stop);
+    w.postMessage({ type: "train", id, batchSize: BATCH_SIZE, ...request } satisfies ToWorker);
+  });
+}
+
+/** Runs a training in the worker with the page's settings, reporting progress; returns the finished state. */
 async function runTraining(
-  gpu: Gpu,
   corpus: PastedCorpus,
   settings: { epochs: number; lr: number; hidden: number; initFrom?: Uint8Array; name: string },
   report: (line: string, phase: "compiling" | "training", curves: Curves) => void,
@@ -547,34 +612,13 @@ async function runTraining(
       : `dev F1 ${formatConfidence(event.dev.f1)}`;
     report(`${progress}: ${detail} (${note})`, "training", curves);
   };
-  await afterPaint();
-  const result = await trainModel(gpu, { train, dev }, {
-    config: settings.initFrom ? undefined : {
-      wordDim: 50,
-      casingDim: 8,
-      charDim: 16,
-      charFilters: 32,
-      hidden: settings.hidden,
-      dropout: 0.25,
-    },
-    initFrom: settings.initFrom,
-    epochs: settings.epochs,
-    lr: settings.lr,
-    batchSize: BATCH_SIZE,
-    lossEvery: 1,
-    patience: 0,
-    signal,
-    onEvent,
-    corpus: settings.name,
-  });
-  await afterPaint();
-  const f16 = encodeModel(decodeModel(result.bytes, "the trained model"), { float16: true });
+  const result = await trainInWorker({ train, dev, ...settings }, onEvent, signal);
   const url = (b: Uint8Array) => URL.createObjectURL(new Blob([b as BlobPart]));
   return {
     state: "done",
-    f16,
-    f32: result.bytes,
-    urls: [url(f16), url(result.bytes)],
+    f16: result.f16,
+    f32: result.f32,
+    urls: [url(result.f16), url(result.f32)],
     line: `done after ${plural(result.epochs, "epoch")} (${result.stopReason}) in ` +
       `${result.trainSeconds.toFixed(result.trainSeconds < 10 ? 2 : 1)} s of training: ` +
       `best dev F1 ${formatConfidence(result.bestDevF1)} at epoch ${result.bestEpoch}`,
@@ -730,7 +774,6 @@ function TrainPanel(
     try {
       setRun(
         await runTraining(
-          props.gpu.gpu,
           corpus.ok,
           {
             ...settings.ok,

@@ -282,6 +282,8 @@ Deno.test("demo build: content-hashed files, caching headers, 400 for a malforme
     const again = await buildDemo({ outDir: site, includeModel: true });
     assert.deepEqual(again.files, report.files, "the same sources give the same names");
     assert.match(report.files["app.js"], /^app\.[0-9a-f]{10}\.js$/);
+    assert.match(report.files["train_worker.js"], /^train_worker\.[0-9a-f]{10}\.js$/);
+    assert.ok(report.workerGzipBytes > 0 && report.workerBytes > report.workerGzipBytes);
     assert.match(report.files[MODEL_PATH], /^models\/gmb-small\.[0-9a-f]{10}\.safetensors$/);
     assert.deepEqual(
       await Deno.readFile(`${site}/${report.files[MODEL_PATH]}`),
@@ -290,8 +292,11 @@ Deno.test("demo build: content-hashed files, caching headers, 400 for a malforme
     const html = await Deno.readTextFile(`${site}/index.html`);
     assert.ok(html.includes(`src="${report.files["app.js"]}"`), html);
     assert.ok(html.includes(`content="${report.files[MODEL_PATH]}"`), html);
+    assert.ok(html.includes(`content="${report.files["train_worker.js"]}"`), html);
     const headers = await Deno.readTextFile(`${site}/_headers`);
-    assert.ok(headers.includes(`/${report.files["app.js"]}\n  Cache-Control: ${IMMUTABLE}`));
+    for (const name of ["app.js", "train_worker.js", "style.css", MODEL_PATH]) {
+      assert.ok(headers.includes(`/${report.files[name]}\n  Cache-Control: ${IMMUTABLE}`), name);
+    }
     assert.equal([...Deno.readDirSync(site)].filter((e) => e.name.startsWith("app.")).length, 1);
     const server = serveStatic(site);
     try {
@@ -301,6 +306,7 @@ Deno.test("demo build: content-hashed files, caching headers, 400 for a malforme
         return [response.status, response.headers.get("cache-control")];
       };
       assert.deepEqual(await get(report.files["app.js"]), [200, IMMUTABLE]);
+      assert.deepEqual(await get(report.files["train_worker.js"]), [200, IMMUTABLE]);
       assert.deepEqual(await get(""), [200, "no-cache"]);
       assert.deepEqual((await get("%%%"))[0], 400);
       assert.deepEqual((await get("nothing.js"))[0], 404);
@@ -500,6 +506,16 @@ Deno.test({
             await page.locator("[data-testid=corpus-summary]").innerText(),
             /JSON Lines: 1 sentence, 2 tokens, types PER/,
           );
+          const chosen = () =>
+            file.evaluate((e) => [...(e as HTMLInputElement).files!].map((f) => f.name));
+          assert.deepEqual(await chosen(), ["tiny.jsonl"]);
+          // Pasting after choosing a file: the file input no longer names the old file.
+          await page.locator("[data-testid=corpus-input]").fill("Bo B-PER\n");
+          assert.deepEqual(await chosen(), [], "the file input is cleared by pasting");
+          assert.match(
+            await page.locator("[data-testid=corpus-summary]").innerText(),
+            /CoNLL: 1 sentence, 1 token, types PER/,
+          );
         });
 
         const train = async (mode: "scratch" | "finetune", epochs: number) => {
@@ -511,16 +527,36 @@ Deno.test({
           await page.locator(`[data-testid=mode-${mode}]`).check();
           await page.locator("[data-testid=epochs]").fill(String(epochs));
           // Every text the status line shows, recorded in the page as it changes.
+          // Every text the status line shows, and the animation frames the main thread draws
+          // while the status says "training" (the frame count and the longest gap between two).
           await page.evaluate(() => {
-            const w = window as unknown as { longTasks: number[]; statusLines: string[] };
+            const w = window as unknown as {
+              longTasks: number[];
+              statusLines: string[];
+              frames: { count: number; longestGap: number };
+            };
             w.longTasks = [];
             w.statusLines = [];
-            const el = document.querySelector("[data-testid=train-status]")!;
+            w.frames = { count: 0, longestGap: 0 };
+            const el = document.querySelector<HTMLElement>("[data-testid=train-status]")!;
             new MutationObserver(() => w.statusLines.push(el.textContent ?? "")).observe(el, {
               subtree: true,
               childList: true,
               characterData: true,
             });
+            let last: number | null = null;
+            const frame = (now: number) => {
+              const training = el.dataset.phase === "training";
+              if (training && last !== null) {
+                w.frames.count++;
+                w.frames.longestGap = Math.max(w.frames.longestGap, now - last);
+              }
+              last = training ? now : null;
+              if (el.dataset.state === "running" || w.frames.count === 0) {
+                requestAnimationFrame(frame);
+              }
+            };
+            requestAnimationFrame(frame);
           });
           await page.locator("[data-testid=train-start]").click();
           const status = page.locator("[data-testid=train-status]");
@@ -541,7 +577,20 @@ Deno.test({
           const longest = await page.evaluate(() =>
             Math.max(0, ...(window as unknown as { longTasks: number[] }).longTasks)
           );
-          console.log(`  ${mode}: longest main-thread task ${longest.toFixed(0)} ms`);
+          const frames = await page.evaluate(() =>
+            (window as unknown as { frames: { count: number; longestGap: number } }).frames
+          );
+          // Training runs in the worker the build named; the page keeps drawing frames meanwhile.
+          const workers = page.workers().map((w) => new URL(w.url()).pathname);
+          assert.ok(
+            workers.includes(`/${report.files["train_worker.js"]}`),
+            `no training worker among ${JSON.stringify(workers)}`,
+          );
+          assert.ok(frames.count >= 3, `${frames.count} animation frames while training`);
+          console.log(
+            `  ${mode}: longest main-thread task ${longest.toFixed(0)} ms; ${frames.count} ` +
+              `frames while training, longest gap ${frames.longestGap.toFixed(0)} ms`,
+          );
           return { epochs: seen, batches, lines };
         };
 
