@@ -6,8 +6,9 @@
  * keeps each chip's label on one line; moves between words with the arrow
  * keys behind one tab stop; validates the training fields; refuses binary
  * and empty files with a message; fine-tunes the shipped model on a
- * PER/LOC/ORG corpus with readable progress, downloads it as float16 and
- * tags with it, then goes back to the shipped model; trains from scratch;
+ * PER/LOC/ORG corpus with readable progress in the training worker (the page
+ * keeps drawing frames), downloads it as float16 and tags with it, then goes
+ * back to the shipped model; trains from scratch; stops a long run;
  * has no horizontal overflow at 390×844 and readable chart labels there; has
  * no critical axe-core violations; reports a missing model; and, without
  * `--enable-unsafe-webgpu`, says WebGPU is missing with browser advice.
@@ -685,6 +686,26 @@ Deno.test({
             epochs.at(-1)!.loss < 0.8 * epochs[0].loss,
             `epoch losses ${epochs.map((e) => e.loss)}`,
           );
+        });
+
+        await t.step("Stop ends a long run in the worker after its current step", async () => {
+          await page.locator("[data-testid=corpus-input]").fill(perLocOrgCorpus());
+          await page.locator("[data-testid=mode-scratch]").check();
+          await page.locator("[data-testid=epochs]").fill("200");
+          await page.locator("[data-testid=train-start]").click();
+          await page.locator("[data-testid=train-status][data-phase=training]").waitFor({
+            timeout: 60_000,
+          });
+          await page.locator("[data-testid=train-stop]").click();
+          const status = page.locator("[data-testid=train-status]");
+          await page.locator(
+            "[data-testid=train-status][data-state=done], [data-testid=train-status][data-state=failed]",
+          ).waitFor({ timeout: 60_000 });
+          const line = await status.innerText();
+          assert.equal(await status.getAttribute("data-state"), "done", line);
+          const epochs = Number(/^done after (\d+) epochs? \(interrupted\)/.exec(line)?.[1]);
+          assert.ok(epochs >= 1 && epochs < 200, line);
+          assert.equal(await page.locator("[data-testid=download]").count(), 1);
         });
 
         await t.step("says clearly when the model fails to load", async () => {
