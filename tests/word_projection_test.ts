@@ -3,14 +3,20 @@ import {
   acquireGpu,
   createBuffer,
   destroyBuffer,
+  Gpu,
   gpuMemory,
+  kernelProfile,
+  PROFILE_ENV,
   readFloat32,
   submitDispatches,
 } from "../src/gpu/mod.ts";
+import type { Batch } from "../src/data/batch.ts";
+import { type ModelConfig, resolveConfig } from "../src/model/config.ts";
+import { NerGraph } from "../src/model/graph.ts";
 import { wordProjection, wordTableBytes, wordTableProblem } from "../src/ops/word_projection.ts";
 import { wordProjectionRef } from "../src/ops/word_projection_ref.ts";
 import { assertClose, randomArray } from "./assert_close.ts";
-import { randomIds } from "./fixtures.ts";
+import { randomIds, tinyBatches } from "./fixtures.ts";
 
 interface Case {
   B: number;
@@ -113,4 +119,116 @@ Deno.test("word projection rejects bad sizes and a table past the binding limit,
     /hiddenSize to be a positive integer, got 0/,
   );
   destroyBuffer(gpu, b);
+});
+
+/** A Gpu on the same device whose kernel profile is `cpu` (where the inference recurrence runs). */
+function cpuProfile(base: Gpu): Gpu {
+  const previous = Deno.env.get(PROFILE_ENV);
+  Deno.env.set(PROFILE_ENV, "cpu");
+  try {
+    const gpu = new Gpu(base.device, base.adapter, base.limitsMode);
+    assert.equal(kernelProfile(gpu).profile, "cpu");
+    return gpu;
+  } finally {
+    if (previous === undefined) Deno.env.delete(PROFILE_ENV);
+    else Deno.env.set(PROFILE_ENV, previous);
+  }
+}
+
+const base = resolveConfig({ wordDim: 8, casingDim: 4, charDim: 4, charFilters: 6, hidden: 6 });
+const graphConfigs: [string, ModelConfig][] = [
+  ["1 layer, casing and char CNN", base],
+  ["2 layers, casing and char CNN", { ...base, layers: 2 }],
+  ["1 layer, no char CNN", { ...base, charFeatures: "none" }],
+  ["2 layers, no casing, no char CNN", { ...base, layers: 2, casingDim: 0, charFeatures: "none" }],
+];
+
+/** Random parameters at a larger scale than the initial ones, so differences would show. */
+async function scrambled(graph: NerGraph, seed: number): Promise<Record<string, Float32Array>> {
+  const out: Record<string, Float32Array> = {};
+  let s = seed;
+  for (const [name, data] of Object.entries(await graph.readParameters())) {
+    out[name] = randomArray(s++, data.length, -0.8, 0.8);
+  }
+  return out;
+}
+
+async function compareGraphs(with_: NerGraph, without: NerGraph, batch: Batch, what: string) {
+  const a = await with_.infer(batch, { marginals: true });
+  const b = await without.infer(batch, { marginals: true });
+  assertClose(a.emissions!, b.emissions!, { atol: 1e-5, rtol: 1e-4, name: `emissions (${what})` });
+  assertClose(a.marginals!, b.marginals!, { atol: 1e-5, rtol: 1e-4, name: `marginals (${what})` });
+  assert.deepEqual(a.tags, b.tags, `tags (${what})`);
+  return a;
+}
+
+for (const [name, config] of graphConfigs) {
+  Deno.test(`an inference graph with the word table gives the emissions, marginals and tags of one without it; rebuilt after writeParameters (${name})`, async () => {
+    const gpu = cpuProfile(await acquireGpu());
+    const { batches: [batch], sizes } = tinyBatches(config, 5, { seed: 2 });
+    const capacity = { maxBatch: 5, maxTime: 8, maxChars: 12 };
+    const options = { seed: 5, training: false };
+    const table = await NerGraph.create(gpu, config, sizes, capacity, {
+      ...options,
+      wordTable: true,
+    });
+    const plain = await NerGraph.create(gpu, config, sizes, capacity, {
+      ...options,
+      wordTable: false,
+    });
+    try {
+      assert.ok(table.wordTable && !plain.wordTable);
+      const labels = table.inferForward.map((d) => d.label);
+      assert.ok(labels.includes("lstm 0 word projection gather"), `dispatches: ${labels}`);
+      assert.ok(!labels.includes("lstm 0 input projection"), `dispatches: ${labels}`);
+      assert.ok(!labels.includes("word embedding"), `dispatches: ${labels}`);
+      const first = await compareGraphs(table, plain, batch, "initial parameters");
+      const params = await scrambled(table, 40);
+      table.writeParameters(params);
+      plain.writeParameters(params);
+      const second = await compareGraphs(table, plain, batch, "rewritten parameters");
+      assert.ok(
+        second.emissions!.some((v, i) => Math.abs(v - first.emissions![i]) > 1e-3),
+        "the rewrite changed the emissions",
+      );
+      // A write of the word table alone, the next inference after it sees the new rows.
+      const emb = randomArray(77, params["word_emb.weight"].length, -0.8, 0.8);
+      table.writeParameters({ "word_emb.weight": emb });
+      plain.writeParameters({ "word_emb.weight": emb });
+      await compareGraphs(table, plain, batch, "rewritten word embeddings");
+      await compareGraphs(table, plain, batch, "second inference, table not rebuilt");
+    } finally {
+      table.destroy();
+      plain.destroy();
+    }
+  });
+}
+
+Deno.test("the word table is on by default for a small inference graph on the cpu profile, refused where it cannot be built, and freed on destroy", async () => {
+  const gpu = cpuProfile(await acquireGpu());
+  const { batches: [batch], sizes } = tinyBatches(base, 5, { seed: 2 });
+  const capacity = { maxBatch: 5, maxTime: 8, maxChars: 12 };
+  const before = gpuMemory(gpu).liveBytes;
+  const auto = await NerGraph.create(gpu, base, sizes, capacity, { seed: 5, training: false });
+  const plain = await NerGraph.create(gpu, base, sizes, capacity, {
+    seed: 5,
+    training: false,
+    wordTable: false,
+  });
+  assert.ok(auto.wordTable, "on by default");
+  assert.ok(
+    auto.gpuBytes - plain.gpuBytes >= wordTableBytes(sizes.words, base.hidden),
+    `the table's bytes are counted: ${auto.gpuBytes} vs ${plain.gpuBytes}`,
+  );
+  await auto.infer(batch, { marginals: true });
+  auto.destroy();
+  plain.destroy();
+  assert.equal(gpuMemory(gpu).liveBytes, before, "every byte given back");
+  await assert.rejects(
+    () => NerGraph.create(gpu, base, sizes, capacity, { seed: 5, wordTable: true }),
+    /Cannot build the word table: it is for inference-only graphs/,
+  );
+  const training = await NerGraph.create(gpu, base, sizes, capacity, { seed: 5 });
+  assert.ok(!training.wordTable, "training graphs keep the plain projection");
+  training.destroy();
 });

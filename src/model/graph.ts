@@ -70,6 +70,15 @@ export interface GraphOptions {
    * small value forces that split at small shapes (tests).
    */
   maxBindingBytes?: number;
+  /**
+   * Inference graphs: fold the word-embedding part of the first BiLSTM layer's input
+   * projection into a per-word table, (V, 8H) f32, rebuilt before the next inference after
+   * every {@linkcode NerGraph.writeParameters}. Default: on when the first layer runs the
+   * inference recurrence (the cpu kernel profile) and the table is at most 128 MiB and
+   * within the binding limit; `true` insists (an error when it cannot be built), `false`
+   * turns it off. Equal to the plain projection within float32 rounding.
+   */
+  wordTable?: boolean;
 }
 
 /** The stacked GPU-side name of a PyTorch LSTM tensor name, or the name itself. */
@@ -233,10 +242,13 @@ function initialParameters(
 /** The stages of the model, in forward order, and the head (the last of them). */
 async function buildStages(
   ctx: StageContext,
-  constraints?: TransitionMask,
-  maxBindingBytes?: number,
-): Promise<{ stages: Stage[]; head: HeadStage }> {
-  const features = await featuresStage(ctx);
+  options: GraphOptions,
+): Promise<{ stages: Stage[]; head: HeadStage; build: Dispatch[] }> {
+  const { constraints, maxBindingBytes } = options;
+  const features = await featuresStage(ctx, {
+    wordTable: options.wordTable,
+    split: { maxBindingBytes },
+  });
   const stages: Stage[] = [features.stage];
   let activation = features.output;
   for (let layer = 0; layer < ctx.config.layers; layer++) {
@@ -247,7 +259,7 @@ async function buildStages(
   const kind = ctx.config.head === "crf" ? crfHead : softmaxHead;
   const head = await headStage(ctx, activation, kind, constraints);
   stages.push(head);
-  return { stages, head };
+  return { stages, head, build: features.build };
 }
 
 /**
@@ -266,6 +278,10 @@ export class NerGraph {
   #ctx!: StageContext;
   #swapped = false;
   #step = 0;
+  /** Dispatches that rebuild the per-word table from the parameters (none without it). */
+  #tableBuild: Dispatch[] = [];
+  /** Whether the parameters changed since the table was built. */
+  #tableStale = true;
 
   private constructor(
     readonly gpu: Gpu,
@@ -306,6 +322,11 @@ export class NerGraph {
       decode: this.#head.decode.dispatches,
       marginals: this.#head.marginals?.dispatches ?? [],
     };
+  }
+
+  /** Whether inference reads the first layer's word projection from a per-word table. */
+  get wordTable(): boolean {
+    return this.#tableBuild.length > 0;
   }
 
   /** Adam's m and v (training graphs), else null. */
@@ -370,7 +391,8 @@ export class NerGraph {
   /** Builds the stages and the step's dispatch list: zero, forwards, backwards reversed, update. */
   async #build(ctx: StageContext, options: GraphOptions): Promise<void> {
     this.#ctx = ctx;
-    const { stages, head } = await buildStages(ctx, options.constraints, options.maxBindingBytes);
+    const { stages, head, build } = await buildStages(ctx, options);
+    this.#tableBuild = build;
     this.#stages = stages;
     this.#head = head;
     this.inferForward.push(...stages.flatMap((s) => s.infer));
@@ -508,7 +530,9 @@ export class NerGraph {
     const extras = uploadBatch(this.#ctx, batch, false);
     for (const stage of this.#stages) stage.resize(batch, extras, false);
     const head = this.#head;
-    const dispatches = [...this.inferForward, ...head.decode.dispatches];
+    const table = this.#tableStale ? this.#tableBuild : [];
+    this.#tableStale = false;
+    const dispatches = [...table, ...this.inferForward, ...head.decode.dispatches];
     if (options.marginals && head.marginals) dispatches.push(...head.marginals.dispatches);
     submitDispatches(this.gpu, dispatches, "inference");
     const n = batch.size * batch.maxLength;
@@ -566,6 +590,7 @@ export class NerGraph {
       }
       writeBuffer(this.gpu, this.params, Float32Array.from(data), slice.offset * 4);
     }
+    this.#tableStale = true;
   }
 
   /**

@@ -132,7 +132,9 @@ export function wordTableProblem(gpu: Gpu, vocab: number, hiddenSize: number): s
   return null;
 }
 
-function check(size: WordProjectionSize): number {
+function check(options: WordProjectionSize): number {
+  const { maxBatch, maxTime, vocab, wordDim, inputSize, hiddenSize } = options;
+  const size = { maxBatch, maxTime, vocab, wordDim, inputSize, hiddenSize };
   for (const [name, value] of Object.entries(size)) {
     if (!Number.isInteger(value) || value < 1) {
       throw new RangeError(

@@ -8,7 +8,7 @@
 
 import { createBiLstm } from "../../ops/lstm.ts";
 import { sentenceGroups, type SplitOptions } from "../../ops/lstm_split.ts";
-import { createBiLstmInfer, lstmInferSupports } from "../../ops/lstm_infer.ts";
+import { createBiLstmInfer, lstmInferForward, lstmInferSupports } from "../../ops/lstm_infer.ts";
 import { kernelProfile } from "../../gpu/profile.ts";
 import type { Allocator } from "../../gpu/allocator.ts";
 import { type Activation, slice, type Stage, type StageContext } from "./stage.ts";
@@ -38,7 +38,7 @@ export async function bilstmStage(
   const dH = ctx.training
     ? mem.buffer(`${name} output gradient`, Math.max(1, rows * 2 * H) * 4)
     : null;
-  if (!ctx.training && inferenceRecurrence(ctx, input.width, split)) {
+  if (input.projected || (!ctx.training && inferenceRecurrence(ctx, input.width, split))) {
     return {
       stage: await inferStage(ctx, layer, input, { hOut, mem }),
       output: { value: hOut, gradient: null, width: 2 * H },
@@ -89,8 +89,13 @@ export async function bilstmStage(
  * Whether an inference-only graph runs this layer on `lstm_infer.ts` (cpu profile: nothing
  * saved for backward; h_out equals `createBiLstm`'s within float rounding): H and the
  * longest batch within that kernel's reach, and the batch not split by the binding limit.
+ *
+ * @param ctx the stage context
+ * @param E the layer's input width
+ * @param split the binding limit the layer is built with
+ * @returns true when the layer runs the inference recurrence
  */
-function inferenceRecurrence(ctx: StageContext, E: number, split: SplitOptions): boolean {
+export function inferenceRecurrence(ctx: StageContext, E: number, split: SplitOptions): boolean {
   const { gpu, capacity } = ctx;
   const size = {
     maxBatch: capacity.maxBatch,
@@ -110,22 +115,31 @@ async function inferStage(
 ): Promise<Stage> {
   const name = `lstm ${layer}`;
   const p = (tensor: string) => slice(ctx, ctx.params, `lstm.${tensor}_l${layer}`);
-  const op = await createBiLstmInfer(ctx.gpu, {
-    x: input.value,
-    lengths: ctx.inputs.lengths,
-    wIh: p("weight_ih"),
-    wHh: p("weight_hh"),
-    bIh: p("bias_ih"),
-    bHh: p("bias_hh"),
-    hOut,
-  }, {
+  const size = {
     maxBatch: ctx.capacity.maxBatch,
     maxTime: ctx.capacity.maxTime,
-    inputSize: input.width,
     hiddenSize: ctx.config.hidden,
     label: name,
     allocator: mem,
-  });
+  };
+  // With the per-word table the features stage wrote this layer's input projection.
+  const op = input.projected
+    ? await lstmInferForward(ctx.gpu, {
+      pre: input.value,
+      wHh: p("weight_hh"),
+      bHh: p("bias_hh"),
+      lengths: ctx.inputs.lengths,
+      hOut,
+    }, size)
+    : await createBiLstmInfer(ctx.gpu, {
+      x: input.value,
+      lengths: ctx.inputs.lengths,
+      wIh: p("weight_ih"),
+      wHh: p("weight_hh"),
+      bIh: p("bias_ih"),
+      bHh: p("bias_hh"),
+      hOut,
+    }, { ...size, inputSize: input.width });
   return {
     name,
     forward: [],

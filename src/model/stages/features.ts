@@ -2,7 +2,10 @@
  * The input-features stage: word embedding, casing embedding and character
  * CNN, each writing its column block of the LSTM input x (B·T, E), then
  * dropout on x; the backward is the dropout's, then each feature's table
- * (and filter) gradient.
+ * (and filter) gradient. Inference graphs whose first BiLSTM layer runs the
+ * inference recurrence may instead fold the word embedding into that layer's
+ * input projection (a per-word table, `src/ops/word_projection.ts`): the stage
+ * then writes casing and char CNN into x_rest and outputs the projection itself.
  *
  * @module
  */
@@ -23,6 +26,14 @@ import {
   type StageContext,
 } from "./stage.ts";
 import { sparseWordTable } from "./optimizer.ts";
+import { inferenceRecurrence } from "./bilstm.ts";
+import type { SplitOptions } from "../../ops/lstm_split.ts";
+import {
+  WORD_TABLE_DEFAULT_BYTES,
+  wordProjection,
+  wordTableBytes,
+  wordTableProblem,
+} from "../../ops/word_projection.ts";
 
 /** An op and how it is resized for a batch. */
 interface Sized {
@@ -34,6 +45,28 @@ function sized<S>(op: Op<S>, shape: (b: Batch, e: BatchExtras) => S): Sized {
   return { op: op as Op<never>, resize: (b, e) => op.resize(shape(b, e)) };
 }
 
+/** Options of {@linkcode featuresStage}. */
+export interface FeaturesOptions {
+  /**
+   * Fold the word-embedding part of the first BiLSTM layer's input projection into a
+   * per-word table, (V, 8H) f32, rebuilt from the parameters after every write (inference
+   * graphs whose first layer runs the inference recurrence). `true`: always (an error
+   * when it cannot be built), `false`: never, default: when the table is at most
+   * {@linkcode WORD_TABLE_DEFAULT_BYTES} (128 MiB) and within the binding limit.
+   */
+  wordTable?: boolean;
+  /** The binding limit the BiLSTM layers are built with. */
+  split?: SplitOptions;
+}
+
+/** The features stage, its output, and the dispatches that rebuild the word table (or none). */
+export interface FeaturesStage {
+  stage: Stage;
+  output: Activation;
+  /** Run after every parameter write before inference (empty without the table). */
+  build: Dispatch[];
+}
+
 /** The dropout seed of the LSTM input. */
 export function inputDropoutSeed(seed: number): number {
   return (seed * 2654435761) >>> 0;
@@ -41,14 +74,18 @@ export function inputDropoutSeed(seed: number): number {
 
 /**
  * Builds the input-features stage: its output is x (B·T, E) with E =
- * {@linkcode inputDim}, and (training) its gradient dX.
+ * {@linkcode inputDim}, and (training) its gradient dX; or, with the per-word table
+ * (inference), the first layer's input projection (B·T, 8H) (`projected`).
  *
  * @param ctx the stage context
- * @returns the stage and its output activation
+ * @param options the per-word table, the BiLSTM's binding limit
+ * @returns the stage, its output activation and the table's build dispatches
  */
 export async function featuresStage(
   ctx: StageContext,
-): Promise<{ stage: Stage; output: Activation }> {
+  options: FeaturesOptions = {},
+): Promise<FeaturesStage> {
+  if (wordTableApplies(ctx, options)) return await projectedStage(ctx);
   const { config, capacity } = ctx;
   const mem = ctx.allocator.scope("input features");
   const rows = capacity.maxBatch * capacity.maxTime;
@@ -95,34 +132,139 @@ export async function featuresStage(
     },
     destroy: () => mem.destroy(),
   };
-  return { stage, output: { value: x, gradient: dX, width: E } };
+  return { stage, output: { value: x, gradient: dX, width: E }, build: [] };
+}
+
+/**
+ * Whether the graph folds the first layer's word projection into a per-word table: asked
+ * for (`true`: an error when it cannot), or by default when it is at most
+ * {@linkcode WORD_TABLE_DEFAULT_BYTES} and can be built.
+ */
+function wordTableApplies(ctx: StageContext, options: FeaturesOptions): boolean {
+  if (options.wordTable === false) return false;
+  const blocked = wordTableBlocked(ctx, options.split ?? {});
+  if (blocked && options.wordTable) throw new Error(`Cannot build the word table: ${blocked}`);
+  if (blocked) return false;
+  return options.wordTable === true ||
+    wordTableBytes(ctx.sizes.words, ctx.config.hidden) <= WORD_TABLE_DEFAULT_BYTES;
+}
+
+function wordTableBlocked(ctx: StageContext, split: SplitOptions): string | null {
+  if (ctx.training) return "it is for inference-only graphs (training: false)";
+  if (!inferenceRecurrence(ctx, inputDim(ctx.config), split)) {
+    return "the first BiLSTM layer does not run the inference recurrence on this device " +
+      "(the gpu kernel profile, or H or the longest batch past that kernel's reach)";
+  }
+  return wordTableProblem(ctx.gpu, ctx.sizes.words, ctx.config.hidden);
+}
+
+/**
+ * The inference-only features stage with the per-word table: casing and char CNN into
+ * x_rest (B·T, E_r), then the first layer's input projection (B·T, 8H) as the table's
+ * rows plus x_rest's projection (`src/ops/word_projection.ts`).
+ */
+async function projectedStage(ctx: StageContext): Promise<FeaturesStage> {
+  const { config, capacity, inputs } = ctx;
+  const mem = ctx.allocator.scope("input features");
+  const rows = capacity.maxBatch * capacity.maxTime;
+  const H = config.hidden;
+  const cnn = config.charFeatures === "cnn";
+  const Er = config.casingDim + (cnn ? config.charFilters : 0);
+  const rest = Er > 0 ? mem.buffer("lstm input, other columns", rows * Er * 4) : null;
+  const pre = mem.buffer("lstm 0 input projection", Math.max(1, rows * 8 * H) * 4);
+  const argmax = cnn ? mem.buffer("char cnn argmax", rows * config.charFilters * 4) : pre;
+  const sub = { ...ctx, allocator: mem };
+  const cols = { stride: Math.max(1, Er), word: null, casing: 0, chars: config.casingDim };
+  const features = await forwardOps(sub, rest ?? pre, argmax, cols);
+  const p = (name: string) => slice(ctx, ctx.params, name);
+  const projection = await wordProjection(ctx.gpu, {
+    wordTable: p("word_emb.weight"),
+    wIh: p("lstm.weight_ih_l0"),
+    bIh: p("lstm.bias_ih_l0"),
+    wordIds: inputs.wordIds,
+    lengths: inputs.lengths,
+    ...(rest ? { rest } : {}),
+    pre,
+  }, {
+    maxBatch: capacity.maxBatch,
+    maxTime: capacity.maxTime,
+    vocab: ctx.sizes.words,
+    wordDim: config.wordDim,
+    inputSize: inputDim(config),
+    hiddenSize: H,
+    label: "lstm 0 word projection",
+    allocator: mem,
+  });
+  const stage: Stage = {
+    name: "input features",
+    forward: [],
+    backward: [],
+    infer: [...dispatchesOf(features), ...projection.dispatches],
+    resize(batch, extras) {
+      for (const s of features) s.resize(batch, extras);
+      projection.resize({ batch: batch.size, time: batch.maxLength });
+    },
+    setStep() {},
+    destroy: () => mem.destroy(),
+  };
+  const output = { value: pre, gradient: null, width: 8 * H, projected: true };
+  return { stage, output, build: projection.build };
 }
 
 function dispatchesOf(list: Sized[]): Dispatch[] {
   return list.flatMap((s) => s.op.dispatches);
 }
 
+/** Where each feature writes in x: its row stride and column offsets (word: null = not written). */
+interface Columns {
+  stride: number;
+  word: number | null;
+  casing: number;
+  chars: number;
+}
+
+/** The full input x (B·T, E): [word | casing | chars]. */
+function fullColumns(config: StageContext["config"]): Columns {
+  return {
+    stride: inputDim(config),
+    word: 0,
+    casing: config.wordDim,
+    chars: config.wordDim + config.casingDim,
+  };
+}
+
 /** Word, casing and char CNN lookups into their column blocks of x. */
-async function forwardOps(ctx: StageContext, x: GPUBuffer, argmax: GPUBuffer): Promise<Sized[]> {
+async function forwardOps(
+  ctx: StageContext,
+  x: GPUBuffer,
+  argmax: GPUBuffer,
+  cols: Columns = fullColumns(ctx.config),
+): Promise<Sized[]> {
   const { gpu, config, sizes, inputs, capacity, allocator } = ctx;
-  const E = inputDim(config);
   const p = (name: string) => slice(ctx, ctx.params, name);
-  const shape = { batch: capacity.maxBatch, time: capacity.maxTime, rowStride: E, allocator };
+  const shape = {
+    batch: capacity.maxBatch,
+    time: capacity.maxTime,
+    rowStride: cols.stride,
+    allocator,
+  };
   const tokens = (b: Batch) => ({ batch: b.size, time: b.maxLength });
   const ops: Sized[] = [];
-  const word = await embeddingForward(gpu, {
-    table: p("word_emb.weight"),
-    ids: inputs.wordIds,
-    lengths: inputs.lengths,
-    out: x,
-  }, {
-    ...shape,
-    dim: config.wordDim,
-    vocab: sizes.words,
-    columnOffset: 0,
-    label: "word embedding",
-  });
-  ops.push(sized(word, tokens));
+  if (cols.word !== null) {
+    const word = await embeddingForward(gpu, {
+      table: p("word_emb.weight"),
+      ids: inputs.wordIds,
+      lengths: inputs.lengths,
+      out: x,
+    }, {
+      ...shape,
+      dim: config.wordDim,
+      vocab: sizes.words,
+      columnOffset: cols.word,
+      label: "word embedding",
+    });
+    ops.push(sized(word, tokens));
+  }
   if (config.casingDim > 0) {
     const casing = await embeddingForward(gpu, {
       table: p("casing_emb.weight"),
@@ -133,7 +275,7 @@ async function forwardOps(ctx: StageContext, x: GPUBuffer, argmax: GPUBuffer): P
       ...shape,
       dim: config.casingDim,
       vocab: sizes.casings,
-      columnOffset: config.wordDim,
+      columnOffset: cols.casing,
       label: "casing embedding",
     });
     ops.push(sized(casing, tokens));
@@ -141,6 +283,8 @@ async function forwardOps(ctx: StageContext, x: GPUBuffer, argmax: GPUBuffer): P
   if (config.charFeatures === "cnn") {
     const chars = await charCnnForward(gpu, { ...charInputs(ctx), out: x, argmax }, {
       ...charDims(ctx),
+      rowStride: cols.stride,
+      columnOffset: cols.chars,
       label: "char cnn",
     });
     ops.push(sized(chars, (b) => ({ ...tokens(b), chars: charCount(b, capacity.maxChars) })));

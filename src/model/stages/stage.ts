@@ -46,6 +46,11 @@ export interface Activation {
   gradient: GPUBuffer | null;
   /** Features per token. */
   width: number;
+  /**
+   * The value is already the first BiLSTM layer's input projection x·W_ihᵀ + b_ih
+   * (B·T, 8H), not x (inference graphs with the per-word table, `features.ts`).
+   */
+  projected?: boolean;
 }
 
 /** Inputs uploaded per batch (i32; the groupings are CSR, see `groupIds`). */
