@@ -8,9 +8,14 @@
  * @module
  */
 
-import { acquireGpu, createBuffer, describeAdapter, readFloat32 } from "../src/gpu/mod.ts";
-import { submitDispatches } from "../src/gpu/mod.ts";
-import { matmulForward } from "../src/ops/matmul.ts";
+import {
+  acquireGpu,
+  createBuffer,
+  describeAdapter,
+  matmulForward,
+  readFloat32,
+  submitDispatches,
+} from "../mod.ts";
 import { EXIT, flagHelp, parseFlags, runCommand } from "./flags.ts";
 
 /** The flags of `cli/selfcheck.ts`. */
