@@ -39,6 +39,13 @@
 //   …) so that contiguous blocks of workgroups (one CPU thread each on llvmpipe) mix long
 //   and short sentences of a length-sorted batch. Loop iterations per invocation ≈ maxlen·(UB + 12) + 8·T, far
 //   under llvmpipe's 65,535 for T ≤ 150 (small loops are written out for that reason).
+//   Where that would pass 65,535, the builder compiles `main` with SPLIT and runs it once
+//   per range of RANGE steps, params.pad = the range, ranges in order (steps
+//   [pad·RANGE, (pad+1)·RANGE) of the workgroup's longest sentence, with the same
+//   arithmetic as one dispatch: bit-identical results). A range that does not start the
+//   sweep takes each live sentence's c from `cell` and h from `h_out` at the previous
+//   step's token (the values one dispatch keeps in registers and the exchange), and writes
+//   the padding rows of its own steps only.
 //
 // entry `pack`
 //   @binding(0) src: W_hh (2, 4H, H) f32, PyTorch layout, read
@@ -57,6 +64,9 @@ override USE_UNIFORM: bool = false;
 // vec4s between consecutive (direction, gate) blocks of the packed W_hh: 4096 (64 KiB, one
 // uniform binding each) with USE_UNIFORM, else UB·UB·4.
 override WSTRIDE: u32 = 4u;
+// One range of RANGE steps per dispatch (range params.pad), state carried in cell and h_out.
+override SPLIT: bool = false;
+override RANGE: u32 = 1u;
 
 struct Params { batch: u32, time: u32, groups: u32, pad: u32 }
 
@@ -141,6 +151,26 @@ fn store_h(base: u32, j0: u32, v: vec4f) {
   if (j0 + 1u < H) { h_out[base + j0 + 1u] = v.y; }
   if (j0 + 2u < H) { h_out[base + j0 + 2u] = v.z; }
   if (j0 + 3u < H) { h_out[base + j0 + 3u] = v.w; }
+}
+
+// h_out[base + j0 … j0+3], zero beyond H (the h one dispatch keeps in the exchange).
+fn load_h(base: u32, j0: u32) -> vec4f {
+  let last = H - 1u;
+  let v = vec4f(h_out[base + min(j0, last)], h_out[base + min(j0 + 1u, last)],
+    h_out[base + min(j0 + 2u, last)], h_out[base + min(j0 + 3u, last)]);
+  return select(vec4f(0.0), v, vec4u(j0, j0 + 1u, j0 + 2u, j0 + 3u) < vec4u(H));
+}
+
+// The token a sentence of length len visited at step lo − 1 (lo < len) in direction dir.
+fn prev_token(dir: u32, len: u32, lo: u32) -> u32 {
+  if (dir == 0u) { return lo - 1u; }
+  return len - lo;
+}
+
+// c of sentence b (length len) after step lo − 1, from the saved cell state; 0 unless live.
+fn carry_c(b: u32, T: u32, dir: u32, ub: u32, len: u32, lo: u32) -> vec4f {
+  if (lo == 0u || lo >= len) { return vec4f(0.0); }
+  return cell[((b * T + prev_token(dir, len, lo)) * 2u + dir) * UB + ub];
 }
 
 fn sentence_group(x: u32, groups: u32) -> u32 {
@@ -279,12 +309,25 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec
   var region = 0u; // this workgroup's h in hscr
   if (H_SCRATCH) { region = (dir * params.groups + wg.x) * 2u * S * UB; }
 
+  // SPLIT: this dispatch runs steps from lo_raw (clamped to the workgroup's steps below).
+  var lo_raw = 0u;
+  if (SPLIT) { lo_raw = params.pad * RANGE; }
   var len: array<u32, 8>;
   for (var s = 0u; s < 8u; s++) {
     len[s] = 0u;
     if (b0 + s < B) { len[s] = u32(clamp(lengths[b0 + s], 0, i32(T))); }
-    hset(region + (8u * q + s) * UB + ub, vec4f(0.0));
-    hset(region + (S + 8u * q + s) * UB + ub, vec4f(0.0));
+    if (lo_raw == 0u) {
+      hset(region + (8u * q + s) * UB + ub, vec4f(0.0));
+      hset(region + (S + 8u * q + s) * UB + ub, vec4f(0.0));
+    } else {
+      // h after step lo_raw − 1 into the parity step lo_raw reads (zero unless live).
+      var h = vec4f(0.0);
+      if (lo_raw < len[s]) {
+        let row = (b0 + s) * T + prev_token(dir, len[s], lo_raw);
+        h = load_h(row * 2u * H + dir * H, j0);
+      }
+      hset(region + ((lo_raw & 1u) * S + 8u * q + s) * UB + ub, h);
+    }
   }
   if (ub == 0u && q == 0u) {
     // The longest sentence of the workgroup sets the step count (uniform for the barriers).
@@ -295,7 +338,14 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec
     group_max = longest;
   }
   let steps = workgroupUniformLoad(&group_max);
-  if (H_SCRATCH) { storageBarrier(); } // the zeroed h is visible
+  if (H_SCRATCH) { storageBarrier(); } // the zeroed (or carried) h is visible
+  // Steps [lo, hi) run here: all of them, or (SPLIT) range params.pad.
+  var lo = 0u;
+  var hi = steps;
+  if (SPLIT) {
+    lo = min(lo_raw, steps);
+    hi = min(lo + RANGE, steps);
+  }
 
   let gate_col = dir * 4u * H; // this direction's first column in pre / gates / bhh
   let b_i = load_bias(gate_col, j0);
@@ -321,8 +371,18 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec
   var c5 = vec4f(0.0);
   var c6 = vec4f(0.0);
   var c7 = vec4f(0.0);
+  if (SPLIT && lo > 0u) {
+    c0 = carry_c(b0, T, dir, ub, len[0], lo);
+    c1 = carry_c(b0 + 1u, T, dir, ub, len[1], lo);
+    c2 = carry_c(b0 + 2u, T, dir, ub, len[2], lo);
+    c3 = carry_c(b0 + 3u, T, dir, ub, len[3], lo);
+    c4 = carry_c(b0 + 4u, T, dir, ub, len[4], lo);
+    c5 = carry_c(b0 + 5u, T, dir, ub, len[5], lo);
+    c6 = carry_c(b0 + 6u, T, dir, ub, len[6], lo);
+    c7 = carry_c(b0 + 7u, T, dir, ub, len[7], lo);
+  }
 
-  for (var step = 0u; step < steps; step++) {
+  for (var step = lo; step < hi; step++) {
     let parity = step & 1u;
     ctx.step = step;
     ctx.hb = region + (parity * S + 8u * q) * UB; // read h_{t−1} here
@@ -347,11 +407,18 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec
     step_barrier();
   }
 
-  // Padding rows: h_out (read by the next layer) and h_prev (a matmul operand) are zero.
+  // Padding rows: h_out (read by the next layer) and h_prev (a matmul operand) are zero
+  // (SPLIT: the rows of this range's steps, t in [pad·RANGE, (pad+1)·RANGE)).
+  var t_lo = 0u;
+  var t_hi = T;
+  if (SPLIT) {
+    t_lo = lo_raw;
+    t_hi = min(t_lo + RANGE, T);
+  }
   for (var s = 0u; s < 8u; s++) {
     let b = b0 + s;
     if (b >= B) { break; }
-    for (var t = len[s]; t < T; t++) {
+    for (var t = max(len[s], t_lo); t < t_hi; t++) {
       let row = b * T + t;
       store_h(row * 2u * H + dir * H, j0, vec4f(0.0));
       h_prev[(row * 2u + dir) * UB + ub] = vec4f(0.0);

@@ -208,7 +208,23 @@ Deno.test("lstm at T = 1000 with H = 100 (backward split into ranges on fallback
   );
 });
 
-/** Forward and backward outputs of one run (hOut, dX, dW_ih, dW_hh, dB_ih, dB_hh). */
+Deno.test("lstm at T = 3000 with H = 100 (forward and backward split into ranges on fallback adapters) equals the reference", async () => {
+  const gpu = await acquireGpu();
+  // One dispatch of the forward recurrence would pass llvmpipe's 65,535 loop iterations
+  // past ≈ 1,450 tokens at H = 100: on a software adapter both recurrences run in ranges.
+  await checkAgainstReference(
+    gpu,
+    { batch: 2, time: 3000, inputSize: 3, hiddenSize: 100 },
+    [3000, 1789],
+    700,
+    { atol: 1e-4, rtol: 1e-3 },
+  );
+});
+
+/**
+ * Forward and backward outputs of one run (hOut, dX, dW_ih, dW_hh, dB_ih, dB_hh), then the
+ * saved gates, cell states and h_prev rows (not the exchange in h_prev's tail).
+ */
 async function runLayer(
   gpu: Gpu,
   shape: BiLstmShape,
@@ -226,6 +242,9 @@ async function runLayer(
   submitDispatches(gpu, [...layer.dispatches, ...backward.dispatches]);
   const out = [];
   for (const b of [buf.hOut, dX, dWIh, dWHh, dBIh, dBHh]) out.push(await readFloat32(gpu, b));
+  const { gates, cell, hPrev } = layer.saved;
+  out.push(await readFloat32(gpu, gates), await readFloat32(gpu, cell));
+  out.push(await readFloat32(gpu, hPrev, B * T * 2 * 4 * Math.ceil(H / 4)));
   layer.destroy();
   for (const b of Object.values(buf)) b.destroy();
   return out;
@@ -242,6 +261,29 @@ Deno.test("lstm backward split into ranges of steps equals one dispatch bit for 
     ["hOut", "dX", "dWIh", "dWHh", "dBIh", "dBHh"].forEach((name, i) =>
       assert.deepEqual(split[i], whole[i], `${name} with ${backwardSteps} steps per dispatch`)
     );
+  }
+});
+
+Deno.test("lstm forward split into ranges of steps equals one dispatch bit for bit", async () => {
+  const gpu = await acquireGpu();
+  // As above: three workgroups of 8 sentences, one partly empty; h in workgroup memory and
+  // in the storage exchange; with the backward split too.
+  const shape = { batch: 19, time: 9, inputSize: 3, hiddenSize: 10 };
+  const lengths = [9, 1, 2, 9, 5, 0, 3, 4, 8, 1, 2, 5, 7, 1, 6, 2, 3, 4, 1];
+  const names = ["hOut", "dX", "dWIh", "dWHh", "dBIh", "dBHh", "gates", "cell", "hPrev"];
+  for (const hScratch of [true, false]) {
+    const whole = await runLayer(gpu, shape, lengths, { hScratch });
+    for (const forwardSteps of [1, 2, 4, 8]) {
+      const options = {
+        hScratch,
+        forwardSteps,
+        ...(forwardSteps === 4 ? { backwardSteps: 3 } : {}),
+      };
+      const split = await runLayer(gpu, shape, lengths, options);
+      names.forEach((name, i) =>
+        assert.deepEqual(split[i], whole[i], `${name} with ${JSON.stringify(options)}`)
+      );
+    }
   }
 });
 

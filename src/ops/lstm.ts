@@ -163,6 +163,13 @@ export interface BiLstmOptions extends OpOptions, SplitOptions {
    */
   backwardSteps?: number;
   /**
+   * Steps per dispatch of the forward recurrence (cpu profile) when it is split (default: on
+   * fallback adapters, as many as stay within llvmpipe's 65,535 loop iterations, for
+   * batches that need it; never elsewhere). Given, it forces the split for any T above it
+   * (tests): the results are bit-identical to one dispatch.
+   */
+  forwardSteps?: number;
+  /**
    * Keep the forward kernel's h in a storage scratch instead of workgroup memory
    * (default: on fallback (software) adapters, where a large workgroup array makes the
    * shader compile slow — ≈ 20 s at H = 256 on llvmpipe — and storage is as fast).
@@ -217,6 +224,10 @@ interface LstmPlan {
   backRanges: number;
   /** Whether the caller forced the range size (split whenever T passes it). */
   backForced: boolean;
+  /** The same for the forward recurrence. */
+  fwdRange: number;
+  fwdRanges: number;
+  fwdForced: boolean;
 }
 
 function positiveInteger(name: string, value: number, max = Infinity): void {
@@ -280,6 +291,7 @@ function planLayer(gpu: Gpu, buffers: BiLstmBuffers, options: BiLstmSize & BiLst
     // W_hhᵀ blocks hold 4·UV unit quads (zeros beyond UB).
     wStrideT: useUniform ? UNIFORM_BLOCK / 16 : 4 * UV * UB * 4,
     ...backwardSplit(gpu, maxTime, UB, options.backwardSteps),
+    ...forwardSplit(gpu, maxTime, UB, options.forwardSteps),
   };
   return plan;
 }
@@ -307,6 +319,31 @@ function backwardSplit(gpu: Gpu, time: number, UB: number, requested?: number) {
     backRange,
     backRanges: split ? Math.ceil(time / backRange) : 0,
     backForced: requested !== undefined,
+  };
+}
+
+/**
+ * Whether the forward recurrence of T steps runs as one dispatch: always on real GPUs; on
+ * fallback adapters while its loop count (≈ T·(UB + 12) + 8·T) stays within llvmpipe's limit.
+ */
+function forwardFits(gpu: Gpu, time: number, UB: number): boolean {
+  return !gpu.adapter.isFallbackAdapter || time * (UB + 20) + 200 <= LOOP_LIMIT;
+}
+
+/** Steps per range of the split forward recurrence, and how many ranges T needs. */
+function forwardSplit(gpu: Gpu, time: number, UB: number, requested?: number) {
+  if (requested !== undefined && (!Number.isInteger(requested) || requested < 1)) {
+    throw new RangeError(
+      `createBiLstm: expected forwardSteps to be a positive integer, got ${requested}`,
+    );
+  }
+  // Per step ≤ UB + 12 iterations, padding rows ≤ 8, and ≤ 600 outside the loop.
+  const fwdRange = requested ?? Math.floor((LOOP_LIMIT - 600) / (UB + 24));
+  const split = requested !== undefined ? time > fwdRange : !forwardFits(gpu, time, UB);
+  return {
+    fwdRange,
+    fwdRanges: split ? Math.ceil(time / fwdRange) : 0,
+    fwdForced: requested !== undefined,
   };
 }
 
@@ -390,7 +427,7 @@ export async function createBiLstm(
   // Saved buffers past one storage binding: run as groups of sentences (lstm_split.ts).
   const counts = sentenceGroups(gpu, options, options);
   if (counts.length > 1) return createSplitBiLstm(gpu, buffers, options, counts, createBiLstm);
-  const { label, maxBatch, maxTime, UB } = plan;
+  const { label, maxBatch, maxTime } = plan;
   const mem = opAllocator(gpu, label, options);
   const saved = allocateSaved(mem, plan);
   const standIn = plan.useUniform
@@ -426,7 +463,7 @@ export async function createBiLstm(
       if (!Number.isInteger(time) || time < 0 || time > maxTime) {
         throw new RangeError(`${label}: expected a padded length of 0…${maxTime}, got ${time}`);
       }
-      if (profile === "cpu") checkLoopLimits(gpu, label, shape, UB, backwards.length > 0);
+      if (profile === "cpu") checkLoopLimits(gpu, label, shape, backwards.length > 0);
       current = { batch, time };
       forward.resize(current);
       for (const b of backwards) b.resize(current);
@@ -485,8 +522,47 @@ async function forwardOp(
       label: `${label} input projection`,
     },
   );
-  const recurrence = await makeDispatch(gpu, {
-    label: `${label} recurrence`,
+  const recurrence = await recurrenceDispatch(gpu, plan, paramsF, buffers, saved, standIn);
+  // The split recurrence: one dispatch per range of steps, in order, each its own params.
+  const rangeParams = Array.from(
+    { length: plan.fwdRanges },
+    (_, r) => mem.uniform(`${label} recurrence range ${r}`, [0, 0, 0, r]),
+  );
+  const ranges: Dispatch[] = [];
+  for (const block of rangeParams) {
+    ranges.push(await recurrenceDispatch(gpu, plan, block, buffers, saved, standIn, true));
+  }
+  return {
+    label,
+    dispatches: [pack, ...projection.dispatches, recurrence, ...ranges],
+    resize({ batch, time }: SequenceShape) {
+      projection.resize(projectionShape(plan, batch, time));
+      paramsF.set([batch, time, groupsF(batch), 0]);
+      const split = plan.fwdRanges > 0 &&
+        (plan.fwdForced ? time > plan.fwdRange : !forwardFits(gpu, time, UB));
+      recurrence.workgroups = [split ? 0 : groupsF(batch), 2, 1];
+      rangeParams.forEach((block, r) => {
+        block.set([batch, time, groupsF(batch), r]);
+        ranges[r].workgroups = [split && r * plan.fwdRange < time ? groupsF(batch) : 0, 2, 1];
+      });
+    },
+    destroy: () => projection.destroy(),
+  };
+}
+
+/** The fused forward recurrence (whole, or with `split` one range of steps per dispatch). */
+function recurrenceDispatch(
+  gpu: Gpu,
+  plan: LstmPlan,
+  params: ParamBlock,
+  buffers: BiLstmBuffers,
+  saved: BiLstmSaved,
+  standIn: GPUBuffer | null,
+  split = false,
+): Promise<Dispatch> {
+  const { label, maxBatch, maxTime, H, UB, qf } = plan;
+  return makeDispatch(gpu, {
+    label: `${label} recurrence${split ? ` range ${params.values[3]}` : ""}`,
     code: lstmWgsl,
     constants: {
       H,
@@ -497,9 +573,10 @@ async function forwardOp(
       SHARED: plan.hInStorage ? 1 : 16 * qf * UB,
       H_SCRATCH: plan.hInStorage,
       HSCR_OFF: maxBatch * maxTime * 2 * UB,
+      ...(split ? { SPLIT: true, RANGE: plan.fwdRange } : {}),
     },
   }, [
-    paramsF.buffer,
+    params.buffer,
     saved.pre,
     saved.whhPacked,
     buffers.bHh,
@@ -510,16 +587,6 @@ async function forwardOp(
     saved.hPrev,
     ...uniformBlocks(saved.whhPacked, standIn),
   ], [1, 2]);
-  return {
-    label,
-    dispatches: [pack, ...projection.dispatches, recurrence],
-    resize({ batch, time }: SequenceShape) {
-      projection.resize(projectionShape(plan, batch, time));
-      paramsF.set([batch, time, groupsF(batch), 0]);
-      recurrence.workgroups = [groupsF(batch), 2, 1];
-    },
-    destroy: () => projection.destroy(),
-  };
 }
 
 /** The shape of the input projection (and of its gradients) for a batch. */
@@ -689,20 +756,12 @@ function checkLoopLimits(
   gpu: Gpu,
   label: string,
   shape: SequenceShape,
-  UB: number,
   training: boolean,
 ) {
   if (!gpu.adapter.isFallbackAdapter) return;
   const { batch, time } = shape;
-  // The forward recurrence (≈ T·(UB + 12) + 8·T); the backward recurrence splits its steps.
-  if (time * (UB + 12) + 8 * time + 200 > LOOP_LIMIT) {
-    throw new RangeError(
-      `${label}: sentences of ${time} tokens with H=${4 * UB} would exceed the software ` +
-        `adapter's ${LOOP_LIMIT} loop iterations per invocation in the forward recurrence; ` +
-        `split sentences longer than ${Math.floor((LOOP_LIMIT - 200) / (UB + 20))} tokens`,
-    );
-  }
-  // dW_hh sums over all B·T rows in one loop (training only).
+  // Both recurrences split their steps into ranges of steps where one dispatch would pass
+  // the limit; dW_hh sums over all B·T rows in one loop (training only).
   if (training && batch * time > LOOP_LIMIT) {
     throw new RangeError(
       `${label}: a training batch of ${batch}×${time} tokens would exceed the software ` +
