@@ -1,11 +1,13 @@
 import assert from "node:assert/strict";
-import { Tagger, taggerCapacity } from "../src/api/tagger.ts";
+import { longCapacity, Tagger, taggerCapacity } from "../src/api/tagger.ts";
 import { randomModel } from "../src/api/random_model.ts";
 import { encodeSentences, makeBatches } from "../src/data/batch.ts";
 import { splitTag, transitionMask } from "../src/data/schemes.ts";
 import { acquireGpu } from "../src/gpu/device.ts";
 import { gpuMemory } from "../src/gpu/buffers.ts";
 import { decodeModel, encodeModel } from "../src/model/checkpoint.ts";
+import { fromPytorchTensors, NerGraph } from "../src/model/graph.ts";
+import { CASING_CLASSES } from "../src/data/casing.ts";
 import { encodeSafetensors } from "../src/io/safetensors.ts";
 import { tinySentences, trainTinyModel } from "./tagger_fixture.ts";
 
@@ -215,9 +217,9 @@ Deno.test("tagBatch equals tag one by one; empty texts and long sentences work",
     for (const e of batch[i]) assert.equal(texts[i].slice(e.start, e.end), e.text);
   }
   assert.deepEqual(batch[1], []);
-  // The long sentence (280 tokens) is tagged in pieces of 128: entities come from each piece.
-  assert.ok(batch[3].some((e) => e.tokens[0] >= 256), "entities in the last piece");
-  assert.ok(batch[3].some((e) => e.tokens[0] < 128), "entities in the first piece");
+  // The long sentence (280 tokens) is tagged whole on the long-sentence graph.
+  assert.ok(batch[3].some((e) => e.tokens[0] >= 256), "entities near the end");
+  assert.ok(batch[3].some((e) => e.tokens[0] < 128), "entities near the start");
   assert.deepEqual(
     batch[3].map((e) => e.start),
     batch[3].map((e) => e.start).sort((a, b) => a - b),
@@ -354,7 +356,7 @@ Deno.test("pipelined batches and concurrent calls equal tagging each sentence al
   odd.destroy();
 });
 
-Deno.test("a 1,000-token sentence tags on this adapter, in pieces within the binding limit", async () => {
+Deno.test("a 1,000-token sentence tags on this adapter, whole, within the binding limit", async () => {
   const { bytes } = await tinyModel();
   using tagger = await Tagger.load(bytes, { gpu });
   const clause = ["Ada", "Smith", "visited", "New", "Rome", "and"];
@@ -362,7 +364,7 @@ Deno.test("a 1,000-token sentence tags on this adapter, in pieces within the bin
   const [result] = await tagger.tagTokens([tokens]);
   assert.equal(result.tags.length, 1000);
   assert.ok(result.tags.every((t) => typeof t === "string"), "every token has a tag");
-  // Pieces of 128 tokens are tagged independently: entities are found in the first and the last.
+  // Tagged whole on the long-sentence graph: entities at the start and at the end.
   assert.ok(result.entities.some((e) => e.start < 128));
   assert.ok(result.entities.some((e) => e.start >= 896));
   for (const e of result.entities) assert.ok(e.score > 0 && e.score <= 1);
@@ -371,6 +373,94 @@ Deno.test("a 1,000-token sentence tags on this adapter, in pieces within the bin
   assert.equal(doc.sentences.length, 1);
   assert.equal(doc.sentences[0].tags.length, 1000);
   assert.deepEqual(doc.sentences[0].tags, result.tags);
+});
+
+Deno.test("a 600-token sentence is tagged whole: it equals a graph that holds it in one piece", async () => {
+  const { bytes } = await tinyModel();
+  using tagger = await Tagger.load(bytes, { gpu });
+  const model = tagger.model;
+  const clause = ["Ada", "Smith", "visited", "New", "Rome", "and", "Bo", "left"];
+  const tokens = Array.from({ length: 600 }, (_, i) => clause[(i * 5 + (i >> 3)) % clause.length]);
+  // With a short sentence in the same call: it runs on the main graph, the long one apart.
+  const short = ["Cy", "left", "Oslo"];
+  const [result, small] = await tagger.tagTokens([tokens, short]);
+  const [alone] = await tagger.tagTokens([short]);
+  assert.deepEqual(small, alone);
+  // The reference: one inference graph of B = 1, T = 600 (no word table, as the long graph).
+  const graph = await NerGraph.create(
+    gpu,
+    model.config,
+    {
+      words: model.words.size,
+      chars: model.chars.size,
+      casings: CASING_CLASSES.length,
+      tags: model.tags.size,
+    },
+    { maxBatch: 1, maxTime: 600, maxChars: model.config.maxChars },
+    {
+      training: false,
+      constraints: transitionMask(model.tags.items, model.scheme),
+      wordTable: false,
+    },
+  );
+  try {
+    graph.writeParameters(fromPytorchTensors(model.tensors));
+    const encoded = encodeSentences([{ tokens, tags: tokens.map(() => "O") }], model);
+    const [batch] = makeBatches(encoded, { batchSize: 1, shuffle: false });
+    const out = await graph.infer(batch, { marginals: true });
+    assert.deepEqual(result.tags, Array.from(out.tags, (id) => model.tags.items[id]));
+    assert.deepEqual(result.marginals, out.marginals!.subarray(0, 600 * model.tags.size));
+  } finally {
+    graph.destroy();
+  }
+  // Pieces of 128 would be another result: their marginals differ at the cuts.
+  const pieces = await tagger.tagTokens(
+    Array.from({ length: 5 }, (_, i) => tokens.slice(128 * i, 128 * (i + 1))),
+  );
+  const cut = Float32Array.from(pieces.flatMap((p) => Array.from(p.marginals)));
+  assert.notDeepEqual(result.marginals, cut);
+  // n-best works on a sentence tagged whole.
+  const [best] = await tagger.tagTokens([tokens.slice(0, 300)], { nBest: 2 });
+  assert.deepEqual(best.nBest![0].tags, best.tags);
+});
+
+Deno.test("the long-sentence graph is freed with the tagger, also after it grew", async () => {
+  const { bytes } = await tinyModel();
+  const long = (n: number) => Array.from({ length: n }, (_, i) => ["Ada", "left", "Rome"][i % 3]);
+  const warm = await Tagger.load(bytes, { gpu });
+  await warm.tagTokens([long(300), long(700)]);
+  warm.destroy();
+  const before = gpuMemory(gpu).liveBytes;
+  const tagger = await Tagger.load(bytes, { gpu });
+  // 300 tokens build a graph of T = 512; 700 replace it with one of T = 768.
+  await tagger.tagTokens([long(300)]);
+  await tagger.tagTokens([long(700)]);
+  tagger.destroy();
+  assert.equal(gpuMemory(gpu).liveBytes - before, 0, "bytes still live after destroy");
+});
+
+Deno.test("longCapacity: the long-sentence graph's T follows the call, B the binding limit", () => {
+  const limit = 128 * 2 ** 20;
+  assert.deepEqual(longCapacity({ bindingLimit: limit }, 100, 129), { maxBatch: 4, maxTime: 256 });
+  assert.deepEqual(longCapacity({ bindingLimit: limit }, 100, 3000), {
+    maxBatch: 4,
+    maxTime: 3072,
+  });
+  // At most 4,096 tokens whole.
+  assert.deepEqual(longCapacity({ bindingLimit: limit }, 100, 9000), {
+    maxBatch: 4,
+    maxTime: 4096,
+  });
+  // A small limit: two sentences of 256 tokens at H = 100 (3,200 bytes per token).
+  assert.deepEqual(longCapacity({ bindingLimit: 3200 * 512 + 5 }, 100, 200), {
+    maxBatch: 2,
+    maxTime: 256,
+  });
+  // H = 10 counts as Hp = 12 (vec4 units): 384 bytes per token, 1,000 tokens at most.
+  assert.deepEqual(longCapacity({ bindingLimit: 384 * 1000 }, 10, 5000), {
+    maxBatch: 1,
+    maxTime: 1000,
+  });
 });
 
 Deno.test("tagTexts gives sentences with tokens and tags, and the same entities as tagBatch", async () => {

@@ -40,7 +40,7 @@ export interface Entity {
 export interface TagOptions {
   /** Decode only tag sequences valid in the model's scheme (default true). */
   constrained?: boolean;
-  /** Also return the k best tag sequences with probabilities ({@linkcode Tagger.tagTokens} only; sentences of at most 128 tokens). */
+  /** Also return the k best tag sequences with probabilities ({@linkcode Tagger.tagTokens} only; sentences tagged whole, at most 4,096 tokens). */
   nBest?: number;
   /**
    * Apply the model's calibration temperature ({@linkcode Tagger.temperature})
@@ -110,8 +110,17 @@ export interface TaggedText {
   sentences: TaggedSentence[];
 }
 
-/** Sentences longer than this are tagged in pieces. */
+/** T of the Tagger's main graph: longer sentences go to the long-sentence graph. */
 const MAX_TIME = 128;
+/**
+ * Sentences up to this many tokens are tagged whole (fewer where the binding limit asks);
+ * longer ones in independent pieces of this length.
+ */
+const WHOLE_TIME = 4096;
+/** The long-sentence graph's T: the call's longest sentence rounded up to a multiple of this. */
+const LONG_STEP = 256;
+/** The most sentences per batch of the long-sentence graph. */
+const LONG_BATCH = 4;
 /**
  * The most sentences per GPU batch, by kernel profile (fewer when the
  * adapter's binding limit asks for it). On a software adapter ("cpu") GPU
@@ -156,6 +165,57 @@ export function taggerCapacity(
   return { maxTime, maxBatch: Math.max(1, Math.min(most, Math.floor(rows / maxTime))) };
 }
 
+/**
+ * The long-sentence graph's batch shape for a call whose longest sentence has `longest`
+ * tokens: T that length rounded up to a multiple of 256 (at most 4,096 and what the binding
+ * limit holds), B as many sentences (at most 4) as keep every LSTM buffer of (B·T, 8·Hp)
+ * f32 within the binding limit (Hp = H rounded up to 4). Sentences up to T are tagged whole.
+ *
+ * @param device the binding limit in bytes
+ * @param hidden H, the LSTM's hidden size per direction
+ * @param longest the longest sentence to hold (tokens)
+ * @returns B and T
+ *
+ * @example
+ * ```ts
+ * import { longCapacity } from "./tagger.ts";
+ * const c = longCapacity({ bindingLimit: 128 * 2 ** 20 }, 100, 600);
+ * if (c.maxBatch !== 4 || c.maxTime !== 768) throw new Error(JSON.stringify(c));
+ * ```
+ */
+export function longCapacity(
+  device: { bindingLimit: number },
+  hidden: number,
+  longest: number,
+): { maxBatch: number; maxTime: number } {
+  const rows = Math.floor(device.bindingLimit / (32 * 4 * Math.ceil(hidden / 4)));
+  const maxTime = Math.max(
+    1,
+    Math.min(Math.ceil(longest / LONG_STEP) * LONG_STEP, WHOLE_TIME, rows),
+  );
+  return { maxTime, maxBatch: Math.max(1, Math.min(LONG_BATCH, Math.floor(rows / maxTime))) };
+}
+
+/** The longest sentence a tagger tags whole: 4,096 tokens, or what the binding limit holds. */
+function wholeTime(device: { bindingLimit: number }, hidden: number, mainTime: number): number {
+  return Math.max(mainTime, longCapacity(device, hidden, WHOLE_TIME).maxTime);
+}
+
+/** The long-sentence graph, the calls using it, and whether a larger one replaced it. */
+interface LongGraph {
+  graph: NerGraph;
+  capacity: { maxBatch: number; maxTime: number };
+  users: number;
+  stale: boolean;
+}
+
+/** One GPU batch of a decoding call, the graph it runs on and the pieces it indexes. */
+interface Job {
+  graph: NerGraph;
+  batch: Batch;
+  pieces: Piece[];
+}
+
 /** A piece of a sentence: at most maxTime tokens from `offset`. */
 interface Piece {
   sentence: number;
@@ -183,7 +243,10 @@ interface DecodeRequest {
  * are span probabilities from forward-backward marginals, also on the GPU.
  * Batches are pipelined: the next one is submitted before the previous one
  * is read back and turned into entities. Sentences longer than 128 tokens
- * are tagged in independent pieces of 128.
+ * run on a second graph, built on demand for the longest sentence of a call
+ * (up to 4,096 tokens, or what the binding limit holds) and freed with the
+ * tagger, so they are tagged whole; longer ones are tagged in independent
+ * pieces of that length.
  *
  * @example
  * ```ts
@@ -199,8 +262,12 @@ interface DecodeRequest {
  * ```
  */
 export class Tagger {
-  #constrained = true;
+  /** Whether each graph's decoding is constrained now (graphs start constrained). */
+  #constrained = new Map<NerGraph, boolean>();
   #destroyed = false;
+  /** The long-sentence graph, built on the first call that needs it; replaced ones until freed. */
+  #long: LongGraph | null = null;
+  #stale: LongGraph[] = [];
   #mask: ReturnType<typeof transitionMask>;
   /** Tag ids that continue an entity of each type (I-, E-, L-). */
   #continuations: Map<string, number[]>;
@@ -333,24 +400,7 @@ export class Tagger {
       bindingLimit: gpu.device.limits.maxStorageBufferBindingSize,
       profile: kernelProfile(gpu).profile,
     }, model.config.hidden);
-    const graph = await NerGraph.create(
-      gpu,
-      model.config,
-      {
-        words: model.words.size,
-        chars: model.chars.size,
-        casings: CASING_CLASSES.length,
-        tags: model.tags.size,
-      },
-      { ...capacity, maxChars: model.config.maxChars },
-      { training: false, constraints: transitionMask(model.tags.items, model.scheme) },
-    );
-    try {
-      graph.writeParameters(fromPytorchTensors(model.tensors));
-    } catch (e) {
-      graph.destroy();
-      throw e;
-    }
+    const graph = await inferenceGraph(gpu, model, capacity);
     return new Tagger(gpu, model, graph, capacity);
   }
 
@@ -379,6 +429,9 @@ export class Tagger {
     if (this.#destroyed) return;
     this.#destroyed = true;
     this.graph.destroy();
+    for (const long of [...this.#stale, ...(this.#long ? [this.#long] : [])]) long.graph.destroy();
+    this.#long = null;
+    this.#stale = [];
   }
 
   /** Same as {@linkcode Tagger.destroy}, for `using`. */
@@ -392,11 +445,11 @@ export class Tagger {
     }
   }
 
-  #setConstrained(on: boolean): void {
-    if (on === this.#constrained) return;
-    this.#constrained = on;
+  #setConstrained(graph: NerGraph, on: boolean): void {
+    if (on === (this.#constrained.get(graph) ?? true)) return;
+    this.#constrained.set(graph, on);
     const K = this.model.tags.size;
-    this.graph.setConstraints(
+    graph.setConstraints(
       on ? this.#mask : {
         transitions: new Uint8Array(K * K).fill(1),
         start: new Uint8Array(K).fill(1),
@@ -435,7 +488,7 @@ export class Tagger {
     if (options.nBest !== undefined && !(Number.isInteger(options.nBest) && options.nBest >= 1)) {
       throw new RangeError(`nBest: expected a positive integer, found ${options.nBest}`);
     }
-    const maxTime = this.#capacity.maxTime;
+    const maxTime = this.#wholeTime;
     if (options.nBest) {
       const long = sentences.findIndex((s) => s.length > maxTime);
       if (long >= 0) {
@@ -453,57 +506,119 @@ export class Tagger {
     });
   }
 
+  /** The longest sentence tagged whole (4,096 tokens, or what the binding limit holds). */
+  get #wholeTime(): number {
+    const device = { bindingLimit: this.gpu.device.limits.maxStorageBufferBindingSize };
+    return wholeTime(device, this.model.config.hidden, this.#capacity.maxTime);
+  }
+
   /**
    * The one decoding path of every tagging call: sentences cut into pieces
-   * of at most maxTime tokens, batched by length, submitted IN_FLIGHT
-   * batches ahead, each batch's results collected while the next runs.
+   * of at most the whole-sentence length, those up to 128 tokens batched on
+   * the main graph and longer ones on the long-sentence graph, by length,
+   * submitted IN_FLIGHT batches ahead, each batch's results collected while
+   * the next runs.
    */
   async #decode(
     sentences: readonly (readonly string[])[],
     request: DecodeRequest,
   ): Promise<TokenTagging[]> {
     const K = this.model.tags.size;
-    const pieces = splitPieces(sentences, this.#capacity.maxTime);
+    const pieces = splitPieces(sentences, this.#wholeTime);
     const results: TokenTagging[] = sentences.map((t) => ({
       tags: new Array(t.length),
       entities: [],
       marginals: new Float32Array(request.marginals ? t.length * K : 0),
     }));
-    const batches = this.#batches(pieces);
-    const inFlight: { batch: Batch; out: Promise<Inference> }[] = [];
-    let next = 0;
+    const short = pieces.filter((p) => p.tokens.length <= this.#capacity.maxTime);
+    const longPieces = pieces.filter((p) => p.tokens.length > this.#capacity.maxTime);
+    const long = longPieces.length > 0
+      ? await this.#useLongGraph(Math.max(...longPieces.map((p) => p.tokens.length)))
+      : null;
     try {
-      while (next < batches.length || inFlight.length > 0) {
-        while (inFlight.length < IN_FLIGHT && next < batches.length) {
-          const batch = batches[next++];
-          this.#checkAlive();
-          this.#setConstrained(request.constrained);
-          inFlight.push({ batch, out: this.graph.infer(batch, { marginals: true }) });
-        }
-        const { batch, out } = inFlight.shift()!;
-        this.#collect(batch, await out, pieces, results, request);
-      }
+      const jobs = this.#jobs(this.graph, short, this.#capacity.maxBatch);
+      if (long) jobs.push(...this.#jobs(long.graph, longPieces, long.capacity.maxBatch));
+      await this.#run(jobs, results, request);
     } finally {
-      // A failed batch: the others still settle, without unhandled rejections.
-      for (const { out } of inFlight) out.catch(() => {});
+      if (long) this.#releaseLongGraph(long);
     }
     // Batches hold pieces in length order: put each sentence's entities back in token order.
     for (const r of results) r.entities.sort((a, b) => a.start - b.start);
     return results;
   }
 
-  /** The GPU batches of the non-empty pieces (sentenceIds index `pieces`). */
-  #batches(pieces: Piece[]): Batch[] {
+  /** Runs the jobs IN_FLIGHT ahead, collecting each one's results while the next runs. */
+  async #run(jobs: Job[], results: TokenTagging[], request: DecodeRequest): Promise<void> {
+    const inFlight: { job: Job; out: Promise<Inference> }[] = [];
+    let next = 0;
+    try {
+      while (next < jobs.length || inFlight.length > 0) {
+        while (inFlight.length < IN_FLIGHT && next < jobs.length) {
+          const job = jobs[next++];
+          this.#checkAlive();
+          this.#setConstrained(job.graph, request.constrained);
+          inFlight.push({ job, out: job.graph.infer(job.batch, { marginals: true }) });
+        }
+        const { job, out } = inFlight.shift()!;
+        this.#collect(job.batch, await out, job.pieces, results, request);
+      }
+    } finally {
+      // A failed batch: the others still settle, without unhandled rejections.
+      for (const { out } of inFlight) out.catch(() => {});
+    }
+  }
+
+  /** The GPU batches of the non-empty pieces on one graph (sentenceIds index `pieces`). */
+  #jobs(graph: NerGraph, pieces: Piece[], batchSize: number): Job[] {
+    if (pieces.length === 0) return [];
     const labels = this.model.tags.items;
     const encoded = encodeSentences(
       pieces.map((p) => ({ tokens: p.tokens as string[], tags: p.tokens.map(() => labels[0]) })),
       { words: this.model.words, chars: this.model.chars, tags: this.model.tags },
     );
     return makeBatches(encoded, {
-      batchSize: this.#capacity.maxBatch,
+      batchSize,
       shuffle: false,
       maxChars: this.model.config.maxChars,
-    });
+    }).map((batch) => ({ graph, batch, pieces }));
+  }
+
+  /**
+   * The long-sentence graph for pieces of up to `longest` tokens, built (or replaced by a
+   * larger one) on demand; the caller releases it with {@linkcode Tagger.#releaseLongGraph}.
+   */
+  async #useLongGraph(longest: number): Promise<LongGraph> {
+    const device = { bindingLimit: this.gpu.device.limits.maxStorageBufferBindingSize };
+    const capacity = longCapacity(device, this.model.config.hidden, longest);
+    if (!this.#long || this.#long.capacity.maxTime < capacity.maxTime) {
+      // The table of the first layer's word projection stays with the main graph.
+      const graph = await inferenceGraph(this.gpu, this.model, capacity, { wordTable: false });
+      if (this.#destroyed) {
+        graph.destroy();
+        this.#checkAlive();
+      }
+      if (this.#long) this.#retire(this.#long);
+      this.#long = { graph, capacity, users: 0, stale: false };
+    }
+    this.#long.users++;
+    return this.#long;
+  }
+
+  #releaseLongGraph(long: LongGraph): void {
+    long.users--;
+    if (long.stale && long.users === 0) this.#freeStale(long);
+  }
+
+  /** A replaced long graph: freed now, or when the calls still using it end. */
+  #retire(long: LongGraph): void {
+    long.stale = true;
+    if (long.users === 0) long.graph.destroy();
+    else this.#stale.push(long);
+  }
+
+  #freeStale(long: LongGraph): void {
+    this.#stale = this.#stale.filter((l) => l !== long);
+    if (!this.#destroyed) long.graph.destroy();
   }
 
   /** Turns one batch's inference into tags, entities, marginals and n-best lists. */
@@ -715,6 +830,34 @@ function checkSentences(sentences: unknown): void {
       );
     }
   });
+}
+
+/** An inference graph of the model at this capacity, its parameters written. */
+async function inferenceGraph(
+  gpu: Gpu,
+  model: ModelData,
+  capacity: { maxBatch: number; maxTime: number },
+  options: { wordTable?: boolean } = {},
+): Promise<NerGraph> {
+  const graph = await NerGraph.create(
+    gpu,
+    model.config,
+    {
+      words: model.words.size,
+      chars: model.chars.size,
+      casings: CASING_CLASSES.length,
+      tags: model.tags.size,
+    },
+    { ...capacity, maxChars: model.config.maxChars },
+    { training: false, constraints: transitionMask(model.tags.items, model.scheme), ...options },
+  );
+  try {
+    graph.writeParameters(fromPytorchTensors(model.tensors));
+  } catch (e) {
+    graph.destroy();
+    throw e;
+  }
+  return graph;
 }
 
 /** Sentences cut into pieces of at most `maxTime` tokens (empty sentences: none). */
