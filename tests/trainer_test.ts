@@ -461,6 +461,40 @@ Deno.test("a 1,000-token sentence trains and evaluates with the default model (H
   assert.ok(events.some((e) => e.type === "epoch"), "no epoch was evaluated");
 });
 
+Deno.test("a 3,000-token sentence trains, evaluates and tags whole with the default model (H = 100)", async () => {
+  const gpu = await acquireGpu();
+  // On the software adapter both LSTM recurrences split their time loops for this batch (one
+  // forward dispatch would pass 65,535 loop iterations at T > 1,452 with H = 100).
+  const words = ["In", "Rome", "Kim", "smiled", "."];
+  const tags = ["O", "B-LOC", "B-PER", "O", "O"];
+  const long = {
+    tokens: Array.from({ length: 3000 }, (_, i) => words[i % 5]),
+    tags: Array.from({ length: 3000 }, (_, i) => tags[i % 5]),
+  };
+  const result = await trainModel(
+    gpu,
+    { train: [...corpus(15, 1), long], dev: [...corpus(4, 2), long] },
+    { batchSize: 8, epochs: 1, seed: 3, patience: 0, calibrate: false },
+  );
+  assert.equal(result.model.config.hidden, 100);
+  assert.ok(Number.isFinite(result.history[0].loss), `loss ${result.history[0].loss}`);
+  assert.ok(result.bestDevF1 >= 0 && result.bestDevF1 <= 1, `dev F1 ${result.bestDevF1}`);
+  using tagger = await Tagger.fromModel(gpu, result.model);
+  const [tagged] = await tagger.tagTokens([long.tokens]);
+  assert.equal(tagged.tags.length, 3000);
+  // Each token's marginals are exp(α + β − log Z) in float32 with |log Z| in the thousands
+  // here: their sums drift from 1 by a few ulps of log Z, accumulated over the steps (a
+  // random default model: 2e-3 at 500 tokens, 1e-2 at 1,500, 2e-2 to 6e-2 at 2,000 to 3,000).
+  const K = tagger.labels.length;
+  let worst = 0;
+  for (let t = 0; t < 3000; t++) {
+    const row = tagged.marginals.subarray(t * K, (t + 1) * K);
+    worst = Math.max(worst, Math.abs(row.reduce((a, b) => a + b, 0) - 1));
+    assert.ok(tagger.labels.includes(tagged.tags[t]), `token ${t}: tag ${tagged.tags[t]}`);
+  }
+  assert.ok(worst < 0.1, `marginals sum to 1 ± ${worst}`);
+});
+
 Deno.test("calibration: a temperature fitted on dev after training, kept only if it lowers the dev ECE", async () => {
   const gpu = await acquireGpu();
   // The tiny Tagger sentences, a third held out as dev; two epochs leave the span scores
