@@ -1,8 +1,9 @@
 /**
  * What every op shares: the op contract ({@linkcode Op}), batch shapes of
  * sequence ops, the flat workgroup grid, the sentence-per-workgroup layout
- * of the CRF and Viterbi kernels, growable scratch buffers, the split of a
- * flat reduction into workgroups, and the flat parameter layout.
+ * of the CRF and Viterbi kernels and the split of their time loops into
+ * ranges of steps, growable scratch buffers, the split of a flat reduction
+ * into workgroups, and the flat parameter layout.
  *
  * The op contract: an op is a function `opName(gpu, buffers, options)`
  * whose buffers are {@linkcode Binding}s (a buffer or a byte range of one)
@@ -17,7 +18,13 @@
 
 import type { Gpu } from "../gpu/device.ts";
 import { type Allocator, scopeOf } from "../gpu/allocator.ts";
-import type { Binding, Dispatch } from "../gpu/kernel.ts";
+import {
+  type Binding,
+  type Dispatch,
+  type KernelSpec,
+  makeBindGroup,
+  makeDispatch,
+} from "../gpu/kernel.ts";
 
 /**
  * A built op: its dispatches, how to resize them for a batch, and how to
@@ -210,6 +217,262 @@ export function sequenceLayout(
   const most = Math.floor(64 / tags);
   const s = Math.max(1, Math.min(most, perGroup ?? Math.max(1, Math.min(most, batch))));
   return { s, wg: s * tags };
+}
+
+/** Mesa llvmpipe stops an invocation after this many loop iterations in total, silently. */
+export const LOOP_LIMIT = 65_535;
+
+/**
+ * How a sequence op cuts its time loop: at most `steps` steps per dispatch,
+ * and `ranges` split dispatches per phase built for the op's largest T (0:
+ * the whole-sentence kernel only).
+ */
+export interface TimeSplit {
+  /** Steps one dispatch may cover (Infinity: no limit). */
+  steps: number;
+  /** Ranges built (0 when the largest T fits one dispatch). */
+  ranges: number;
+}
+
+/**
+ * Plans the split of a sequence op's time loop (shared by the CRF and
+ * Viterbi builders): where `requested` is given it wins, else on fallback
+ * adapters the most steps whose loop count `perSteps(steps)` stays within
+ * 65,535, elsewhere no limit.
+ *
+ * @param gpu the device
+ * @param label the op, for messages
+ * @param time the largest T the op is built for
+ * @param perSteps loop iterations per invocation for a given number of steps
+ * @param requested the caller's `stepsPerDispatch`, if any
+ * @returns steps per dispatch and the number of ranges to build
+ * @throws {RangeError} when `requested` is not a positive integer
+ *
+ * @example
+ * ```ts
+ * import { acquireGpu } from "../gpu/mod.ts";
+ * import { planTimeSplit } from "./common.ts";
+ * const split = planTimeSplit(await acquireGpu(), "op", 10, (n) => n, 4);
+ * if (split.steps !== 4 || split.ranges !== 3) throw new Error(JSON.stringify(split));
+ * ```
+ */
+export function planTimeSplit(
+  gpu: Gpu,
+  label: string,
+  time: number,
+  perSteps: (steps: number) => number,
+  requested?: number,
+): TimeSplit {
+  if (requested !== undefined && (!Number.isInteger(requested) || requested < 1)) {
+    throw new RangeError(
+      `${label}: expected stepsPerDispatch to be a positive integer, got ${requested}`,
+    );
+  }
+  let steps = requested ?? Infinity;
+  if (requested === undefined && gpu.adapter.isFallbackAdapter) {
+    steps = 0;
+    while (perSteps(steps + 1) <= LOOP_LIMIT) steps++;
+    if (steps === 0) {
+      throw new RangeError(`${label}: one step alone passes ${LOOP_LIMIT} loop iterations`);
+    }
+  }
+  return { steps, ranges: time > steps ? Math.ceil(time / steps) : 0 };
+}
+
+/** A sequence op's layout and time split, worked out once at build time. */
+export interface SequencePlan {
+  /** The op, for messages. */
+  label: string;
+  /** K. */
+  tags: number;
+  /** S, sentences per workgroup. */
+  s: number;
+  /** WG = S·K, invocations per workgroup. */
+  wg: number;
+  /** How the time loop is cut. */
+  split: TimeSplit;
+  /** Workgroups for a batch of B sentences: ⌈B / S⌉. */
+  groupsOf(batch: number): number;
+}
+
+/**
+ * Checks a sequence op's shape and plans its workgroups and time split
+ * (shared by the CRF and Viterbi builders).
+ *
+ * @param gpu the device
+ * @param label the op, for messages
+ * @param options B, T, K, and the caller's sentences per workgroup and steps per dispatch
+ * @param perSteps loop iterations per invocation for a given number of steps
+ * @returns the plan
+ * @throws {RangeError} when the shape or a setting is out of range
+ *
+ * @example
+ * ```ts
+ * import { acquireGpu } from "../gpu/mod.ts";
+ * import { sequencePlan } from "./common.ts";
+ * const plan = sequencePlan(await acquireGpu(), "op", { batch: 5, time: 10, tags: 9 }, (n) => n);
+ * if (plan.s !== 5 || plan.groupsOf(11) !== 3) throw new Error(JSON.stringify(plan));
+ * ```
+ */
+export function sequencePlan(
+  gpu: Gpu,
+  label: string,
+  options: CrfShape & { sentencesPerGroup?: number; stepsPerDispatch?: number },
+  perSteps: (steps: number) => number,
+): SequencePlan {
+  const { s, wg } = sequenceLayout(label, options, options.sentencesPerGroup);
+  const split = planTimeSplit(gpu, label, options.time, perSteps, options.stepsPerDispatch);
+  return { label, tags: options.tags, s, wg, split, groupsOf: (batch) => Math.ceil(batch / s) };
+}
+
+/**
+ * Which ranges run for a padded length `time`: 0 when the whole-sentence
+ * kernel does, else how many split ranges.
+ *
+ * @param label the op, for messages
+ * @param split the op's plan
+ * @param time T of the batch
+ * @returns active ranges (0: the whole-sentence kernel)
+ * @throws {RangeError} when T needs more ranges than were built
+ */
+export function activeRanges(label: string, split: TimeSplit, time: number): number {
+  if (time <= split.steps) return 0;
+  const needed = Math.ceil(time / split.steps);
+  if (needed > split.ranges) {
+    throw new RangeError(
+      `${label}: built for sentences of at most ${
+        Math.max(split.ranges, 1) * split.steps
+      } steps on this adapter, got ${time}; build the op with time ≥ ${time}`,
+    );
+  }
+  return needed;
+}
+
+/** The split kernels' dispatches of a sequence op (see {@linkcode rangeDispatches}). */
+export interface RangeDispatches {
+  /** Phase 0's ranges in increasing time, then (two phases) phase 1's in decreasing time. */
+  dispatches: Dispatch[];
+  /**
+   * Sets the ranges for a batch: the first `active` run with `groups` workgroups, the rest
+   * are skipped; `carry` goes to the third word of every range's uniform.
+   */
+  resize(active: number, groups: number, carry: number): void;
+  /** Rebuilds the bind groups (after a scratch buffer grew). */
+  rebind(bindings: Binding[]): void;
+}
+
+/**
+ * Builds the split dispatches of a sequence kernel: per phase and range a
+ * dispatch of `spec` whose last binding is its own uniform block
+ * (t0, t1, carry, phase), appended to `bindings`.
+ *
+ * @param gpu the device
+ * @param mem the op's allocator
+ * @param spec the `_chunk` entry point
+ * @param bindings the entry's bindings before the range uniform
+ * @param split steps per range and how many ranges
+ * @param phases 1 (a forward sweep) or 2 (forward, then backward in reverse order)
+ * @returns the dispatches, skipped until {@linkcode RangeDispatches.resize}
+ */
+async function rangeDispatches(
+  gpu: Gpu,
+  mem: Allocator,
+  spec: KernelSpec,
+  bindings: Binding[],
+  split: TimeSplit,
+  phases: 1 | 2,
+): Promise<RangeDispatches> {
+  const order: [number, number][] = [];
+  for (let r = 0; r < split.ranges; r++) order.push([0, r]);
+  if (phases === 2) { for (let r = split.ranges - 1; r >= 0; r--) order.push([1, r]); }
+  const blocks = order.map(([phase, r]) =>
+    mem.uniform(`${spec.label} range ${r} phase ${phase}`, [
+      r * split.steps,
+      (r + 1) * split.steps,
+      0,
+      phase,
+    ])
+  );
+  const dispatches: Dispatch[] = [];
+  for (const [i, [phase, r]] of order.entries()) {
+    const d = await makeDispatch(gpu, {
+      ...spec,
+      label: `${spec.label} ${phase ? "backward" : "forward"} range ${r}`,
+    }, [
+      ...bindings,
+      blocks[i].buffer,
+    ], [0]);
+    dispatches.push(d);
+  }
+  return {
+    dispatches,
+    resize(active, groups, carry) {
+      order.forEach(([phase, r], i) => {
+        blocks[i].set([r * split.steps, (r + 1) * split.steps, carry, phase]);
+        dispatches[i].workgroups = [r < active ? groups : 0, 1, 1];
+      });
+    },
+    rebind(next) {
+      for (const [i, d] of dispatches.entries()) {
+        d.bindGroup = makeBindGroup(gpu, d.label, d.pipeline, [...next, blocks[i].buffer]);
+      }
+    },
+  };
+}
+
+/** A sequence kernel's whole-sentence dispatch and, where T is split, its range dispatches. */
+export interface SequenceKernel {
+  /** The whole-sentence dispatch, then the ranges (see {@linkcode RangeDispatches}). */
+  dispatches: Dispatch[];
+  /**
+   * Checks a batch's shape and sets the workgroups: the whole-sentence kernel where T fits
+   * one dispatch, else the ranges T needs; `carry` goes to the ranges' uniforms.
+   */
+  resize(next: SequenceShape, carry: number): void;
+  /** Rebuilds the bind groups (after a scratch buffer grew). */
+  rebind(bindings: Binding[]): void;
+}
+
+/**
+ * Builds a sequence kernel for a plan: `spec`'s entry point over whole
+ * sentences, and where the plan splits T the `chunk` entry point once per
+ * phase and range (see {@linkcode rangeDispatches}).
+ *
+ * @param gpu the device
+ * @param mem the op's allocator
+ * @param plan the op's layout and split
+ * @param spec the whole-sentence entry point, and `chunk`, the split one
+ * @param bindings the entries' bindings (the ranges add their uniform)
+ * @param phases 1 (a forward sweep) or 2 (forward, then backward)
+ * @returns the dispatches, sized by {@linkcode SequenceKernel.resize}
+ */
+export async function sequenceKernel(
+  gpu: Gpu,
+  mem: Allocator,
+  plan: SequencePlan,
+  spec: KernelSpec & { chunk: string },
+  bindings: Binding[],
+  phases: 1 | 2,
+): Promise<SequenceKernel> {
+  const { chunk, ...whole } = spec;
+  const main = await makeDispatch(gpu, whole, bindings, [0]);
+  const ranges = plan.split.ranges
+    ? await rangeDispatches(gpu, mem, { ...whole, entryPoint: chunk }, bindings, plan.split, phases)
+    : null;
+  return {
+    dispatches: [main, ...(ranges?.dispatches ?? [])],
+    resize(next, carry) {
+      sequenceLayout(plan.label, { ...next, tags: plan.tags });
+      const active = activeRanges(plan.label, plan.split, next.time);
+      const groups = plan.groupsOf(next.batch);
+      main.workgroups = [active ? 0 : groups, 1, 1];
+      ranges?.resize(active, groups, carry);
+    },
+    rebind(next) {
+      main.bindGroup = makeBindGroup(gpu, main.label, main.pipeline, next);
+      ranges?.rebind(next);
+    },
+  };
 }
 
 /**

@@ -14,21 +14,17 @@ import { crf as crfWgsl } from "../../shaders/mod.ts";
 import type { Gpu } from "../gpu/device.ts";
 import { writeBuffer } from "../gpu/buffers.ts";
 import type { Allocator } from "../gpu/allocator.ts";
-import {
-  type Binding,
-  type Dispatch,
-  type KernelSpec,
-  makeBindGroup,
-  makeDispatch,
-} from "../gpu/kernel.ts";
+import { type Binding, type Dispatch, makeBindGroup, makeDispatch } from "../gpu/kernel.ts";
 import {
   type CrfShape,
   type LossOp,
   opAllocator,
   type OpOptions,
   Scratch,
-  sequenceLayout,
+  sequenceKernel,
   type SequenceOp,
+  type SequencePlan,
+  sequencePlan,
   type SequenceShape,
 } from "./common.ts";
 
@@ -100,164 +96,9 @@ export interface CrfOptions extends OpOptions, CrfShape {
   stepsPerDispatch?: number;
 }
 
-/** Mesa llvmpipe stops an invocation after this many loop iterations in total, silently. */
-const LOOP_LIMIT = 65_535;
-
 /** Loop iterations one invocation of the CRF kernels runs for this shape (llvmpipe stops at 65,535). */
 function loopBudget(k: number, time: number): number {
   return time * (4 * k + 2) + k * k + 8 * k + 200;
-}
-
-/**
- * How a sequence op cuts its time loop: at most `steps` steps per dispatch,
- * and `ranges` split dispatches per phase built for the op's largest T (0:
- * the whole-sentence kernel only).
- */
-export interface TimeSplit {
-  /** Steps one dispatch may cover (Infinity: no limit). */
-  steps: number;
-  /** Ranges built (0 when the largest T fits one dispatch). */
-  ranges: number;
-}
-
-/**
- * Plans the split of a sequence op's time loop (shared by the CRF and
- * Viterbi builders): where `requested` is given it wins, else on fallback
- * adapters the most steps whose loop count `perSteps(steps)` stays within
- * 65,535, elsewhere no limit.
- *
- * @param gpu the device
- * @param label the op, for messages
- * @param time the largest T the op is built for
- * @param perSteps loop iterations per invocation for a given number of steps
- * @param requested the caller's `stepsPerDispatch`, if any
- * @returns steps per dispatch and the number of ranges to build
- * @throws {RangeError} when `requested` is not a positive integer
- *
- * @example
- * ```ts
- * import { acquireGpu } from "../gpu/mod.ts";
- * import { planTimeSplit } from "./crf.ts";
- * const split = planTimeSplit(await acquireGpu(), "op", 10, (n) => n, 4);
- * if (split.steps !== 4 || split.ranges !== 3) throw new Error(JSON.stringify(split));
- * ```
- */
-export function planTimeSplit(
-  gpu: Gpu,
-  label: string,
-  time: number,
-  perSteps: (steps: number) => number,
-  requested?: number,
-): TimeSplit {
-  if (requested !== undefined && (!Number.isInteger(requested) || requested < 1)) {
-    throw new RangeError(
-      `${label}: expected stepsPerDispatch to be a positive integer, got ${requested}`,
-    );
-  }
-  let steps = requested ?? Infinity;
-  if (requested === undefined && gpu.adapter.isFallbackAdapter) {
-    steps = 0;
-    while (perSteps(steps + 1) <= LOOP_LIMIT) steps++;
-    if (steps === 0) {
-      throw new RangeError(`${label}: one step alone passes ${LOOP_LIMIT} loop iterations`);
-    }
-  }
-  return { steps, ranges: time > steps ? Math.ceil(time / steps) : 0 };
-}
-
-/**
- * Which ranges run for a padded length `time`: 0 when the whole-sentence
- * kernel does, else how many split ranges.
- *
- * @param label the op, for messages
- * @param split the op's plan
- * @param time T of the batch
- * @returns active ranges (0: the whole-sentence kernel)
- * @throws {RangeError} when T needs more ranges than were built
- */
-export function activeRanges(label: string, split: TimeSplit, time: number): number {
-  if (time <= split.steps) return 0;
-  const needed = Math.ceil(time / split.steps);
-  if (needed > split.ranges) {
-    throw new RangeError(
-      `${label}: built for sentences of at most ${
-        Math.max(split.ranges, 1) * split.steps
-      } steps on this adapter, got ${time}; build the op with time ≥ ${time}`,
-    );
-  }
-  return needed;
-}
-
-/** The split kernels' dispatches of a sequence op (see {@linkcode rangeDispatches}). */
-export interface RangeDispatches {
-  /** Phase 0's ranges in increasing time, then (two phases) phase 1's in decreasing time. */
-  dispatches: Dispatch[];
-  /**
-   * Sets the ranges for a batch: the first `active` run with `groups` workgroups, the rest
-   * are skipped; `carry` goes to the third word of every range's uniform.
-   */
-  resize(active: number, groups: number, carry: number): void;
-  /** Rebuilds the bind groups (after a scratch buffer grew). */
-  rebind(bindings: Binding[]): void;
-}
-
-/**
- * Builds the split dispatches of a sequence kernel: per phase and range a
- * dispatch of `spec` whose last binding is its own uniform block
- * (t0, t1, carry, phase), appended to `bindings`.
- *
- * @param gpu the device
- * @param mem the op's allocator
- * @param spec the `_chunk` entry point
- * @param bindings the entry's bindings before the range uniform
- * @param split steps per range and how many ranges
- * @param phases 1 (a forward sweep) or 2 (forward, then backward in reverse order)
- * @returns the dispatches, skipped until {@linkcode RangeDispatches.resize}
- */
-export async function rangeDispatches(
-  gpu: Gpu,
-  mem: Allocator,
-  spec: KernelSpec,
-  bindings: Binding[],
-  split: TimeSplit,
-  phases: 1 | 2,
-): Promise<RangeDispatches> {
-  const order: [number, number][] = [];
-  for (let r = 0; r < split.ranges; r++) order.push([0, r]);
-  if (phases === 2) { for (let r = split.ranges - 1; r >= 0; r--) order.push([1, r]); }
-  const blocks = order.map(([phase, r]) =>
-    mem.uniform(`${spec.label} range ${r} phase ${phase}`, [
-      r * split.steps,
-      (r + 1) * split.steps,
-      0,
-      phase,
-    ])
-  );
-  const dispatches: Dispatch[] = [];
-  for (const [i, [phase, r]] of order.entries()) {
-    const d = await makeDispatch(gpu, {
-      ...spec,
-      label: `${spec.label} ${phase ? "backward" : "forward"} range ${r}`,
-    }, [
-      ...bindings,
-      blocks[i].buffer,
-    ], [0]);
-    dispatches.push(d);
-  }
-  return {
-    dispatches,
-    resize(active, groups, carry) {
-      order.forEach(([phase, r], i) => {
-        blocks[i].set([r * split.steps, (r + 1) * split.steps, carry, phase]);
-        dispatches[i].workgroups = [r < active ? groups : 0, 1, 1];
-      });
-    },
-    rebind(next) {
-      for (const [i, d] of dispatches.entries()) {
-        d.bindGroup = makeBindGroup(gpu, d.label, d.pipeline, [...next, blocks[i].buffer]);
-      }
-    },
-  };
 }
 
 /** The CRF's parameters as the kernels bind them: one range, and where start and end sit in it. */
@@ -345,6 +186,19 @@ export async function crfParamsBinding(
   return { binding: packed, startOffset, endOffset, pack };
 }
 
+/** The CRF kernels' pipeline constants for a plan and a parameter binding. */
+function crfConstants(plan: SequencePlan, crf: CrfParamsBinding): Record<string, number> {
+  const K = plan.tags;
+  return {
+    K,
+    S: plan.s,
+    WG: plan.wg,
+    K4: Math.ceil(K / 4),
+    START_OFF: crf.startOffset,
+    END_OFF: crf.endOffset,
+  };
+}
+
 /**
  * Builds the dispatches for the CRF loss of a padded batch: per-sentence
  * NLL_b = log Z_b − score_b(gold), and the gradient of
@@ -388,16 +242,9 @@ export async function crfLoss(
   const label = options.label ?? "crf";
   const dims: CrfShape = options;
   const K = dims.tags;
-  const { s: S, wg } = sequenceLayout(label, dims, options.sentencesPerGroup);
-  const split = planTimeSplit(
-    gpu,
-    label,
-    dims.time,
-    (n) => loopBudget(K, n),
-    options.stepsPerDispatch,
-  );
+  const plan = sequencePlan(gpu, label, options, (n) => loopBudget(K, n));
+  const { split, groupsOf } = plan;
   const width = K * K + 2 * K + 1;
-  const groupsOf = (batch: number) => Math.ceil(batch / S);
   let scale = options.lossScale ?? 1;
   const mem = opAllocator(gpu, label, options);
   const params = mem.uniform(`${label} params`, [dims.batch, dims.time, groupsOf(dims.batch)]);
@@ -407,14 +254,7 @@ export async function crfLoss(
   const alpha = new Scratch(mem, `${label} log alpha`, alphaWords(dims.batch, dims.time));
   const partials = new Scratch(mem, `${label} partials`, dims.batch * width);
   const crf = await crfParamsBinding(gpu, mem, label, buffers, K);
-  const constants = {
-    K,
-    S,
-    WG: wg,
-    K4: Math.ceil(K / 4),
-    START_OFF: crf.startOffset,
-    END_OFF: crf.endOffset,
-  };
+  const constants = crfConstants(plan, crf);
   const mainBindings = () => [
     params.buffer,
     buffers.emissions,
@@ -434,11 +274,19 @@ export async function crfLoss(
     buffers.dEnd,
     buffers.loss,
   ];
-  const main = await makeDispatch(
+  const main = await sequenceKernel(
     gpu,
-    { label: `${label} forward-backward`, code: crfWgsl, entryPoint: "train", constants },
+    mem,
+    plan,
+    {
+      label: `${label} forward-backward`,
+      code: crfWgsl,
+      entryPoint: "train",
+      chunk: "train_chunk",
+      constants,
+    },
     mainBindings(),
-    [groupsOf(dims.batch)],
+    2,
   );
   const reduce = await makeDispatch(
     gpu,
@@ -446,41 +294,21 @@ export async function crfLoss(
     reduceBindings(),
     [Math.ceil(width / 64)],
   );
-  const ranges = split.ranges
-    ? await rangeDispatches(
-      gpu,
-      mem,
-      {
-        label: `${label} forward-backward`,
-        code: crfWgsl,
-        entryPoint: "train_chunk",
-        constants,
-      },
-      mainBindings(),
-      split,
-      2,
-    )
-    : null;
   const resize = (next: SequenceShape) => {
-    sequenceLayout(label, { ...next, tags: K });
-    const active = activeRanges(label, split, next.time);
-    const groups = groupsOf(next.batch);
-    params.set([next.batch, next.time, groups]);
+    main.resize(next, next.batch * next.time * K);
+    params.set([next.batch, next.time, groupsOf(next.batch)]);
     params.setFloat(3, scale);
     const grewA = alpha.ensure(alphaWords(next.batch, next.time));
     const grewP = partials.ensure(next.batch * width);
     if (grewA || grewP) {
-      main.bindGroup = makeBindGroup(gpu, main.label, main.pipeline, mainBindings());
+      main.rebind(mainBindings());
       reduce.bindGroup = makeBindGroup(gpu, reduce.label, reduce.pipeline, reduceBindings());
-      ranges?.rebind(mainBindings());
     }
-    main.workgroups = [active ? 0 : groups, 1, 1];
-    ranges?.resize(active, groups, next.batch * next.time * K);
   };
   resize(dims);
   return {
     label,
-    dispatches: [...(crf.pack ? [crf.pack] : []), main, ...(ranges?.dispatches ?? []), reduce],
+    dispatches: [...(crf.pack ? [crf.pack] : []), ...main.dispatches, reduce],
     resize,
     setLossScale(next: number) {
       scale = next;
@@ -526,27 +354,22 @@ export async function crfMarginals(
   const label = options.label ?? "crf marginals";
   const dims: CrfShape = options;
   const K = dims.tags;
-  const { s: S, wg } = sequenceLayout(label, dims, options.sentencesPerGroup);
-  const split = planTimeSplit(
-    gpu,
-    label,
-    dims.time,
-    (n) => loopBudget(K, n),
-    options.stepsPerDispatch,
-  );
-  const groupsOf = (batch: number) => Math.ceil(batch / S);
+  const plan = sequencePlan(gpu, label, options, (n) => loopBudget(K, n));
   const mem = opAllocator(gpu, label, options);
-  const params = mem.uniform(`${label} params`, [dims.batch, dims.time, groupsOf(dims.batch), 0]);
+  const params = mem.uniform(`${label} params`, [
+    dims.batch,
+    dims.time,
+    plan.groupsOf(dims.batch),
+    0,
+  ]);
   const crf = await crfParamsBinding(gpu, mem, label, buffers, K);
-  const constants = {
-    K,
-    S,
-    WG: wg,
-    K4: Math.ceil(K / 4),
-    START_OFF: crf.startOffset,
-    END_OFF: crf.endOffset,
-  };
-  const bindings = [
+  const main = await sequenceKernel(gpu, mem, plan, {
+    label,
+    code: crfWgsl,
+    entryPoint: "forward_backward",
+    chunk: "forward_backward_chunk",
+    constants: crfConstants(plan, crf),
+  }, [
     params.buffer,
     buffers.emissions,
     buffers.lengths,
@@ -555,39 +378,15 @@ export async function crfMarginals(
     buffers.logZ,
     buffers.marginals,
     buffers.logBeta,
-  ];
-  const main = await makeDispatch(
-    gpu,
-    { label, code: crfWgsl, entryPoint: "forward_backward", constants },
-    bindings,
-    [groupsOf(dims.batch)],
-  );
-  const ranges = split.ranges
-    ? await rangeDispatches(
-      gpu,
-      mem,
-      {
-        label,
-        code: crfWgsl,
-        entryPoint: "forward_backward_chunk",
-        constants,
-      },
-      bindings,
-      split,
-      2,
-    )
-    : null;
+  ], 2);
   const resize = (next: SequenceShape) => {
-    sequenceLayout(label, { ...next, tags: K });
-    const active = activeRanges(label, split, next.time);
-    params.set([next.batch, next.time, groupsOf(next.batch), 0]);
-    main.workgroups = [active ? 0 : groupsOf(next.batch), 1, 1];
-    ranges?.resize(active, groupsOf(next.batch), 0);
+    main.resize(next, 0);
+    params.set([next.batch, next.time, plan.groupsOf(next.batch), 0]);
   };
   resize(dims);
   return {
     label,
-    dispatches: [...(crf.pack ? [crf.pack] : []), main, ...(ranges?.dispatches ?? [])],
+    dispatches: [...(crf.pack ? [crf.pack] : []), ...main.dispatches],
     resize,
     destroy: () => mem.destroy(),
   };

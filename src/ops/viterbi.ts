@@ -10,17 +10,17 @@ import { viterbi as viterbiWgsl } from "../../shaders/mod.ts";
 import type { Gpu } from "../gpu/device.ts";
 import type { Allocator } from "../gpu/allocator.ts";
 import { createBuffer, STORAGE_USAGE } from "../gpu/buffers.ts";
-import { type Binding, makeBindGroup, makeDispatch } from "../gpu/kernel.ts";
+import type { Binding } from "../gpu/kernel.ts";
 import {
   type CrfShape,
   opAllocator,
   type OpOptions,
   Scratch,
-  sequenceLayout,
+  sequenceKernel,
   type SequenceOp,
+  sequencePlan,
   type SequenceShape,
 } from "./common.ts";
-import { activeRanges, planTimeSplit, rangeDispatches } from "./crf.ts";
 
 /** Which transitions a decoder may use: 1 allowed, 0 forbidden. */
 export interface TransitionMask {
@@ -166,21 +166,14 @@ export async function viterbiDecode(
   const label = options.label ?? "viterbi";
   const dims: CrfShape = options;
   const K = dims.tags;
-  const { s: S, wg } = sequenceLayout(label, dims, options.sentencesPerGroup);
   // Loop iterations per invocation for n steps (the recursion and the backtrack).
-  const split = planTimeSplit(
-    gpu,
-    label,
-    dims.time,
-    (n) => n * (K + 3) + K * K + 100,
-    options.stepsPerDispatch,
-  );
-  const groupsOf = (batch: number) => Math.ceil(batch / S);
+  const plan = sequencePlan(gpu, label, options, (n) => n * (K + 3) + K * K + 100);
+  const { groupsOf } = plan;
   const mem = opAllocator(gpu, label, options);
   const params = mem.uniform(`${label} params`, [dims.batch, dims.time, groupsOf(dims.batch), 0]);
   const allowed = buffers.allowed ?? createTransitionMask(gpu, undefined, K, mem);
   // (B, T, K) backpointers, and with split ranges δ carried between them (B, K).
-  const words = (b: number, t: number) => b * t * K + (split.ranges ? b * K : 0);
+  const words = (b: number, t: number) => b * t * K + (plan.split.ranges ? b * K : 0);
   const backpointers = new Scratch(mem, `${label} backpointers`, words(dims.batch, dims.time));
   const bindings = () => [
     params.buffer,
@@ -194,43 +187,28 @@ export async function viterbiDecode(
     buffers.score,
     backpointers.buffer,
   ];
-  const constants = { K, S, WG: wg, K4: Math.ceil(K / 4) };
-  const main = await makeDispatch(
+  const main = await sequenceKernel(
     gpu,
-    { label, code: viterbiWgsl, constants },
+    mem,
+    plan,
+    {
+      label,
+      code: viterbiWgsl,
+      chunk: "main_chunk",
+      constants: { K, S: plan.s, WG: plan.wg, K4: Math.ceil(K / 4) },
+    },
     bindings(),
-    [groupsOf(dims.batch)],
+    2,
   );
-  const ranges = split.ranges
-    ? await rangeDispatches(
-      gpu,
-      mem,
-      {
-        label,
-        code: viterbiWgsl,
-        entryPoint: "main_chunk",
-        constants,
-      },
-      bindings(),
-      split,
-      2,
-    )
-    : null;
   const resize = (next: SequenceShape) => {
-    sequenceLayout(label, { ...next, tags: K });
-    const active = activeRanges(label, split, next.time);
+    main.resize(next, next.batch * next.time * K);
     params.set([next.batch, next.time, groupsOf(next.batch), 0]);
-    if (backpointers.ensure(words(next.batch, next.time))) {
-      main.bindGroup = makeBindGroup(gpu, label, main.pipeline, bindings());
-      ranges?.rebind(bindings());
-    }
-    main.workgroups = [active ? 0 : groupsOf(next.batch), 1, 1];
-    ranges?.resize(active, groupsOf(next.batch), next.batch * next.time * K);
+    if (backpointers.ensure(words(next.batch, next.time))) main.rebind(bindings());
   };
   resize(dims);
   return {
     label,
-    dispatches: [main, ...(ranges?.dispatches ?? [])],
+    dispatches: main.dispatches,
     resize,
     destroy: () => mem.destroy(),
   };
