@@ -24,7 +24,8 @@
 
 import { lstmBackwardGpu as backwardWgsl, lstmGpu as forwardWgsl } from "../../shaders/mod.ts";
 import type { Gpu } from "../gpu/device.ts";
-import { type Binding, makeDispatch } from "../gpu/kernel.ts";
+import type { Allocator } from "../gpu/allocator.ts";
+import { type Binding, type Dispatch, type KernelSpec, makeDispatch } from "../gpu/kernel.ts";
 import {
   checkBindings,
   opAllocator,
@@ -32,6 +33,7 @@ import {
   type SequenceOp,
   type SequenceShape,
 } from "./common.ts";
+import type { BiLstmBuffers, BiLstmGradBuffers } from "./lstm.ts";
 import { matmulBackward, matmulForward } from "./matmul.ts";
 import {
   chunksFor,
@@ -168,6 +170,39 @@ function checkShape(label: string, size: LstmGpuSize, shape: SequenceShape): voi
   }
 }
 
+/** A recurrence dispatch and the resize that checks a batch and sizes it. */
+interface Recurrence {
+  /** The dispatch: workgroups (⌈B / S⌉, 2), its shape uniform bound first. */
+  dispatch: Dispatch;
+  /** Checks a batch (B ≤ maxBatch, T ≤ maxTime, the loop limit) and sets the uniform and grid. */
+  resize(shape: SequenceShape): void;
+}
+
+/**
+ * Builds the recurrence dispatch of the forward or backward op: its shape
+ * uniform (B, T) bound before `bindings`, sized for (maxBatch, maxTime).
+ */
+async function recurrenceDispatch(
+  gpu: Gpu,
+  mem: Allocator,
+  options: LstmGpuOptions & { label: string },
+  layout: LstmGpuLayout,
+  spec: KernelSpec,
+  bindings: Binding[],
+): Promise<Recurrence> {
+  const { label } = options;
+  const params = mem.uniform(`${label} shape`, [0, 0, 0, 0]);
+  const dispatch = await makeDispatch(gpu, spec, [params.buffer, ...bindings], [0]);
+  const resize = (shape: SequenceShape) => {
+    checkShape(label, options, shape);
+    checkLoopLimit(gpu, label, layout, shape.time);
+    params.set([shape.batch, shape.time, 0, 0]);
+    dispatch.workgroups = [Math.ceil(shape.batch / layout.sentences), 2, 1];
+  };
+  resize({ batch: options.maxBatch, time: options.maxTime });
+  return { dispatch, resize };
+}
+
 /** Buffers of {@linkcode lstmGpuForward} (layouts in the module doc). */
 export interface LstmGpuForwardBuffers {
   /** (B·T, 8H) x·W_ihᵀ + b_ih, read. */
@@ -239,7 +274,6 @@ export async function lstmGpuForward(
   const mem = opAllocator(gpu, label, options);
   const packedFloats = 8 * hp * hp + 8 * hp;
   const packed = mem.buffer(`${label} W_hh packed`, packedFloats * 4);
-  const params = mem.uniform(`${label} shape`, [0, 0, 0, 0]);
   const constants = { H, HP: hp, LANES: lanes, S };
   const pack = await makeDispatch(
     gpu,
@@ -252,12 +286,11 @@ export async function lstmGpuForward(
     [buffers.wHh, buffers.bHh, packed],
     grid256(packedFloats),
   );
-  const recurrence = await makeDispatch(gpu, {
+  const recurrence = await recurrenceDispatch(gpu, mem, { ...options, label }, layout, {
     label: `${label} recurrence`,
     code: forwardWgsl,
     constants,
   }, [
-    params.buffer,
     buffers.pre,
     packed,
     buffers.lengths,
@@ -265,22 +298,15 @@ export async function lstmGpuForward(
     buffers.gates,
     buffers.cell,
     buffers.hPrev,
-  ], [0]);
-  const op = {
+  ]);
+  return {
     label,
     layout,
     saved: { packed },
-    dispatches: [pack, recurrence],
-    resize(shape: SequenceShape) {
-      checkShape(label, options, shape);
-      checkLoopLimit(gpu, label, layout, shape.time);
-      params.set([shape.batch, shape.time, 0, 0]);
-      recurrence.workgroups = [Math.ceil(shape.batch / S), 2, 1];
-    },
+    dispatches: [pack, recurrence.dispatch],
+    resize: recurrence.resize,
     destroy: () => mem.destroy(),
   };
-  op.resize({ batch: maxBatch, time: maxTime });
-  return op;
 }
 
 /** Buffers of {@linkcode lstmGpuBackward} (layouts in the module doc). */
@@ -344,34 +370,18 @@ export async function lstmGpuBackward(
     dz: [buffers.dz, rows * 8 * H],
   });
   const mem = opAllocator(gpu, label, options);
-  const params = mem.uniform(`${label} shape`, [0, 0, 0, 0]);
-  const recurrence = await makeDispatch(gpu, {
+  const recurrence = await recurrenceDispatch(gpu, mem, { ...options, label }, layout, {
     label: `${label} recurrence`,
     code: backwardWgsl,
     constants: { H, HP: hp, LANES: lanes, S },
-  }, [
-    params.buffer,
-    buffers.dhOut,
-    buffers.gates,
-    buffers.cell,
-    buffers.wHh,
-    buffers.lengths,
-    buffers.dz,
-  ], [0]);
-  const op = {
+  }, [buffers.dhOut, buffers.gates, buffers.cell, buffers.wHh, buffers.lengths, buffers.dz]);
+  return {
     label,
     layout,
-    dispatches: [recurrence],
-    resize(shape: SequenceShape) {
-      checkShape(label, options, shape);
-      checkLoopLimit(gpu, label, layout, shape.time);
-      params.set([shape.batch, shape.time, 0, 0]);
-      recurrence.workgroups = [Math.ceil(shape.batch / S), 2, 1];
-    },
+    dispatches: [recurrence.dispatch],
+    resize: recurrence.resize,
     destroy: () => mem.destroy(),
   };
-  op.resize({ batch: maxBatch, time: maxTime });
-  return op;
 }
 
 /** Buffers of {@linkcode lstmGpuWeightGrads}. */
@@ -570,39 +580,11 @@ export async function lstmGpuLayerForward(
   };
 }
 
-/** The caller's buffers of a layer (as `lstm.ts`'s `BiLstmBuffers`). */
-export interface LstmLayerBuffers {
-  /** (B·T, E) input. */
-  x: Binding;
-  /** (B) i32. */
-  lengths: Binding;
-  /** (2·4H, E). */
-  wIh: Binding;
-  /** (2, 4H, H). */
-  wHh: Binding;
-  /** (2·4H). */
-  bIh: Binding;
-  /** (2·4H). */
-  bHh: Binding;
-  /** (B·T, 2H) output. */
-  hOut: Binding;
-}
+/** The caller's buffers of a layer: `lstm.ts`'s `BiLstmBuffers` (x, lengths, weights, h_out). */
+export type LstmLayerBuffers = BiLstmBuffers;
 
-/** Where a layer's backward reads dh_out and writes its gradients (as `BiLstmGradBuffers`). */
-export interface LstmLayerGradBuffers {
-  /** (B·T, 2H), read. */
-  dhOut: Binding;
-  /** (B·T, E), `=` (or `+=` with `accumulateDx`); omit to skip. */
-  dX?: Binding;
-  /** (2·4H, E), `+=`. */
-  dWIh: Binding;
-  /** (2, 4H, H), `+=`. */
-  dWHh: Binding;
-  /** (2·4H), `+=`. */
-  dBIh: Binding;
-  /** (2·4H), `+=`. */
-  dBHh: Binding;
-}
+/** Where a layer's backward reads dh_out and writes its gradients: `lstm.ts`'s `BiLstmGradBuffers`. */
+export type LstmLayerGradBuffers = BiLstmGradBuffers;
 
 /**
  * A whole BiLSTM layer's backward in the gpu profile, 7 dispatches (6
