@@ -132,11 +132,16 @@ function matmulInner(c: LoopContext): { n: number; name: string } {
   throw new Error(`Occupancy: no inner dimension known for the matmul '${l}'`);
 }
 
-/** Split-K chunks of the closest earlier partial-sum dispatch. */
+/** Split-K chunks of the partial-sum dispatch a combine finishes (`<op> partial` before `<op> combine`). */
 function chunksBefore(c: LoopContext): number {
   const dwhh = c.before("lstm_backward_gpu.wgsl:dwhh_partial");
-  const column = c.before("reduce_gpu.wgsl:column_partial");
   if (/dW_hh combine/.test(c.label) && dwhh) return dwhh.workgroups[2] / 2;
+  const partial = c.label.replace(/ combine$/, " partial");
+  for (const entry of ["outer_partial", "column_partial"]) {
+    const d = c.before(`reduce_gpu.wgsl:${entry}`);
+    if (d?.label === partial) return d.workgroups[1];
+  }
+  const column = c.before("reduce_gpu.wgsl:column_partial");
   if (column) return column.workgroups[1];
   throw new Error(`Occupancy: '${c.label}' has no partial-sum dispatch before it`);
 }
@@ -187,6 +192,11 @@ export const SERIAL_LOOPS: Record<string, SerialLoop> = {
   "reduce_gpu.wgsl:column_partial": (c) => ({
     serial: ceil(c.rows / c.workgroups[1]),
     unit: "adds",
+    formula: "ceil(B·T / chunks)",
+  }),
+  "reduce_gpu.wgsl:outer_partial": (c) => ({
+    serial: ceil(c.rows / c.workgroups[1]),
+    unit: MAC,
     formula: "ceil(B·T / chunks)",
   }),
   "reduce_gpu.wgsl:combine": (c) => ({ serial: chunksBefore(c), unit: "adds", formula: "chunks" }),

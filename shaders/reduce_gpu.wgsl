@@ -12,6 +12,16 @@
 //   dispatch: (ceil(N / 256), C, 1) workgroups of 256; lane n of chunk c (wg.y) owns column n
 //   of its chunk (neighbouring lanes read neighbouring addresses) and loops over CH rows.
 //
+// entry `outer_partial`: part[c, i·Q + j] = Σ_{m in chunk c} x[m, i] · y[m, j], a chunk of the
+// matmul xᵀ·y whose inner dimension is the M rows (dW_out = dEmissionsᵀ·H over B·T tokens)
+//   @binding(0) op:   uniform (M, N = P·Q, CH, C, P, Q, _, _) u32 (its first four are `rp`'s)
+//   @binding(1) x:    (M, P) f32, read
+//   @binding(2) part: (C, P·Q) f32, written with `=`
+//   @binding(3) y:    (M, Q) f32, read
+//   dispatch: (ceil(P·Q / 256), C, 1) workgroups of 256; lane n = i·Q + j of chunk c (wg.y) owns
+//   out[i, j] of its chunk (neighbouring lanes read neighbouring y, one x per row of lanes) and
+//   loops over CH rows in order.
+//
 // entry `combine`: out[n] (+)= Σ_{c = 0}^{C−1} part[c, n], in order
 //   @binding(0) rp:   uniform (_, N, _, C) u32
 //   @binding(1) src:  (C, N) f32 partial sums, read
@@ -26,6 +36,7 @@
 override ACCUMULATE: bool = true;
 
 struct Split { m: u32, n: u32, ch: u32, chunks: u32 }
+struct Outer { m: u32, n: u32, ch: u32, chunks: u32, p: u32, q: u32, pad0: u32, pad1: u32 }
 
 @group(0) @binding(0) var<uniform> rp: Split;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
@@ -41,6 +52,23 @@ fn column_partial(@builtin(global_invocation_id) gid: vec3u, @builtin(workgroup_
   var sum = 0.0;
   for (var m = lo; m < hi; m++) { sum += x[m * rp.n + n]; }
   part[c * rp.n + n] = sum;
+}
+
+@group(0) @binding(0) var<uniform> op: Outer;
+@group(0) @binding(3) var<storage, read> y: array<f32>;
+
+@compute @workgroup_size(256)
+fn outer_partial(@builtin(global_invocation_id) gid: vec3u, @builtin(workgroup_id) wg: vec3u) {
+  let n = gid.x;
+  let c = wg.y;
+  if (n >= op.n) { return; }
+  let i = n / op.q;
+  let j = n - i * op.q;
+  let lo = c * op.ch;
+  let hi = min(lo + op.ch, op.m);
+  var sum = 0.0;
+  for (var m = lo; m < hi; m++) { sum += x[m * op.p + i] * y[m * op.q + j]; }
+  part[c * op.n + n] = sum;
 }
 
 @group(0) @binding(1) var<storage, read> src: array<f32>;

@@ -118,3 +118,77 @@ Deno.test("matmul accumulates with += and resizes for a new row count", async ()
   for (let i = 0; i < product.length; i++) expected[i] += product[i];
   assertClose(await readFloat32(gpu, bufC, 45), expected, { name: "C += A·B (4 of 9 rows)" });
 });
+
+Deno.test("matmul backward with splitK (dB, dbias over the rows by split-K) equals the reference", async () => {
+  const gpu = await acquireGpu();
+  let seed = 100;
+  // m = 300 rows: 3 chunks of 100; = and += into the gradients; B stored both ways.
+  for (const transB of [false, true]) {
+    for (const accumulate of [false, true]) {
+      const dims: MatmulDims = { m: 300, n: 9, k: 20, transB };
+      const { m, n, k } = dims;
+      const tag = `transB=${transB} accumulate=${accumulate}`;
+      const [a, b, dC] = [m * k, k * n, m * n].map((len) => randomArray(seed++, len));
+      const [dA0, dB0, dBias0] = [m * k, k * n, n].map((len) => randomArray(seed++, len));
+      const buf = {
+        a: createBuffer(gpu, "a", a),
+        b: createBuffer(gpu, "b", b),
+        dC: createBuffer(gpu, "dC", dC),
+        dA: createBuffer(gpu, "dA", dA0),
+        dB: createBuffer(gpu, "dB", dB0),
+        dBias: createBuffer(gpu, "dBias", dBias0),
+      };
+      const back = await matmulBackward(gpu, buf, { ...dims, accumulate, splitK: true });
+      const kernels = back.dispatches.map((d) => d.label);
+      assert.deepEqual(kernels.slice(1), [
+        "matmul dB partial",
+        "matmul dB combine",
+        "matmul dbias partial",
+        "matmul dbias combine",
+      ]);
+      submitDispatches(gpu, back.dispatches);
+      const ref = matmulBackwardRef(a, b, dC, dims);
+      const plus = (r: Float64Array, start: Float32Array) =>
+        accumulate ? Float64Array.from(r, (v, i) => v + start[i]) : r;
+      const tol = { atol: 1e-5 * Math.sqrt(m), rtol: 1e-4 };
+      assertClose(await readFloat32(gpu, buf.dA), plus(ref.dA, dA0), { ...tol, name: `dA ${tag}` });
+      const dB = await readFloat32(gpu, buf.dB);
+      assertClose(dB, plus(ref.dB, dB0), { ...tol, name: `dB ${tag}` });
+      assertClose(await readFloat32(gpu, buf.dBias), plus(ref.dBias, dBias0), {
+        ...tol,
+        name: `dbias ${tag}`,
+      });
+      if (!accumulate) {
+        // The same inputs give the same bits; fewer rows count only the first ones.
+        submitDispatches(gpu, back.dispatches);
+        assert.deepEqual(await readFloat32(gpu, buf.dB), dB, `dB ${tag}: a second run differs`);
+        back.resize({ m: 7, n, k });
+        submitDispatches(gpu, back.dispatches);
+        const few = matmulBackwardRef(a.subarray(0, 7 * k), b, dC.subarray(0, 7 * n), {
+          ...dims,
+          m: 7,
+        });
+        assertClose(await readFloat32(gpu, buf.dB), few.dB, { ...tol, name: `dB 7 rows ${tag}` });
+        assertClose(await readFloat32(gpu, buf.dBias), few.dBias, { ...tol, name: `dbias 7 rows` });
+        assert.throws(
+          () => back.resize({ m: 7, n: 8, k }),
+          /resize m only; expected n = 9, k = 20/,
+        );
+      }
+      for (const buffer of Object.values(buf)) buffer.destroy();
+    }
+  }
+  await assert.rejects(
+    () => {
+      const x = createBuffer(gpu, "x", 64);
+      return matmulBackward(gpu, { a: x, b: x, dC: x, dB: x }, {
+        m: 2,
+        n: 2,
+        k: 2,
+        transA: true,
+        splitK: true,
+      });
+    },
+    /split-K gradients need A untransposed/,
+  );
+});

@@ -11,6 +11,7 @@ import { matmul as matmulWgsl, matmulVec4 as matmulVec4Wgsl } from "../../shader
 import type { Gpu } from "../gpu/device.ts";
 import { type Binding, type Dispatch, makeDispatch } from "../gpu/kernel.ts";
 import { bindingBytes, type Op, opAllocator, type OpOptions } from "./common.ts";
+import { columnSumSplit, outerSumSplit } from "./reduce_gpu.ts";
 
 /** Shape of C = op(A)·op(B): C is (m, n), the shared dimension is k. */
 export interface MatmulDims {
@@ -284,6 +285,72 @@ function gradPlans(grads: MatmulGradBuffers, dims: MatmulDims): GradPlan[] {
   ];
 }
 
+/** Settings of {@linkcode matmulBackward}. */
+export interface MatmulBackwardOptions extends MatmulDims, OpOptions {
+  /** Add (`+=`) into the gradients, as when a weight is shared. */
+  accumulate?: boolean;
+  /** Force a kernel variant of the matmuls. */
+  variant?: MatmulVariant;
+  /**
+   * Compute dB and dbias, the sums over the m rows, by split-K (`reduce_gpu.ts`: chunks
+   * of rows, partial sums added in a fixed order; the `gpu` profile). Needs A untransposed;
+   * `resize` may then change m only.
+   */
+  splitK?: boolean;
+}
+
+type Part = { op: Op<MatmulShape>; shape: (d: MatmulShape) => MatmulShape };
+
+/** dB and dbias as split-K reductions over the m rows (A untransposed). */
+async function splitKParts(
+  gpu: Gpu,
+  buffers: MatmulGradBuffers,
+  options: MatmulBackwardOptions,
+  mem: OpOptions["allocator"],
+): Promise<Part[]> {
+  const label = options.label ?? "matmul";
+  const { m, n, k } = options;
+  if (options.transA) {
+    throw new RangeError(`${label}: split-K gradients need A untransposed, got transA`);
+  }
+  const parts: Part[] = [];
+  const accumulate = Boolean(options.accumulate);
+  const rowsOnly = (d: MatmulShape) => {
+    if (d.n !== n || d.k !== k) {
+      throw new RangeError(
+        `${label}: split-K gradients resize m only; expected n = ${n}, k = ${k}, got n = ${d.n}, k = ${d.k}`,
+      );
+    }
+    return { rows: d.m };
+  };
+  if (buffers.dB) {
+    // dB (n, k) = dCᵀ·A with transB, else dB (k, n) = Aᵀ·dC: a sum over the m rows.
+    const [x, y, left, right] = options.transB
+      ? [buffers.dC, buffers.a, n, k]
+      : [buffers.a, buffers.dC, k, n];
+    const op = await outerSumSplit(gpu, { x, y, out: buffers.dB }, {
+      maxRows: m,
+      left,
+      right,
+      accumulate,
+      label: `${label} dB`,
+      allocator: mem,
+    });
+    parts.push({ op: { ...op, resize: (d) => op.resize(rowsOnly(d)) }, shape: (d) => d });
+  }
+  if (buffers.dBias) {
+    const op = await columnSumSplit(gpu, { x: buffers.dC, out: buffers.dBias }, {
+      maxRows: m,
+      columns: n,
+      accumulate,
+      label: `${label} dbias`,
+      allocator: mem,
+    });
+    parts.push({ op: { ...op, resize: (d) => op.resize(rowsOnly(d)) }, shape: (d) => d });
+  }
+  return parts;
+}
+
 /**
  * Builds the dispatches for the gradients of C = op(A)·op(B) + bias:
  * dop(A) = dC·op(B)ᵀ and dop(B) = op(A)ᵀ·dC, each written in its input's
@@ -292,7 +359,8 @@ function gradPlans(grads: MatmulGradBuffers, dims: MatmulDims): GradPlan[] {
  * @param gpu the device
  * @param buffers the forward's A and B, the upstream dC, and the destinations (any subset)
  * @param options the forward's shape and transposes; accumulate (`+=`) into the
- *   gradients, as when a weight is shared; label, variant, allocator
+ *   gradients, as when a weight is shared; label, variant, allocator; `splitK` for dB and
+ *   dbias by split-K
  * @returns the op; `resize` takes the forward's shape
  *
  * @example
@@ -312,15 +380,15 @@ function gradPlans(grads: MatmulGradBuffers, dims: MatmulDims): GradPlan[] {
 export async function matmulBackward(
   gpu: Gpu,
   buffers: MatmulGradBuffers,
-  options: MatmulDims & OpOptions & { accumulate?: boolean; variant?: MatmulVariant },
+  options: MatmulBackwardOptions,
 ): Promise<Op<MatmulShape>> {
   const label = options.label ?? "matmul";
   const mem = opAllocator(gpu, `${label} backward`, options);
   const { accumulate, variant } = options;
   const dims: MatmulDims = options;
-  const parts: { op: Op<MatmulShape>; shape: (d: MatmulShape) => MatmulShape }[] = [];
+  const parts: Part[] = [];
   for (const [target, name, x, y, shape, flags] of gradPlans(buffers, dims)) {
-    if (!target) continue;
+    if (!target || (options.splitK && name === "dB")) continue;
     const op = await matmulForward(gpu, { a: x, b: y, c: target }, {
       ...flags,
       ...shape(dims),
@@ -331,7 +399,9 @@ export async function matmulBackward(
     });
     parts.push({ op, shape });
   }
-  if (buffers.dBias) {
+  if (options.splitK) {
+    parts.push(...await splitKParts(gpu, buffers, { ...options, label }, mem));
+  } else if (buffers.dBias) {
     const op = await columnSum(gpu, { x: buffers.dC, out: buffers.dBias }, {
       m: dims.m,
       n: dims.n,

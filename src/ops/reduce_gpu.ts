@@ -248,3 +248,112 @@ export async function columnSumSplit(
   op.resize({ rows: maxRows });
   return op;
 }
+
+/** Buffers of {@linkcode outerSumSplit}. */
+export interface OuterSumSplitBuffers {
+  /** (M, P) left rows, read. */
+  x: Binding;
+  /** (M, Q) right rows, read. */
+  y: Binding;
+  /** (P, Q) xᵀ·y, `+=` (or `=` without `accumulate`). */
+  out: Binding;
+}
+
+/** Shape and settings of {@linkcode outerSumSplit}. */
+export interface OuterSumSplitOptions extends OpOptions {
+  /** Largest M the op is resized to. */
+  maxRows: number;
+  /** P: columns of x, rows of out. */
+  left: number;
+  /** Q: columns of y and of out. */
+  right: number;
+  /** Add into out (default true). */
+  accumulate?: boolean;
+  /** Most chunks (default {@linkcode MAX_CHUNKS}). */
+  maxChunks?: number;
+}
+
+/**
+ * The matmul out (P, Q) (+)= xᵀ·y whose inner dimension is the M rows (a weight
+ * gradient over B·T tokens, e.g. dW_out = dEmissionsᵀ·H), by split-K:
+ * `outer_partial` computes each chunk's product, one lane per element of out,
+ * and `combine` adds the chunks in order. Two dispatches.
+ *
+ * @param gpu the device
+ * @param buffers x (M, P), y (M, Q) and out (P, Q)
+ * @param options largest M, P, Q, accumulation, most chunks, label, allocator
+ * @returns the op, sized for M = maxRows; `resize({ rows })`
+ *
+ * @example
+ * ```ts
+ * import { acquireGpu, createBuffer, readFloat32, submitDispatches } from "../gpu/mod.ts";
+ * import { outerSumSplit } from "./reduce_gpu.ts";
+ * const gpu = await acquireGpu();
+ * const x = createBuffer(gpu, "x", new Float32Array([1, 2])); // (M = 2, P = 1)
+ * const y = createBuffer(gpu, "y", new Float32Array([1, 10, 100, 1000])); // (2, Q = 2)
+ * const out = createBuffer(gpu, "out", 8);
+ * const op = await outerSumSplit(gpu, { x, y, out }, { maxRows: 2, left: 1, right: 2 });
+ * submitDispatches(gpu, op.dispatches);
+ * if ((await readFloat32(gpu, out)).join() !== "201,2010") throw new Error("wrong product");
+ * op.destroy();
+ * ```
+ */
+export async function outerSumSplit(
+  gpu: Gpu,
+  buffers: OuterSumSplitBuffers,
+  options: OuterSumSplitOptions,
+): Promise<ColumnSumSplitOp> {
+  const label = options.label ?? "outer sum (split-K)";
+  const { maxRows, left: p, right: q } = options;
+  for (const [name, v] of [["maxRows", maxRows], ["left", p], ["right", q]] as const) {
+    if (!Number.isInteger(v) || v < 1) {
+      throw new RangeError(`${label}: expected ${name} to be a positive integer, got ${v}`);
+    }
+  }
+  const n = p * q;
+  if (Math.ceil(n / 256) > 65535) {
+    throw new RangeError(`${label}: expected at most ${65535 * 256} outputs (P·Q), got ${n}`);
+  }
+  checkBindings(label, {
+    x: [buffers.x, maxRows * p],
+    y: [buffers.y, maxRows * q],
+    out: [buffers.out, n],
+  });
+  const maxChunks = options.maxChunks ?? MAX_CHUNKS;
+  const mem: Allocator = opAllocator(gpu, label, options);
+  const partials = mem.buffer(`${label} partials`, chunksFor(maxRows, maxChunks) * n * 4);
+  // (M, N, CH, C, P, Q): `combine` reads the first four as its (M, N, CH, C).
+  const params = mem.uniform(`${label} split`, [0, n, 0, 0, p, q, 0, 0]);
+  const partial = await makeDispatch(
+    gpu,
+    { label: `${label} partial`, code: reduceWgsl, entryPoint: "outer_partial" },
+    [params.buffer, buffers.x, partials, buffers.y],
+    [0],
+  );
+  const combine = await combineDispatch(
+    gpu,
+    label,
+    params,
+    partials,
+    [buffers.out],
+    n,
+    options.accumulate ?? true,
+  );
+  const op: ColumnSumSplitOp = {
+    label,
+    dispatches: [partial, combine],
+    plan: splitPlan(0),
+    resize({ rows }: { rows: number }) {
+      if (!Number.isInteger(rows) || rows < 0 || rows > maxRows) {
+        throw new RangeError(`${label}: expected 0…${maxRows} rows, got ${rows}`);
+      }
+      const plan = splitPlan(rows, maxChunks);
+      (op as { plan: SplitPlan }).plan = plan;
+      params.set([rows, n, plan.rowsPerChunk, plan.chunks, p, q, 0, 0]);
+      partial.workgroups = [plan.chunks ? Math.ceil(n / 256) : 0, Math.max(1, plan.chunks), 1];
+    },
+    destroy: () => mem.destroy(),
+  };
+  op.resize({ rows: maxRows });
+  return op;
+}

@@ -26,3 +26,36 @@ export function columnSumRef(x: ArrayLike<number>, m: number, n: number): Float6
   }
   return out;
 }
+
+/**
+ * out[i, j] = Σ_r x[r, i] · y[r, j] (the product xᵀ·y) over row-major x (m, p)
+ * and y (m, q), in float64.
+ *
+ * @param x the left rows, (m, p)
+ * @param y the right rows, (m, q)
+ * @param shape m rows, p and q columns
+ * @returns out, (p, q)
+ *
+ * @example
+ * ```ts
+ * import { outerSumRef } from "./reduce_gpu_ref.ts";
+ * const out = outerSumRef([1, 2], [1, 10, 100, 1000], { m: 2, p: 1, q: 2 });
+ * if (out.join() !== "201,2010") throw new Error("wrong");
+ * ```
+ */
+export function outerSumRef(
+  x: ArrayLike<number>,
+  y: ArrayLike<number>,
+  shape: { m: number; p: number; q: number },
+): Float64Array {
+  const { m, p, q } = shape;
+  const out = new Float64Array(p * q);
+  for (let i = 0; i < p; i++) {
+    for (let j = 0; j < q; j++) {
+      let sum = 0;
+      for (let r = 0; r < m; r++) sum += x[r * p + i] * y[r * q + j];
+      out[i * q + j] = sum;
+    }
+  }
+  return out;
+}

@@ -9,6 +9,7 @@
  */
 
 import type { Allocator } from "../../gpu/allocator.ts";
+import { kernelProfile } from "../../gpu/profile.ts";
 import type { Dispatch } from "../../gpu/kernel.ts";
 import type { LossOp, SequenceOp, SequenceShape } from "../../ops/common.ts";
 import { crfLoss, crfMarginals } from "../../ops/crf.ts";
@@ -259,7 +260,13 @@ async function trainingOps(
     dA: dHDrop,
     dB: g("out.weight"),
     dBias: g("out.bias"),
-  }, { ...outDims, label: "output layer", allocator: mem });
+  }, {
+    ...outDims,
+    // gpu profile: dW_out and db_out, sums over B·T, by split-K (deterministic chunks).
+    splitK: kernelProfile(gpu).profile === "gpu",
+    label: "output layer",
+    allocator: mem,
+  });
   const dropHBack = await dropoutBackward(gpu, { dy: dHDrop, dx: input.gradient! }, {
     ...dropOptions,
     label: "dropout (lstm output) backward",
