@@ -327,9 +327,7 @@ fn forward_direct(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_i
   }
 }
 
-fn flat_id(wid: vec3u, nwg: vec3u, lid: u32) -> u32 {
-  return (wid.y * nwg.x + wid.x) * 64u + lid;
-}
+//#include "common/flat_id.wgsl"
 
 // Token r's argmax (−5, matching no position, where negative or past F) and dout for quad q.
 struct QuadGrad {

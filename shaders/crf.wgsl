@@ -119,18 +119,7 @@ struct Params { batch: u32, time: u32, groups: u32, loss_scale: f32 }
 @group(0) @binding(4) var<storage, read_write> d_end: array<f32>;
 @group(0) @binding(5) var<storage, read_write> loss_acc: array<f32>;
 
-var<workgroup> w_trans: array<vec4f, 256>;  // (K, K) transitions, flat
-var<workgroup> w_step: array<vec4f, 128>;   // 2 × (S, K4) vec4: the previous step, double buffered
-
-fn trans(i: u32, j: u32) -> f32 {
-  let e = i * K + j;
-  return w_trans[e >> 2u][e & 3u];
-}
-
-// First vec4 of sentence s's row in buffer `buf` (0 or 1) of w_step.
-fn step_row(buf: u32, s: u32) -> u32 {
-  return (buf * S + s) * K4;
-}
+//#include "common/tag_steps.wgsl"
 
 fn step_get(row: u32, k: u32) -> f32 {
   return w_step[row + (k >> 2u)][k & 3u];
@@ -178,14 +167,6 @@ fn group_steps(g: u32) -> u32 {
 
 fn at(b: u32, t: u32, k: u32) -> u32 {
   return (b * params.time + t) * K + k;
-}
-
-// This invocation's column of transitions, for registers (padding lanes 0; the PAD
-// scores they meet keep them out of every sum).
-fn trans_column(k: u32) -> array<vec4f, MAX_K4> {
-  var column: array<vec4f, MAX_K4>;
-  for (var i = 0u; i < K; i++) { column[i >> 2u][i & 3u] = trans(i, k); }
-  return column;
 }
 
 // Row i of the transitions, for registers.

@@ -60,9 +60,7 @@ fn apply4(v: vec4f, i: u32, key: u32) -> vec4f {
     apply(v.w, i + 3u, key));
 }
 
-fn flat_id(wid: vec3u, nwg: vec3u, lid: u32) -> u32 {
-  return (wid.y * nwg.x + wid.x) * 64u + lid;
-}
+//#include "common/flat_id.wgsl"
 
 @compute @workgroup_size(64)
 fn main(

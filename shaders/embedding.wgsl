@@ -63,9 +63,7 @@ struct Dims {
 @group(0) @binding(4) var<storage, read> dout: array<f32>;
 @group(0) @binding(5) var<storage, read_write> dtable: array<f32>;
 
-fn flat_id(wid: vec3u, nwg: vec3u, lid: u32) -> u32 {
-  return (wid.y * nwg.x + wid.x) * 64u + lid;
-}
+//#include "common/flat_id.wgsl"
 
 @compute @workgroup_size(64)
 fn forward(

@@ -21,9 +21,7 @@ struct Dims { offset: u32, count: u32, value: u32, pad: u32 }
 @group(0) @binding(1) var<storage, read_write> x: array<u32>;
 @group(0) @binding(1) var<storage, read_write> x4: array<vec4u>;
 
-fn flat_id(wid: vec3u, nwg: vec3u, lid: u32) -> u32 {
-  return (wid.y * nwg.x + wid.x) * 64u + lid;
-}
+//#include "common/flat_id.wgsl"
 
 @compute @workgroup_size(64)
 fn main(

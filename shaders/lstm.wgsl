@@ -118,40 +118,8 @@ fn step_barrier() {
   if (H_SCRATCH) { storageBarrier(); } else { workgroupBarrier(); }
 }
 
-fn sigmoid4(v: vec4f) -> vec4f {
-  return 1.0 / (1.0 + exp(-clamp(v, vec4f(-30.0), vec4f(30.0))));
-}
-
-// tanh clamped: some GL drivers compute tanh through exp and return NaN for large inputs.
-fn tanh4(v: vec4f) -> vec4f {
-  return tanh(clamp(v, vec4f(-15.0), vec4f(15.0)));
-}
-
-// Which of units j0 … j0+3 exist. The small loops are written out: llvmpipe counts every
-// loop iteration against its limit.
-fn unit_mask(j0: u32) -> vec4f {
-  return select(vec4f(0.0), vec4f(1.0), vec4u(j0, j0 + 1u, j0 + 2u, j0 + 3u) < vec4u(H));
-}
-
-// pre[base + j0 … j0+3], zero beyond H (indices clamped so every read is in bounds).
-fn load_pre(base: u32, j0: u32) -> vec4f {
-  let last = H - 1u;
-  return vec4f(pre[base + min(j0, last)], pre[base + min(j0 + 1u, last)],
-    pre[base + min(j0 + 2u, last)], pre[base + min(j0 + 3u, last)]) * unit_mask(j0);
-}
-
-fn load_bias(base: u32, j0: u32) -> vec4f {
-  let last = H - 1u;
-  return vec4f(bhh[base + min(j0, last)], bhh[base + min(j0 + 1u, last)],
-    bhh[base + min(j0 + 2u, last)], bhh[base + min(j0 + 3u, last)]) * unit_mask(j0);
-}
-
-fn store_h(base: u32, j0: u32, v: vec4f) {
-  h_out[base + j0] = v.x;
-  if (j0 + 1u < H) { h_out[base + j0 + 1u] = v.y; }
-  if (j0 + 2u < H) { h_out[base + j0 + 2u] = v.z; }
-  if (j0 + 3u < H) { h_out[base + j0 + 3u] = v.w; }
-}
+//#include "common/lstm_units.wgsl"
+//#include "common/lstm_forward.wgsl"
 
 // h_out[base + j0 … j0+3], zero beyond H (the h one dispatch keeps in the exchange).
 fn load_h(base: u32, j0: u32) -> vec4f {
@@ -173,91 +141,12 @@ fn carry_c(b: u32, T: u32, dir: u32, ub: u32, len: u32, lo: u32) -> vec4f {
   return cell[((b * T + prev_token(dir, len, lo)) * 2u + dir) * UB + ub];
 }
 
-fn sentence_group(x: u32, groups: u32) -> u32 {
-  if ((x & 1u) == 0u) { return x / 2u; }
-  return groups - 1u - x / 2u;
-}
-
-// W_hh·h for 4 units × 8 sentences, per gate: column s of i0 is sentence s, of i1 sentence 4+s.
-struct Z {
-  i0: mat4x4f, f0: mat4x4f, g0: mat4x4f, o0: mat4x4f,
-  i1: mat4x4f, f1: mat4x4f, g1: mat4x4f, o1: mat4x4f,
-}
-
 fn h_quads(hb: u32, k4: u32) -> array<mat4x4f, 2> {
   return array<mat4x4f, 2>(
     mat4x4f(hget(hb + k4), hget(hb + UB + k4), hget(hb + 2u * UB + k4), hget(hb + 3u * UB + k4)),
     mat4x4f(hget(hb + 4u * UB + k4), hget(hb + 5u * UB + k4), hget(hb + 6u * UB + k4),
       hget(hb + 7u * UB + k4)),
   );
-}
-
-fn ws(i: u32) -> mat4x4f {
-  return mat4x4f(whh[i], whh[i + 1u], whh[i + 2u], whh[i + 3u]);
-}
-
-// wb: first vec4 of this direction's gate-i block plus this invocation's units; hb: h base.
-fn zrec_storage(wb: u32, hb: u32) -> Z {
-  var z: Z;
-  for (var k4 = 0u; k4 < UB; k4++) {
-    let hq = h_quads(hb, k4);
-    let w = wb + 4u * k4;
-    let wi = ws(w);
-    let wf = ws(w + WSTRIDE);
-    let wg = ws(w + 2u * WSTRIDE);
-    let wo = ws(w + 3u * WSTRIDE);
-    z.i0 += wi * hq[0];
-    z.f0 += wf * hq[0];
-    z.g0 += wg * hq[0];
-    z.o0 += wo * hq[0];
-    z.i1 += wi * hq[1];
-    z.f1 += wf * hq[1];
-    z.g1 += wg * hq[1];
-    z.o1 += wo * hq[1];
-  }
-  return z;
-}
-
-fn zrec_uniform0(wb: u32, hb: u32) -> Z {
-  var z: Z;
-  for (var k4 = 0u; k4 < UB; k4++) {
-    let hq = h_quads(hb, k4);
-    let w = wb + 4u * k4;
-    let wi = mat4x4f(u_i0[w], u_i0[w + 1u], u_i0[w + 2u], u_i0[w + 3u]);
-    let wf = mat4x4f(u_f0[w], u_f0[w + 1u], u_f0[w + 2u], u_f0[w + 3u]);
-    let wg = mat4x4f(u_g0[w], u_g0[w + 1u], u_g0[w + 2u], u_g0[w + 3u]);
-    let wo = mat4x4f(u_o0[w], u_o0[w + 1u], u_o0[w + 2u], u_o0[w + 3u]);
-    z.i0 += wi * hq[0];
-    z.f0 += wf * hq[0];
-    z.g0 += wg * hq[0];
-    z.o0 += wo * hq[0];
-    z.i1 += wi * hq[1];
-    z.f1 += wf * hq[1];
-    z.g1 += wg * hq[1];
-    z.o1 += wo * hq[1];
-  }
-  return z;
-}
-
-fn zrec_uniform1(wb: u32, hb: u32) -> Z {
-  var z: Z;
-  for (var k4 = 0u; k4 < UB; k4++) {
-    let hq = h_quads(hb, k4);
-    let w = wb + 4u * k4;
-    let wi = mat4x4f(u_i1[w], u_i1[w + 1u], u_i1[w + 2u], u_i1[w + 3u]);
-    let wf = mat4x4f(u_f1[w], u_f1[w + 1u], u_f1[w + 2u], u_f1[w + 3u]);
-    let wg = mat4x4f(u_g1[w], u_g1[w + 1u], u_g1[w + 2u], u_g1[w + 3u]);
-    let wo = mat4x4f(u_o1[w], u_o1[w + 1u], u_o1[w + 2u], u_o1[w + 3u]);
-    z.i0 += wi * hq[0];
-    z.f0 += wf * hq[0];
-    z.g0 += wg * hq[0];
-    z.o0 += wo * hq[0];
-    z.i1 += wi * hq[1];
-    z.f1 += wf * hq[1];
-    z.g1 += wg * hq[1];
-    z.o1 += wo * hq[1];
-  }
-  return z;
 }
 
 // What cell_step needs besides the sentence: fixed per invocation, or per step.

@@ -97,14 +97,7 @@ struct Params { batch: u32, time: u32, groups: u32, pad: u32 }
 @group(0) @binding(15) var<storage, read_write> dzs: array<vec4f>;
 var<workgroup> group_max: u32;
 
-fn tanh4(v: vec4f) -> vec4f {
-  return tanh(clamp(v, vec4f(-15.0), vec4f(15.0)));
-}
-
-// Small loops written out: llvmpipe counts every loop iteration against its limit.
-fn unit_mask(j0: u32) -> vec4f {
-  return select(vec4f(0.0), vec4f(1.0), vec4u(j0, j0 + 1u, j0 + 2u, j0 + 3u) < vec4u(H));
-}
+//#include "common/lstm_units.wgsl"
 
 fn load_dh(base: u32, j0: u32) -> vec4f {
   let last = H - 1u;
@@ -117,11 +110,6 @@ fn store_dz(base: u32, j0: u32, v: vec4f) {
   if (j0 + 1u < H) { dgates[base + j0 + 1u] = v.y; }
   if (j0 + 2u < H) { dgates[base + j0 + 2u] = v.z; }
   if (j0 + 3u < H) { dgates[base + j0 + 3u] = v.w; }
-}
-
-fn sentence_group(x: u32, groups: u32) -> u32 {
-  if ((x & 1u) == 0u) { return x / 2u; }
-  return groups - 1u - x / 2u;
 }
 
 // W_hhᵀ·dz_next for 16 units × 8 sentences: a, b, c, d for the unit quads ua … ua+3;

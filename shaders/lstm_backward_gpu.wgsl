@@ -41,13 +41,7 @@
 //   (x, y) owns rows 4r4 … 4r4+3 × columns 4k4 … 4k4+3 of one direction's chunk (r4 from y,
 //   k4 from x: neighbouring lanes read neighbouring h_prev vec4s) and loops over CH rows.
 
-override H: u32 = 1u;
-override HP: u32 = 4u;
-override LANES: u32 = 32u;
-// Sentences per workgroup (1 … 8).
-override S: u32 = 1u;
-
-struct Params { batch: u32, time: u32, pad0: u32, pad1: u32 }
+//#include "common/lstm_lanes.wgsl"
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> dh_out: array<f32>;
@@ -60,15 +54,6 @@ struct Params { batch: u32, time: u32, pad0: u32, pad1: u32 }
 // (2, S, 4·HP/4) vec4: [parity][sentence][(gate·HP + unit) / 4].
 var<workgroup> dzs: array<vec4f, 2u * S * HP>;
 var<workgroup> group_max: u32;
-
-fn tanh1(v: f32) -> f32 {
-  return tanh(clamp(v, -15.0, 15.0));
-}
-
-fn position(d: u32, len: u32, step: u32) -> u32 {
-  if (d == 0u) { return step; }
-  return len - 1u - step;
-}
 
 // What the cell backward of one (unit, sentence, step) reads.
 struct Saved {

@@ -40,13 +40,7 @@
 //   @binding(2) dst:  (2, HP, 4, HP) then (2, 4, HP) f32, `=` (the layout of `wp` above)
 //   dispatch: (ceil(8·HP·HP + 8·HP) / 256), 1, 1) workgroups of 256; one invocation per float.
 
-override H: u32 = 1u;
-override HP: u32 = 4u;
-override LANES: u32 = 32u;
-// Sentences per workgroup (1 … 8).
-override S: u32 = 1u;
-
-struct Params { batch: u32, time: u32, pad0: u32, pad1: u32 }
+//#include "common/lstm_lanes.wgsl"
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> pre: array<f32>;
@@ -63,17 +57,6 @@ var<workgroup> group_max: u32;
 
 fn sigmoid4(v: vec4f) -> vec4f {
   return 1.0 / (1.0 + exp(-clamp(v, vec4f(-30.0), vec4f(30.0))));
-}
-
-// tanh clamped: some drivers compute tanh through exp and return NaN for large inputs.
-fn tanh1(v: f32) -> f32 {
-  return tanh(clamp(v, -15.0, 15.0));
-}
-
-// The visited position of step `step` of a sentence of length len in direction d.
-fn position(d: u32, len: u32, step: u32) -> u32 {
-  if (d == 0u) { return step; }
-  return len - 1u - step;
 }
 
 // pre of gates i f g o for unit j of row `row` in direction d (zero for j ≥ H).

@@ -66,18 +66,8 @@ struct Params { batch: u32, time: u32, groups: u32, pad: u32 }
 @group(0) @binding(10) var<uniform> span: vec4u;
 
 // Small vec4 arrays: llvmpipe's compile time grows steeply with workgroup array size.
-var<workgroup> w_trans: array<vec4f, 256>;  // (K, K) masked transitions, flat
-var<workgroup> w_step: array<vec4f, 128>;   // 2 × (S, K4) vec4: δ[t−1], double buffered
-
-fn trans(i: u32, j: u32) -> f32 {
-  let e = i * K + j;
-  return w_trans[e >> 2u][e & 3u];
-}
-
-// First vec4 of sentence s's row in buffer `buf` (0 or 1) of w_step.
-fn step_row(buf: u32, s: u32) -> u32 {
-  return (buf * S + s) * K4;
-}
+// w_trans holds the masked transitions, w_step δ[t−1].
+//#include "common/tag_steps.wgsl"
 
 fn masked(v: f32, index: u32) -> f32 {
   return select(FORBIDDEN, v, allowed[index / 4u][index % 4u] != 0u);
@@ -108,13 +98,6 @@ fn group_steps(g: u32) -> u32 {
 fn init_workgroup(lid: u32) {
   for (var e = lid; e < 2u * S * K4; e += WG) { w_step[e] = vec4f(PAD); }
   for (var e = lid; e < K * K; e += WG) { w_trans[e >> 2u][e & 3u] = masked(transitions[e], e); }
-}
-
-// This invocation's column of transitions, for registers (padding lanes 0).
-fn trans_column(k: u32) -> array<vec4f, MAX_K4> {
-  var column: array<vec4f, MAX_K4>;
-  for (var i = 0u; i < K; i++) { column[i >> 2u][i & 3u] = trans(i, k); }
-  return column;
 }
 
 fn delta_get(row: u32, k: u32) -> f32 {

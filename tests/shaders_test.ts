@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import * as shaders from "../shaders/mod.ts";
 import { acquireGpu } from "../src/gpu/mod.ts";
 import { serveDirectory } from "./serve.ts";
+import { resolveWgsl, shaderIdent, shaderModuleText, shaderNames } from "../tools/wgsl_include.ts";
 
 const root = new URL("../", import.meta.url);
 
@@ -32,15 +33,20 @@ async function runScript(source: string, extra: string[] = []): Promise<string> 
   return new TextDecoder().decode(stdout).trim();
 }
 
-Deno.test("shaders/mod.ts holds every .wgsl file verbatim, and each compiles", async () => {
+Deno.test("shaders/mod.ts is in sync with shaders/*.wgsl, includes resolved, and each export compiles", async () => {
+  const dir = new URL("shaders/", root);
+  assert.equal(
+    Deno.readTextFileSync(new URL("mod.ts", dir)),
+    shaderModuleText(dir),
+    "shaders/mod.ts is stale: run `deno task shaders`",
+  );
+  const names = shaderNames(dir);
+  assert.deepEqual(Object.keys(shaders).sort(), names.map(shaderIdent).sort());
   const gpu = await acquireGpu();
-  const files = [...Deno.readDirSync(new URL("shaders/", root))]
-    .filter((e) => e.name.endsWith(".wgsl"));
-  assert.equal(Object.keys(shaders).length, files.length);
-  for (const { name } of files) {
-    const ident = name.replace(/\.wgsl$/, "").replace(/_(.)/g, (_, c) => c.toUpperCase());
-    const source = (shaders as Record<string, string>)[ident];
-    assert.equal(source, Deno.readTextFileSync(new URL(`shaders/${name}`, root)), name);
+  for (const name of names) {
+    const source = (shaders as Record<string, string>)[shaderIdent(name)];
+    assert.equal(source, resolveWgsl(name, dir), name);
+    assert.ok(!source.includes("//#include"), `${name}: an include was left unresolved`);
     gpu.device.pushErrorScope("validation");
     const info = await gpu.device.createShaderModule({ label: name, code: source })
       .getCompilationInfo();
@@ -48,6 +54,34 @@ Deno.test("shaders/mod.ts holds every .wgsl file verbatim, and each compiles", a
     const errors = info.messages.filter((m) => m.type === "error");
     assert.equal(error, null, `${name}: ${error?.message}`);
     assert.deepEqual(errors, [], name);
+  }
+});
+
+Deno.test("an include line is replaced by its snippet, nested includes too; a missing or circular one throws", async () => {
+  const dir = await Deno.makeTempDir();
+  const url = new URL(`file://${dir}/`);
+  await Deno.mkdir(`${dir}/common`);
+  await Deno.writeTextFile(
+    `${dir}/a.wgsl`,
+    'const A = 1;\n//#include "common/b.wgsl"\n\nconst D = 4;\n',
+  );
+  await Deno.writeTextFile(`${dir}/common/b.wgsl`, 'const B = 2;\n//#include "common/c.wgsl"\n');
+  await Deno.writeTextFile(`${dir}/common/c.wgsl`, "const C = 3;\n");
+  await Deno.writeTextFile(`${dir}/missing.wgsl`, '//#include "common/none.wgsl"\n');
+  await Deno.writeTextFile(`${dir}/common/loop.wgsl`, '//#include "common/loop.wgsl"\n');
+  try {
+    assert.equal(
+      resolveWgsl("a.wgsl", url),
+      "const A = 1;\nconst B = 2;\nconst C = 3;\n\nconst D = 4;\n",
+    );
+    assert.deepEqual(shaderNames(url), ["a.wgsl", "missing.wgsl"]);
+    assert.throws(
+      () => resolveWgsl("missing.wgsl", url),
+      /Cannot read shaders\/common\/none\.wgsl \(included from shaders\/missing\.wgsl\)/,
+    );
+    assert.throws(() => resolveWgsl("common/loop.wgsl", url), /it includes itself/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
   }
 });
 
