@@ -1,18 +1,13 @@
 import assert from "node:assert/strict";
 import { parseConll, readConll } from "../src/data/conll.ts";
 import { DataFormatError } from "../src/data/errors.ts";
+import { assertThrowsAt, withTempDir } from "./fixtures.ts";
 
 const enc = (s: string) => new TextEncoder().encode(s);
 
+/** Asserts that `fn` throws a DataFormatError for t.txt:`line` matching `pattern`. */
 function throwsAt(fn: () => unknown, line: number, pattern: RegExp) {
-  assert.throws(fn, (e: unknown) => {
-    assert.ok(e instanceof DataFormatError, `expected a DataFormatError, got ${e}`);
-    assert.equal(e.line, line);
-    assert.equal(e.path, "t.txt");
-    assert.match(e.message, new RegExp(`^t\\.txt:${line}: `));
-    assert.match(e.message, pattern);
-    return true;
-  });
+  assertThrowsAt(fn, "t.txt", line, pattern);
 }
 
 Deno.test("parseConll reads space-separated columns, -DOCSTART- and blank lines", () => {
@@ -86,8 +81,7 @@ Deno.test("parseConll reports non-UTF-8 bytes with their line", () => {
 });
 
 Deno.test("readConll reads a file and names it in errors", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
+  await withTempDir(async (dir) => {
     const path = `${dir}/train.txt`;
     await Deno.writeTextFile(path, "a O\nb B-PER\n\nc O\nd\n");
     await assert.rejects(() => readConll(path), (e: unknown) => {
@@ -97,7 +91,5 @@ Deno.test("readConll reads a file and names it in errors", async () => {
     });
     await Deno.writeTextFile(path, "a O\nb B-PER\n");
     assert.equal((await readConll(path)).path, path);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });

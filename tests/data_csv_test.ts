@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { parseGmbCsv, readGmbCsv } from "../src/data/csv.ts";
-import { DataFormatError } from "../src/data/errors.ts";
+import { assertThrowsAt, withTempDir } from "./fixtures.ts";
 
 /** Encodes text as Windows-1252 for the few characters the tests use. */
 function cp1252(text: string): Uint8Array {
@@ -10,14 +10,9 @@ function cp1252(text: string): Uint8Array {
 
 const HEADER = "Sentence #,Word,POS,Tag\r\n";
 
+/** Asserts that `fn` throws a DataFormatError for g.csv:`line` matching `pattern`. */
 function throwsAt(fn: () => unknown, line: number, pattern: RegExp) {
-  assert.throws(fn, (e: unknown) => {
-    assert.ok(e instanceof DataFormatError, `expected a DataFormatError, got ${e}`);
-    assert.equal(e.line, line);
-    assert.match(e.message, new RegExp(`^g\\.csv:${line}: `));
-    assert.match(e.message, pattern);
-    return true;
-  });
+  assertThrowsAt(fn, "g.csv", line, pattern);
 }
 
 Deno.test("parseGmbCsv decodes Windows-1252, CRLF, quotes and sentence ids on first rows", () => {
@@ -118,14 +113,11 @@ Deno.test("parseGmbCsv reports a bad header, an empty line and an unterminated q
 });
 
 Deno.test("readGmbCsv reads bytes from a file", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
+  await withTempDir(async (dir) => {
     const path = `${dir}/g.csv`;
     await Deno.writeFile(path, cp1252(HEADER + "Sentence: 1,Café,NN,O\r\n,.,.,O\r\n"));
     const c = await readGmbCsv(path);
     assert.equal(c.sentences[0].tokens[0], "Café");
     assert.equal(c.path, path);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });

@@ -6,17 +6,12 @@ import {
   parseEmbeddings,
   readEmbeddings,
 } from "../src/data/embeddings.ts";
-import { DataFormatError } from "../src/data/errors.ts";
+import { assertThrowsAt, withTempDir } from "./fixtures.ts";
 import { Vocabulary } from "../src/data/vocab.ts";
 
+/** Asserts that `fn` throws a DataFormatError for v.txt:`line` matching `pattern`. */
 function throwsAt(fn: () => unknown, line: number, pattern: RegExp) {
-  assert.throws(fn, (e: unknown) => {
-    assert.ok(e instanceof DataFormatError, `expected a DataFormatError, got ${e}`);
-    assert.equal(e.line, line);
-    assert.match(e.message, new RegExp(`^v\\.txt:${line}: `));
-    assert.match(e.message, pattern);
-    return true;
-  });
+  assertThrowsAt(fn, "v.txt", line, pattern);
 }
 
 Deno.test("parseEmbeddings reads GloVe rows and word2vec headers", () => {
@@ -67,8 +62,7 @@ Deno.test("parseEmbeddings rejects size mismatches, short rows, NaN and non-numb
 });
 
 Deno.test("readEmbeddings streams plain and gzip files and reports bad bytes", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
+  await withTempDir(async (dir) => {
     const text = "the 1 2\ncat 3 4\nParis 5 6\n";
     await Deno.writeTextFile(`${dir}/v.txt`, text);
     const gz = await new Response(
@@ -90,9 +84,7 @@ Deno.test("readEmbeddings streams plain and gzip files and reports bad bytes", a
       new Uint8Array([0x61, 0x20, 0x31, 0x0a, 0xff, 0x20, 0x32, 0x0a]),
     );
     await assert.rejects(() => readEmbeddings(`${dir}/bad.txt`), /bad\.txt:2: expected UTF-8 text/);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("coverage counts exact, lowercase and missing matches and prints them", () => {

@@ -1,15 +1,10 @@
 import assert from "node:assert/strict";
-import { DataFormatError } from "../src/data/errors.ts";
+import { assertThrowsAt, withTempDir } from "./fixtures.ts";
 import { parseJsonl, readJsonl } from "../src/data/jsonl.ts";
 
+/** Asserts that `fn` throws a DataFormatError for d.jsonl:`line` matching `pattern`. */
 function throwsAt(fn: () => unknown, line: number, pattern: RegExp) {
-  assert.throws(fn, (e: unknown) => {
-    assert.ok(e instanceof DataFormatError, `expected a DataFormatError, got ${e}`);
-    assert.equal(e.line, line);
-    assert.match(e.message, new RegExp(`^d\\.jsonl:${line}: `));
-    assert.match(e.message, pattern);
-    return true;
-  });
+  assertThrowsAt(fn, "d.jsonl", line, pattern);
 }
 
 Deno.test("parseJsonl reads one sentence per line, CRLF, blank lines and extra fields", () => {
@@ -71,12 +66,9 @@ Deno.test("parseJsonl reports every kind of bad line with file:line", () => {
 });
 
 Deno.test("readJsonl reads a file", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
+  await withTempDir(async (dir) => {
     const path = `${dir}/d.jsonl`;
     await Deno.writeTextFile(path, '{"tokens": ["a"], "tags": ["O"]}\n');
     assert.equal((await readJsonl(path)).sentences.length, 1);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });

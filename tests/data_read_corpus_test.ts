@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { formatFromPath, parseCorpus, readCorpus } from "../src/data/read_corpus.ts";
+import { withTempDir } from "./fixtures.ts";
 
 async function gzip(text: string): Promise<Uint8Array> {
   const stream = new Blob([text]).stream().pipeThrough(new CompressionStream("gzip"));
@@ -15,8 +16,7 @@ Deno.test("formatFromPath maps extensions and refuses unknown ones", () => {
 });
 
 Deno.test("readCorpus picks the reader by extension, or by an explicit format", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
+  await withTempDir(async (dir) => {
     await Deno.writeTextFile(`${dir}/a.conll`, "Mira B-PER\n");
     await Deno.writeTextFile(
       `${dir}/a.csv`,
@@ -37,9 +37,7 @@ Deno.test("readCorpus picks the reader by extension, or by an explicit format", 
       () => readCorpus(`${dir}/a.conll`, { format: "jsonl" }),
       /a\.conll:1: expected a JSON object/,
     );
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("parseCorpus passes per-format options through", async () => {

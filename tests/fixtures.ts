@@ -2,25 +2,31 @@
  * Fixtures shared by the op and model tests: seeded random batches, the
  * brute-force path enumeration of the CRF and Viterbi checks, the shape
  * lists the sequence ops are tested on, GPU upload of a batch, the tiny
- * corpus and model the whole-graph tests train, and the CLI tests' JSON
- * Lines corpus. The GPU-vs-reference comparison and finite differences
- * live in `assert_close.ts`.
+ * corpus and model the whole-graph tests train, one training step of a
+ * graph checked against the float64 reference, BiLSTM weights and buffers,
+ * a `cpu`-profile Gpu, the readers' `path:line` errors, and the CLI tests'
+ * JSON Lines corpus. The GPU-vs-reference comparison and finite
+ * differences live in `assert_close.ts`.
  *
  * @module
  */
 
+import assert from "node:assert/strict";
 import { type Batch, encodeSentences, makeBatches } from "../src/data/batch.ts";
 import { CASING_CLASSES } from "../src/data/casing.ts";
 import { collectTags, type Sentence } from "../src/data/sentence.ts";
 import { buildCharVocabulary, buildTagVocabulary, buildWordVocabulary } from "../src/data/vocab.ts";
-import { createBuffer, type Gpu } from "../src/gpu/mod.ts";
+import { DataFormatError } from "../src/data/errors.ts";
+import { createBuffer, Gpu, kernelProfile, PROFILE_ENV } from "../src/gpu/mod.ts";
 import { type ModelConfig, resolveConfig } from "../src/model/config.ts";
 import { NerGraph } from "../src/model/graph.ts";
 import type { VocabularySizes } from "../src/model/parameters.ts";
 import type { CrfBatch, CrfGoldBatch, CrfShape } from "../src/ops/crf_ref.ts";
+import type { BiLstmParams, BiLstmShape } from "../src/ops/lstm_ref.ts";
 import type { SoftmaxBatch } from "../src/ops/softmax_xent_ref.ts";
 import type { TransitionMask } from "../src/ops/viterbi_ref.ts";
-import { randomArray } from "./assert_close.ts";
+import type { TrainOptions } from "../src/train/trainer.ts";
+import { assertClose, randomArray } from "./assert_close.ts";
 
 /**
  * Σ x[i]·y[i] in float64: the scalar whose gradient with respect to `out`
@@ -263,6 +269,21 @@ function inventedJsonl(n: number, seed: number): string {
 }
 
 /**
+ * Runs `fn` on a new temporary folder and removes the folder after, also when `fn` fails.
+ *
+ * @param fn the test body, given the folder
+ * @returns what `fn` returns
+ */
+export async function withTempDir<T>(fn: (dir: string) => Promise<T>): Promise<T> {
+  const dir = await Deno.makeTempDir();
+  try {
+    return await fn(dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+/**
  * Runs `fn` on a temporary folder holding train.jsonl, dev.jsonl (6 sentences) and
  * test.jsonl (6) of invented sentences, the corpus the CLI tests train on; removes it after.
  *
@@ -270,19 +291,16 @@ function inventedJsonl(n: number, seed: number): string {
  * @param train sentences in train.jsonl (default 24)
  * @returns what `fn` returns
  */
-export async function withInventedCorpus<T>(
+export function withInventedCorpus<T>(
   fn: (dir: string) => Promise<T>,
   train = 24,
 ): Promise<T> {
-  const dir = await Deno.makeTempDir();
-  try {
+  return withTempDir(async (dir) => {
     for (const [name, n, seed] of [["train", train, 1], ["dev", 6, 2], ["test", 6, 3]] as const) {
       await Deno.writeTextFile(`${dir}/${name}.jsonl`, inventedJsonl(n, seed));
     }
     return await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 }
 
 /**
@@ -313,6 +331,15 @@ export const TINY_CONFIG: ModelConfig = resolveConfig({
   hidden: 5,
   dropout: 0,
 });
+
+/** Training options for a model of a few hundred weights: every feature on, hidden 6. */
+export const TINY_TRAIN_OPTIONS: TrainOptions = {
+  config: { wordDim: 8, casingDim: 2, charDim: 4, charFilters: 4, maxChars: 6, hidden: 6 },
+  batchSize: 8,
+  lr: 0.02,
+  seed: 7,
+  patience: 0,
+};
 
 /**
  * Encodes {@linkcode TINY_CORPUS} (or another small corpus) with its own vocabularies into
@@ -366,4 +393,177 @@ export function tinyGraph(
     maxTime: 8,
     maxChars,
   }, { seed: options.seed });
+}
+
+/**
+ * The vocabulary sizes of a model, as {@linkcode NerGraph.create} takes them.
+ *
+ * @param model its word, character and tag vocabularies
+ * @returns the sizes, with every casing class
+ */
+export function modelSizes(
+  model: { words: { size: number }; chars: { size: number }; tags: { size: number } },
+): VocabularySizes {
+  return {
+    words: model.words.size,
+    chars: model.chars.size,
+    casings: CASING_CLASSES.length,
+    tags: model.tags.size,
+  };
+}
+
+/**
+ * Runs one training step of `graph` on `batch` and checks its loss (rtol 1e-5) and the
+ * gradient of every parameter (atol 2e-5, rtol 1e-3) against the float64 reference's.
+ *
+ * @param graph a training graph, its parameters those `ref` was computed from
+ * @param batch the batch
+ * @param ref the float64 reference's loss and gradients for it (`modelLossRef`)
+ * @returns the GPU's loss
+ */
+export async function assertStepMatchesRef(
+  graph: NerGraph,
+  batch: Batch,
+  ref: { loss: number; grads: Record<string, ArrayLike<number>> },
+): Promise<number> {
+  graph.trainOn(batch, { lr: 1e-3 });
+  const loss = await graph.takeLoss();
+  assertClose([loss], [ref.loss], { name: "loss", rtol: 1e-5 });
+  const grads = await graph.readGradients();
+  assert.deepEqual(Object.keys(grads).sort(), Object.keys(ref.grads).sort());
+  for (const [name, expected] of Object.entries(ref.grads)) {
+    assertClose(grads[name], expected, { name: `d ${name}`, atol: 2e-5, rtol: 1e-3 });
+  }
+  return loss;
+}
+
+/** A BiLSTM test case: the shape, each sentence's length and the seed of its inputs. */
+export type LstmCase = [shape: BiLstmShape, lengths: number[], seed: number];
+
+/**
+ * The BiLSTM cases the training kernels of both profiles (and the inference kernel, where
+ * it shares them) are checked on against the float64 reference. Few distinct H: each
+ * compiles its own pipelines, seconds each on llvmpipe with a cold cache.
+ */
+export const LSTM_CASES: Record<"single" | "padded" | "many" | "rows" | "long", LstmCase> = {
+  /** One sentence of one token; H = 10, an odd count of unit quads, not a multiple of 4. */
+  single: [{ batch: 1, time: 1, inputSize: 3, hiddenSize: 10 }, [1], 100],
+  /** Unequal lengths, an empty sentence, padding. */
+  padded: [{ batch: 5, time: 7, inputSize: 3, hiddenSize: 10 }, [7, 3, 1, 0, 5], 200],
+  /** More sentences than one workgroup holds (8), E a multiple of 4 (the vec4 matmul). */
+  many: [
+    { batch: 19, time: 6, inputSize: 4, hiddenSize: 10 },
+    [6, 1, 2, 6, 5, 0, 3, 4, 6, 1, 2, 5, 5, 1, 6, 2, 3, 4, 1],
+    300,
+  ],
+  /** 21 sentences at H = 18, for two or more rows of sentences per workgroup. */
+  rows: [
+    { batch: 21, time: 5, inputSize: 3, hiddenSize: 18 },
+    [5, 1, 2, 5, 4, 0, 3, 4, 5, 1, 2, 5, 5, 1, 3, 2, 3, 4, 1, 5, 2],
+    500,
+  ],
+  /** A long sentence (the software adapter's loop limit) at H = 256, a multiple of 4. */
+  long: [{ batch: 2, time: 150, inputSize: 3, hiddenSize: 256 }, [150, 37], 400],
+};
+
+/**
+ * Random BiLSTM weights (both directions stacked), uniform in [-scale, scale].
+ *
+ * @param seed W_ih's seed; W_hh, b_ih and b_hh take the next three
+ * @param E input size
+ * @param H hidden size per direction
+ * @param scale the bound (default 0.6)
+ * @returns W_ih (8H, E), W_hh (8H, H), b_ih (8H), b_hh (8H)
+ */
+export function randomLstmParams(seed: number, E: number, H: number, scale = 0.6): BiLstmParams {
+  return {
+    wIh: randomArray(seed, 8 * H * E, -scale, scale),
+    wHh: randomArray(seed + 1, 8 * H * H, -scale, scale),
+    bIh: randomArray(seed + 2, 8 * H, -scale, scale),
+    bHh: randomArray(seed + 3, 8 * H, -scale, scale),
+  };
+}
+
+/**
+ * The weights of a BiLSTM layer as f32 GPU buffers labelled by name.
+ *
+ * @param gpu the device
+ * @param p the weights
+ * @returns wIh (8H, E), wHh (8H, H), bIh (8H), bHh (8H)
+ */
+export function lstmWeightBuffers(gpu: Gpu, p: BiLstmParams) {
+  return {
+    wIh: createBuffer(gpu, "wIh", new Float32Array(p.wIh)),
+    wHh: createBuffer(gpu, "wHh", new Float32Array(p.wHh)),
+    bIh: createBuffer(gpu, "bIh", new Float32Array(p.bIh)),
+    bHh: createBuffer(gpu, "bHh", new Float32Array(p.bHh)),
+  };
+}
+
+/**
+ * Every buffer a training BiLSTM layer of this shape binds, zeroed but for the weights;
+ * each at least 16 bytes (bindings read as vec4).
+ *
+ * @param gpu the device
+ * @param shape B, T, E, H
+ * @param p the weights
+ * @returns x (B, T, E), lengths (B), the weights, hOut and dhOut (B, T, 2H), dX (B, T, E),
+ * dWIh (8H, E), dWHh (8H, H), dBIh and dBHh (8H)
+ */
+export function lstmLayerBuffers(gpu: Gpu, shape: BiLstmShape, p: BiLstmParams) {
+  const { batch: B, time: T, inputSize: E, hiddenSize: H } = shape;
+  const zeros = (label: string, n: number) => createBuffer(gpu, label, Math.max(16, n * 4));
+  return {
+    x: zeros("x", B * T * E),
+    lengths: zeros("lengths", B),
+    ...lstmWeightBuffers(gpu, p),
+    hOut: zeros("hOut", B * T * 2 * H),
+    dhOut: zeros("dhOut", B * T * 2 * H),
+    dX: zeros("dX", B * T * E),
+    dWIh: zeros("dWIh", 8 * H * E),
+    dWHh: zeros("dWHh", 8 * H * H),
+    dBIh: zeros("dBIh", 8 * H),
+    dBHh: zeros("dBHh", 8 * H),
+  };
+}
+
+/**
+ * A Gpu on the same device whose kernel profile is `cpu` (where the inference recurrence
+ * runs), whatever this machine's adapter would pick.
+ *
+ * @param base a Gpu of the device
+ * @returns the same device under the `cpu` profile
+ */
+export function cpuProfile(base: Gpu): Gpu {
+  const previous = Deno.env.get(PROFILE_ENV);
+  Deno.env.set(PROFILE_ENV, "cpu");
+  try {
+    const gpu = new Gpu(base.device, base.adapter, base.limitsMode);
+    assert.equal(kernelProfile(gpu).profile, "cpu");
+    return gpu;
+  } finally {
+    if (previous === undefined) Deno.env.delete(PROFILE_ENV);
+    else Deno.env.set(PROFILE_ENV, previous);
+  }
+}
+
+/**
+ * Asserts that `fn` throws a {@linkcode DataFormatError} for `path:line` whose message
+ * starts with that place and matches `pattern`.
+ *
+ * @param fn the call that must fail
+ * @param path the file name the error must give
+ * @param line its 1-based line
+ * @param pattern what the message must say
+ */
+export function assertThrowsAt(fn: () => unknown, path: string, line: number, pattern: RegExp) {
+  const place = `${path}:${line}: `;
+  assert.throws(fn, (e: unknown) => {
+    assert.ok(e instanceof DataFormatError, `expected a DataFormatError, got ${e}`);
+    assert.equal(e.line, line);
+    assert.equal(e.path, path);
+    assert.ok(e.message.startsWith(place), `"${e.message}" does not start with "${place}"`);
+    assert.match(e.message, pattern);
+    return true;
+  });
 }
