@@ -283,18 +283,26 @@ function checkDuplicateKeys(text: string, fail: (what: string) => never): void {
     i++;
     return JSON.parse(text.slice(start, i));
   };
+  /** An object or array from its opening bracket: `item` reads each member, then `,` or `close`. */
+  const members = (close: string, item: () => void): void => {
+    i++;
+    space();
+    if (text[i] === close) {
+      i++;
+      return;
+    }
+    for (;;) {
+      item();
+      space();
+      if (text[i++] === close) return;
+    }
+  };
   const value = (): void => {
     space();
     const c = text[i];
     if (c === "{") {
-      i++;
       const keys = new Set<string>();
-      space();
-      if (text[i] === "}") {
-        i++;
-        return;
-      }
-      for (;;) {
+      members("}", () => {
         space();
         const key = string();
         if (keys.has(key)) fail(`the key ${JSON.stringify(key)} appears twice in one object`);
@@ -302,21 +310,9 @@ function checkDuplicateKeys(text: string, fail: (what: string) => never): void {
         space();
         i++; // colon
         value();
-        space();
-        if (text[i++] === "}") return;
-      }
+      });
     } else if (c === "[") {
-      i++;
-      space();
-      if (text[i] === "]") {
-        i++;
-        return;
-      }
-      for (;;) {
-        value();
-        space();
-        if (text[i++] === "]") return;
-      }
+      members("]", value);
     } else if (c === '"') {
       string();
     } else {

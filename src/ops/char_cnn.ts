@@ -14,22 +14,13 @@ import type { Allocator } from "../gpu/allocator.ts";
 import type { Gpu } from "../gpu/device.ts";
 import { type Binding, type Dispatch, makeDispatch } from "../gpu/kernel.ts";
 import { groupIds, type IdGroups } from "./embedding.ts";
-import { linearGrid, type Op, opAllocator, type OpOptions } from "./common.ts";
+import { type CharCnnSize, linearGrid, type Op, opAllocator, type OpOptions } from "./common.ts";
 
-/** Shape of the character CNN over a (B, T) batch. */
-export interface CharCnnDims {
-  /** B, sentences. */
-  batch: number;
-  /** T, padded sentence length; token row r = b·T + t. */
-  time: number;
-  /** Lc, characters stored per token (the batch's padded word length, ≤ 64). */
-  chars: number;
-  /** Dc, character embedding width (≤ 128). */
-  charDim: number;
-  /** F, filters = output features (≤ 256). */
-  filters: number;
-  /** C, character vocabulary (ids outside [0, C) embed as zero vectors). */
-  charVocab: number;
+/**
+ * Shape of the character CNN over a (B, T) batch, within
+ * {@linkcode CHAR_CNN_LIMITS} (Lc ≤ 64, Dc ≤ 128, F ≤ 256).
+ */
+export interface CharCnnDims extends CharCnnSize {
   /** Columns of the output matrix (default F). */
   rowStride?: number;
   /** First output column of the feature block (default 0). */

@@ -8,21 +8,10 @@
  * @module
  */
 
+import type { CharCnnSize } from "./common.ts";
+
 /** Shape of a character CNN over a (B, T) batch of words. */
-export interface CharCnnRefDims {
-  /** B. */
-  batch: number;
-  /** T; token row r = b·T + t. */
-  time: number;
-  /** Lc, characters stored per token. */
-  chars: number;
-  /** Dc, character embedding width. */
-  charDim: number;
-  /** F, filters (output features). */
-  filters: number;
-  /** C, character vocabulary. */
-  charVocab: number;
-}
+export type CharCnnRefDims = CharCnnSize;
 
 /** The inputs of the reference. */
 export interface CharCnnRefInputs {

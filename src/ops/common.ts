@@ -1,6 +1,6 @@
 /**
  * What every op shares: the op contract ({@linkcode Op}), batch shapes of
- * sequence ops, the flat workgroup grid, the sentence-per-workgroup layout
+ * sequence ops and the character CNN, the flat workgroup grid, the sentence-per-workgroup layout
  * of the CRF and Viterbi kernels and the split of their time loops into
  * ranges of steps, growable scratch buffers, the split of a flat reduction
  * into workgroups, and the flat parameter layout.
@@ -63,6 +63,109 @@ export interface SequenceShape {
   batch: number;
   /** Padded length T. */
   time: number;
+}
+
+/** The largest batch an op over padded sentences is built for; it is resized per batch. */
+export interface SequenceCapacity {
+  /** Largest B. */
+  maxBatch: number;
+  /** Largest T. */
+  maxTime: number;
+}
+
+/** Sizes of a BiLSTM recurrence: the largest batch and the hidden units per direction. */
+export interface RecurrenceSize extends SequenceCapacity {
+  /** H: hidden units per direction (1 … 256). */
+  hiddenSize: number;
+}
+
+/**
+ * Throws unless a batch fits the capacity an op was built for (the resize
+ * check of the LSTM ops).
+ *
+ * @param label the op's label, for the message
+ * @param shape B and T of the next batch
+ * @param capacity the largest B and T
+ *
+ * @example
+ * ```ts
+ * import { checkSequenceShape } from "./common.ts";
+ * checkSequenceShape("lstm", { batch: 2, time: 7 }, { maxBatch: 4, maxTime: 7 });
+ * let threw = false;
+ * try {
+ *   checkSequenceShape("lstm", { batch: 5, time: 7 }, { maxBatch: 4, maxTime: 7 });
+ * } catch {
+ *   threw = true;
+ * }
+ * if (!threw) throw new Error("B = 5 passes a capacity of 4");
+ * ```
+ */
+export function checkSequenceShape(
+  label: string,
+  { batch, time }: SequenceShape,
+  capacity: SequenceCapacity,
+): void {
+  if (!Number.isInteger(batch) || batch < 0 || batch > capacity.maxBatch) {
+    throw new RangeError(
+      `${label}: expected a batch of 0…${capacity.maxBatch} sentences, got ${batch}`,
+    );
+  }
+  if (!Number.isInteger(time) || time < 0 || time > capacity.maxTime) {
+    throw new RangeError(
+      `${label}: expected a padded length of 0…${capacity.maxTime}, got ${time}`,
+    );
+  }
+}
+
+/**
+ * Throws unless a size is an integer in 1…max (a boundary check of op options).
+ *
+ * @param label the op's label, for the message
+ * @param name the option's name
+ * @param value its value
+ * @param max the largest value allowed (default none)
+ *
+ * @example
+ * ```ts
+ * import { checkPositiveInteger } from "./common.ts";
+ * checkPositiveInteger("lstm", "hiddenSize", 100, 256);
+ * let threw = false;
+ * try {
+ *   checkPositiveInteger("lstm", "hiddenSize", 0);
+ * } catch {
+ *   threw = true;
+ * }
+ * if (!threw) throw new Error("0 passes");
+ * ```
+ */
+export function checkPositiveInteger(
+  label: string,
+  name: string,
+  value: number,
+  max = Infinity,
+): void {
+  if (!Number.isInteger(value) || value < 1 || value > max) {
+    throw new RangeError(`${label}: expected ${name} to be an integer in 1…${max}, got ${value}`);
+  }
+}
+
+/**
+ * Sizes of a character CNN over a (B, T) batch of words (width 3, PyTorch
+ * Conv1d layout): the op and its float64 reference take the same ones.
+ */
+export interface CharCnnSize {
+  /** B, sentences. */
+  batch: number;
+  /** T, padded sentence length; token row r = b·T + t. */
+  time: number;
+  /** Lc, characters stored per token (the batch's padded word length). */
+  chars: number;
+  /** Dc, character embedding width. */
+  charDim: number;
+  /** F, filters = output features. */
+  filters: number;
+  /** C, character vocabulary (ids outside [0, C) embed as zero vectors). */
+  charVocab: number;
 }
 
 /** Batch shape of the sequence ops: B sentences padded to T steps, K tags. */

@@ -29,9 +29,13 @@ import type { Allocator } from "../gpu/allocator.ts";
 import { type Binding, type Dispatch, makeDispatch, type ParamBlock } from "../gpu/kernel.ts";
 import {
   checkBindings,
+  checkPositiveInteger,
+  checkSequenceShape,
+  LOOP_LIMIT,
   type Op,
   opAllocator,
   type OpOptions,
+  type RecurrenceSize,
   type SequenceOp,
   type SequenceShape,
 } from "./common.ts";
@@ -41,15 +45,9 @@ import { lstmGpuLayerBackward, lstmGpuLayerForward } from "./lstm_gpu.ts";
 import { createSplitBiLstm, sentenceGroups, type SplitOptions } from "./lstm_split.ts";
 
 /** The layer's sizes: the graph is built for the largest batch and resized per batch. */
-export interface BiLstmSize {
-  /** Largest B the buffers hold. */
-  maxBatch: number;
-  /** Largest T the buffers hold. */
-  maxTime: number;
+export interface BiLstmSize extends RecurrenceSize {
   /** E: input features per token. */
   inputSize: number;
-  /** H: hidden units per direction (1 … 256). */
-  hiddenSize: number;
 }
 
 /** Buffers the caller owns (see the module doc for layouts). */
@@ -184,8 +182,6 @@ export interface BiLstmOptions extends OpOptions, SplitOptions {
   profile?: KernelProfile;
 }
 
-/** Mesa llvmpipe stops an invocation after this many loop iterations in total. */
-const LOOP_LIMIT = 65_535;
 /** Workgroup memory the forward kernel may declare for h: at most 1024 vec4f (16 KiB). */
 const SHARED_VEC4 = 1024;
 
@@ -197,7 +193,7 @@ function sharedVec4Limit(bytes: number): number {
   return Math.min(SHARED_VEC4, Math.floor((bytes - 16) / 16));
 }
 /** Bytes of one uniform W_hh block (the WebGPU default binding limit). */
-const UNIFORM_BLOCK = 65_536;
+export const UNIFORM_BLOCK = 65_536;
 
 /** How a layer of this size runs: vec4 unit blocks, sentence rows per workgroup, W_hh path. */
 interface LstmPlan {
@@ -230,21 +226,13 @@ interface LstmPlan {
   fwdForced: boolean;
 }
 
-function positiveInteger(name: string, value: number, max = Infinity): void {
-  if (!Number.isInteger(value) || value < 1 || value > max) {
-    throw new RangeError(
-      `createBiLstm: expected ${name} to be an integer in 1…${max}, got ${value}`,
-    );
-  }
-}
-
 /** Validates the sizes and buffers at the boundary and picks the kernels' layout. */
 function planLayer(gpu: Gpu, buffers: BiLstmBuffers, options: BiLstmSize & BiLstmOptions) {
   const { maxBatch, maxTime, inputSize: E, hiddenSize: H } = options;
-  positiveInteger("maxBatch", maxBatch);
-  positiveInteger("maxTime", maxTime);
-  positiveInteger("inputSize", E);
-  positiveInteger("hiddenSize", H, 256);
+  checkPositiveInteger("createBiLstm", "maxBatch", maxBatch);
+  checkPositiveInteger("createBiLstm", "maxTime", maxTime);
+  checkPositiveInteger("createBiLstm", "inputSize", E);
+  checkPositiveInteger("createBiLstm", "hiddenSize", H, 256);
   const label = options.label ?? "lstm";
   const rows = maxBatch * maxTime;
   checkSizes(label, {
@@ -380,11 +368,78 @@ function dzCarryOffset(plan: LstmPlan): number {
   return 2 * Math.ceil(plan.maxBatch / (8 * plan.qb)) * 2 * 8 * plan.qb * 4 * plan.UB;
 }
 
-/** Bindings 9…16 of the recurrences: the packed W_hh's (direction, gate) blocks, or a stand-in. */
-function uniformBlocks(packed: GPUBuffer, standIn: GPUBuffer | null): Binding[] {
+/**
+ * Bindings 9…16 of the recurrences (training and inference): the packed
+ * W_hh's (direction, gate) blocks of {@linkcode UNIFORM_BLOCK} bytes, or the
+ * stand-in 8 times when W_hh is read from storage.
+ *
+ * @param packed the packed W_hh
+ * @param standIn the unused uniform of the storage path (null on the uniform path)
+ * @returns the 8 bindings
+ */
+export function uniformBlocks(packed: GPUBuffer, standIn: GPUBuffer | null): Binding[] {
   return Array.from(
     { length: 8 },
     (_, i) => standIn ?? { buffer: packed, offset: i * UNIFORM_BLOCK, size: UNIFORM_BLOCK },
+  );
+}
+
+/**
+ * The stand-in bound to the 8 W_hh uniform bindings when W_hh is read from storage.
+ *
+ * @param mem the op's allocator
+ * @param label the op's label
+ * @param useUniform whether W_hh is read from uniform blocks (then none is needed)
+ * @returns the stand-in, or null on the uniform path
+ */
+export function unusedUniform(
+  mem: Allocator,
+  label: string,
+  useUniform: boolean,
+): GPUBuffer | null {
+  return useUniform
+    ? null
+    : mem.buffer(`${label} unused uniform`, UNIFORM_BLOCK, GPUBufferUsage.UNIFORM);
+}
+
+/** The W_hh layout the `pack` entry point of `lstm.wgsl` writes. */
+export interface WhhPacking {
+  /** H. */
+  H: number;
+  /** Unit quads ⌈H / 4⌉. */
+  UB: number;
+  /** vec4s between the packed (direction, gate) blocks. */
+  wStride: number;
+}
+
+/**
+ * The `pack` dispatch of `lstm.wgsl` (training forward and inference): W_hh
+ * (2, 4H, H) into vec4 (direction, gate) blocks `wStride` vec4s apart.
+ *
+ * @param gpu the device
+ * @param label the op's label
+ * @param packing H, UB and the block stride
+ * @param wHh (2, 4H, H), read
+ * @param packed the packed W_hh, `=`
+ * @returns the dispatch
+ */
+export async function packWhhDispatch(
+  gpu: Gpu,
+  label: string,
+  { H, UB, wStride }: WhhPacking,
+  wHh: Binding,
+  packed: GPUBuffer,
+): Promise<Dispatch> {
+  return await makeDispatch(
+    gpu,
+    {
+      label: `${label} pack W_hh`,
+      code: lstmWgsl,
+      entryPoint: "pack",
+      constants: { H, UB, WSTRIDE: wStride },
+    },
+    [wHh, packed],
+    [Math.ceil(2 * 4 * UB * UB * 4 / 64)],
   );
 }
 
@@ -430,9 +485,7 @@ export async function createBiLstm(
   const { label, maxBatch, maxTime } = plan;
   const mem = opAllocator(gpu, label, options);
   const saved = allocateSaved(mem, plan);
-  const standIn = plan.useUniform
-    ? null
-    : mem.buffer(`${label} unused uniform`, UNIFORM_BLOCK, GPUBufferUsage.UNIFORM);
+  const standIn = unusedUniform(mem, label, plan.useUniform);
   const profile = options.profile ?? kernelProfile(gpu).profile;
   // The gpu profile shares the saved buffers and the matmuls; only the recurrences differ.
   const gpuOptions = {
@@ -456,15 +509,9 @@ export async function createBiLstm(
     uniformWeights: plan.useUniform,
     profile,
     resize(shape: SequenceShape) {
-      const { batch, time } = shape;
-      if (!Number.isInteger(batch) || batch < 0 || batch > maxBatch) {
-        throw new RangeError(`${label}: expected a batch of 0…${maxBatch} sentences, got ${batch}`);
-      }
-      if (!Number.isInteger(time) || time < 0 || time > maxTime) {
-        throw new RangeError(`${label}: expected a padded length of 0…${maxTime}, got ${time}`);
-      }
+      checkSequenceShape(label, shape, plan);
       if (profile === "cpu") checkLoopLimits(gpu, label, shape, backwards.length > 0);
-      current = { batch, time };
+      current = { batch: shape.batch, time: shape.time };
       forward.resize(current);
       for (const b of backwards) b.resize(current);
     },
@@ -498,20 +545,10 @@ async function forwardOp(
   saved: BiLstmSaved,
   standIn: GPUBuffer | null,
 ): Promise<Op<SequenceShape>> {
-  const { label, maxBatch, maxTime, H, UB, qf } = plan;
+  const { label, maxBatch, maxTime, UB, qf } = plan;
   const groupsF = (b: number) => Math.ceil(b / (8 * qf));
   const paramsF = mem.uniform(`${label} recurrence shape`, [0, 0, 0, 0]);
-  const pack = await makeDispatch(
-    gpu,
-    {
-      label: `${label} pack W_hh`,
-      code: lstmWgsl,
-      entryPoint: "pack",
-      constants: { H, UB, WSTRIDE: plan.wStride },
-    },
-    [buffers.wHh, saved.whhPacked],
-    [Math.ceil(2 * 4 * UB * UB * 4 / 64)],
-  );
+  const pack = await packWhhDispatch(gpu, label, plan, buffers.wHh, saved.whhPacked);
   const projection = await matmulForward(
     gpu,
     { a: buffers.x, b: buffers.wIh, c: saved.pre, bias: buffers.bIh },

@@ -28,8 +28,12 @@ import type { Allocator } from "../gpu/allocator.ts";
 import { type Binding, type Dispatch, type KernelSpec, makeDispatch } from "../gpu/kernel.ts";
 import {
   checkBindings,
+  checkPositiveInteger,
+  checkSequenceShape,
+  LOOP_LIMIT,
   opAllocator,
   type OpOptions,
+  type RecurrenceSize,
   type SequenceOp,
   type SequenceShape,
 } from "./common.ts";
@@ -46,21 +50,9 @@ import {
 
 /** Workgroup storage the recurrences use at most: WebGPU's default limit. */
 const WORKGROUP_BYTES = 16_384;
-/** Mesa llvmpipe stops an invocation after this many loop iterations in total. */
-const LOOP_LIMIT = 65_535;
-
-/** The layer's sizes (the buffers hold maxBatch × maxTime tokens). */
-export interface LstmGpuSize {
-  /** Largest B. */
-  maxBatch: number;
-  /** Largest T. */
-  maxTime: number;
-  /** H: hidden units per direction (1 … 256). */
-  hiddenSize: number;
-}
 
 /** Shape and settings of the recurrence builders. */
-export interface LstmGpuOptions extends OpOptions, LstmGpuSize {
+export interface LstmGpuOptions extends OpOptions, RecurrenceSize {
   /** Lanes per workgroup (default Hp rounded up to 32; Hp … 256). */
   lanes?: number;
   /** Sentences per workgroup (default 4, fewer when workgroup memory or B is smaller; 1 … 8). */
@@ -77,14 +69,6 @@ export interface LstmGpuLayout {
   sentences: number;
   /** Bytes of workgroup memory declared. */
   workgroupBytes: number;
-}
-
-function positiveInteger(label: string, name: string, value: number, max = Infinity): void {
-  if (!Number.isInteger(value) || value < 1 || value > max) {
-    throw new RangeError(
-      `${label}: expected ${name} to be an integer in 1…${max}, got ${value}`,
-    );
-  }
 }
 
 /**
@@ -118,9 +102,9 @@ export function lstmGpuLayout(
 ): LstmGpuLayout {
   const label = options.label ?? "lstm (gpu)";
   const { maxBatch, maxTime, hiddenSize: H } = options;
-  positiveInteger(label, "maxBatch", maxBatch);
-  positiveInteger(label, "maxTime", maxTime);
-  positiveInteger(label, "hiddenSize", H, 256);
+  checkPositiveInteger(label, "maxBatch", maxBatch);
+  checkPositiveInteger(label, "maxTime", maxTime);
+  checkPositiveInteger(label, "hiddenSize", H, 256);
   const limits = gpu.device.limits;
   const hp = 4 * Math.ceil(H / 4);
   const most = Math.min(
@@ -135,7 +119,9 @@ export function lstmGpuLayout(
   const perSentence = (direction === "forward" ? 8 : 32) * hp;
   const budget = Math.min(WORKGROUP_BYTES, limits.maxComputeWorkgroupStorageSize) - 16;
   const fit = Math.min(8, Math.floor(budget / perSentence));
-  if (options.sentences !== undefined) positiveInteger(label, "sentences", options.sentences, fit);
+  if (options.sentences !== undefined) {
+    checkPositiveInteger(label, "sentences", options.sentences, fit);
+  }
   const sentences = options.sentences ?? Math.max(1, Math.min(4, fit, maxBatch));
   return { hp, lanes, sentences, workgroupBytes: sentences * perSentence + 4 };
 }
@@ -157,19 +143,6 @@ function checkLoopLimit(gpu: Gpu, label: string, layout: LstmGpuLayout, time: nu
   }
 }
 
-/** The shared resize check of a sequence shape. */
-function checkShape(label: string, size: LstmGpuSize, shape: SequenceShape): void {
-  const { batch, time } = shape;
-  if (!Number.isInteger(batch) || batch < 0 || batch > size.maxBatch) {
-    throw new RangeError(
-      `${label}: expected a batch of 0…${size.maxBatch} sentences, got ${batch}`,
-    );
-  }
-  if (!Number.isInteger(time) || time < 0 || time > size.maxTime) {
-    throw new RangeError(`${label}: expected a padded length of 0…${size.maxTime}, got ${time}`);
-  }
-}
-
 /** A recurrence dispatch and the resize that checks a batch and sizes it. */
 interface Recurrence {
   /** The dispatch: workgroups (⌈B / S⌉, 2), its shape uniform bound first. */
@@ -187,14 +160,19 @@ async function recurrenceDispatch(
   mem: Allocator,
   options: LstmGpuOptions & { label: string },
   layout: LstmGpuLayout,
-  spec: KernelSpec,
+  code: string,
   bindings: Binding[],
 ): Promise<Recurrence> {
   const { label } = options;
   const params = mem.uniform(`${label} shape`, [0, 0, 0, 0]);
+  const spec: KernelSpec = {
+    label: `${label} recurrence`,
+    code,
+    constants: { H: options.hiddenSize, HP: layout.hp, LANES: layout.lanes, S: layout.sentences },
+  };
   const dispatch = await makeDispatch(gpu, spec, [params.buffer, ...bindings], [0]);
   const resize = (shape: SequenceShape) => {
-    checkShape(label, options, shape);
+    checkSequenceShape(label, shape, options);
     checkLoopLimit(gpu, label, layout, shape.time);
     params.set([shape.batch, shape.time, 0, 0]);
     dispatch.workgroups = [Math.ceil(shape.batch / layout.sentences), 2, 1];
@@ -259,7 +237,7 @@ export async function lstmGpuForward(
   const label = options.label ?? "lstm (gpu)";
   const layout = lstmGpuLayout(gpu, options, "forward");
   const { maxBatch, maxTime, hiddenSize: H } = options;
-  const { hp, lanes, sentences: S } = layout;
+  const { hp } = layout;
   const rows = maxBatch * maxTime;
   checkBindings(label, {
     pre: [buffers.pre, rows * 8 * H],
@@ -274,7 +252,6 @@ export async function lstmGpuForward(
   const mem = opAllocator(gpu, label, options);
   const packedFloats = 8 * hp * hp + 8 * hp;
   const packed = mem.buffer(`${label} W_hh packed`, packedFloats * 4);
-  const constants = { H, HP: hp, LANES: lanes, S };
   const pack = await makeDispatch(
     gpu,
     {
@@ -286,19 +263,22 @@ export async function lstmGpuForward(
     [buffers.wHh, buffers.bHh, packed],
     grid256(packedFloats),
   );
-  const recurrence = await recurrenceDispatch(gpu, mem, { ...options, label }, layout, {
-    label: `${label} recurrence`,
-    code: forwardWgsl,
-    constants,
-  }, [
-    buffers.pre,
-    packed,
-    buffers.lengths,
-    buffers.hOut,
-    buffers.gates,
-    buffers.cell,
-    buffers.hPrev,
-  ]);
+  const recurrence = await recurrenceDispatch(
+    gpu,
+    mem,
+    { ...options, label },
+    layout,
+    forwardWgsl,
+    [
+      buffers.pre,
+      packed,
+      buffers.lengths,
+      buffers.hOut,
+      buffers.gates,
+      buffers.cell,
+      buffers.hPrev,
+    ],
+  );
   return {
     label,
     layout,
@@ -359,7 +339,7 @@ export async function lstmGpuBackward(
   const label = options.label ?? "lstm (gpu) backward";
   const layout = lstmGpuLayout(gpu, options, "backward");
   const { maxBatch, maxTime, hiddenSize: H } = options;
-  const { hp, lanes, sentences: S } = layout;
+  const { hp } = layout;
   const rows = maxBatch * maxTime;
   checkBindings(label, {
     dhOut: [buffers.dhOut, rows * 2 * H],
@@ -370,11 +350,21 @@ export async function lstmGpuBackward(
     dz: [buffers.dz, rows * 8 * H],
   });
   const mem = opAllocator(gpu, label, options);
-  const recurrence = await recurrenceDispatch(gpu, mem, { ...options, label }, layout, {
-    label: `${label} recurrence`,
-    code: backwardWgsl,
-    constants: { H, HP: hp, LANES: lanes, S },
-  }, [buffers.dhOut, buffers.gates, buffers.cell, buffers.wHh, buffers.lengths, buffers.dz]);
+  const recurrence = await recurrenceDispatch(
+    gpu,
+    mem,
+    { ...options, label },
+    layout,
+    backwardWgsl,
+    [
+      buffers.dhOut,
+      buffers.gates,
+      buffers.cell,
+      buffers.wHh,
+      buffers.lengths,
+      buffers.dz,
+    ],
+  );
   return {
     label,
     layout,
@@ -429,14 +419,14 @@ export interface LstmGpuWeightGradBuffers {
 export async function lstmGpuWeightGrads(
   gpu: Gpu,
   buffers: LstmGpuWeightGradBuffers,
-  options: LstmGpuSize & OpOptions & { maxChunks?: number },
+  options: RecurrenceSize & OpOptions & { maxChunks?: number },
 ): Promise<SequenceOp> {
   const label = options.label ?? "lstm (gpu) weight gradients";
   const { maxBatch, maxTime, hiddenSize: H } = options;
-  positiveInteger(label, "hiddenSize", H, 256);
+  checkPositiveInteger(label, "hiddenSize", H, 256);
   const hp = 4 * Math.ceil(H / 4);
   const maxRows = maxBatch * maxTime;
-  positiveInteger(label, "maxBatch·maxTime", maxRows);
+  checkPositiveInteger(label, "maxBatch·maxTime", maxRows);
   checkBindings(label, {
     dz: [buffers.dz, maxRows * 8 * H],
     hPrev: [buffers.hPrev, maxRows * 2 * hp],
@@ -482,7 +472,7 @@ export async function lstmGpuWeightGrads(
     label,
     dispatches: [partial, combine, ...bias.dispatches],
     resize(shape: SequenceShape) {
-      checkShape(label, options, shape);
+      checkSequenceShape(label, shape, options);
       const rows = shape.batch * shape.time;
       const plan = splitPlan(rows, maxChunks);
       params.set([rows, n, plan.rowsPerChunk, plan.chunks]);
@@ -551,7 +541,7 @@ export async function lstmGpuLayerForward(
 ): Promise<SequenceOp> {
   const label = options.label ?? "lstm (gpu)";
   const { maxBatch, maxTime, inputSize: E, hiddenSize: H } = options;
-  positiveInteger(label, "inputSize", E);
+  checkPositiveInteger(label, "inputSize", E);
   const mem = opAllocator(gpu, label, options);
   const shape = (batch: number, time: number) => ({ m: batch * time, n: 8 * H, k: E });
   const projection = await matmulForward(

@@ -15,35 +15,33 @@
  * @module
  */
 
-import { lstm as lstmWgsl, lstmInfer as lstmInferWgsl } from "../../shaders/mod.ts";
+import { lstmInfer as lstmInferWgsl } from "../../shaders/mod.ts";
 import type { Gpu } from "../gpu/device.ts";
 import type { Allocator } from "../gpu/allocator.ts";
 import { type Binding, makeDispatch } from "../gpu/kernel.ts";
 import {
   checkBindings,
+  checkSequenceShape,
+  LOOP_LIMIT,
   opAllocator,
   type OpOptions,
+  type RecurrenceSize,
+  type SequenceCapacity,
   type SequenceOp,
   type SequenceShape,
 } from "./common.ts";
+import {
+  type BiLstmBuffers,
+  type BiLstmSize,
+  packWhhDispatch,
+  UNIFORM_BLOCK,
+  uniformBlocks,
+  unusedUniform,
+} from "./lstm.ts";
 import { matmulForward } from "./matmul.ts";
 
-/** Mesa llvmpipe stops an invocation after this many loop iterations in total. */
-const LOOP_LIMIT = 65_535;
-/** Bytes of one uniform W_hh block: WebGPU's default maxUniformBufferBindingSize. */
-const UNIFORM_BLOCK = 65_536;
 /** Uniform bindings the kernel declares: params and eight W_hh blocks. */
 const UNIFORMS = 9;
-
-/** Sizes of the recurrence: the op is built for the largest batch and resized per batch. */
-export interface LstmInferSize {
-  /** Largest B. */
-  maxBatch: number;
-  /** Largest T. */
-  maxTime: number;
-  /** H: hidden units per direction. */
-  hiddenSize: number;
-}
 
 /** Options for {@linkcode lstmInferForward}. */
 export interface LstmInferOptions extends OpOptions {
@@ -127,7 +125,7 @@ export function lstmInferMaxHidden(gpu: Gpu): number {
  * if (!lstmInferSupports(gpu, { maxBatch: 8, maxTime: 40, hiddenSize: 100 })) throw new Error();
  * ```
  */
-export function lstmInferSupports(gpu: Gpu, size: LstmInferSize): boolean {
+export function lstmInferSupports(gpu: Gpu, size: RecurrenceSize): boolean {
   const UB = Math.ceil(size.hiddenSize / 4);
   return size.hiddenSize <= lstmInferMaxHidden(gpu) &&
     (!gpu.adapter.isFallbackAdapter || loopCount(size.maxTime, UB) <= LOOP_LIMIT);
@@ -138,7 +136,7 @@ function loopCount(time: number, UB: number): number {
   return time * (UB + 1) + 8 * time + 16;
 }
 
-function plan(gpu: Gpu, size: LstmInferSize, options: LstmInferOptions): InferPlan {
+function plan(gpu: Gpu, size: RecurrenceSize, options: LstmInferOptions): InferPlan {
   const H = size.hiddenSize;
   for (const [name, value] of Object.entries(size)) {
     if (!Number.isInteger(value) || value < 1) {
@@ -200,7 +198,7 @@ function plan(gpu: Gpu, size: LstmInferSize, options: LstmInferOptions): InferPl
 export async function lstmInferForward(
   gpu: Gpu,
   buffers: LstmInferBuffers,
-  options: LstmInferSize & LstmInferOptions,
+  options: RecurrenceSize & LstmInferOptions,
 ): Promise<LstmInferOp> {
   const { maxBatch, maxTime, hiddenSize } = options;
   const p = plan(gpu, { maxBatch, maxTime, hiddenSize }, options);
@@ -217,25 +215,9 @@ export async function lstmInferForward(
   const mem = opAllocator(gpu, label, options);
   const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_SRC;
   const packed = mem.buffer(`${label} W_hh packed`, 8 * p.wStride * 16, usage);
-  const standIn = p.useUniform
-    ? null
-    : mem.buffer(`${label} unused uniform`, UNIFORM_BLOCK, GPUBufferUsage.UNIFORM);
+  const standIn = unusedUniform(mem, label, p.useUniform);
   const params = mem.uniform(`${label} shape`, [0, 0, 0, 0]);
-  const pack = await makeDispatch(
-    gpu,
-    {
-      label: `${label} pack W_hh`,
-      code: lstmWgsl,
-      entryPoint: "pack",
-      constants: { H, UB, WSTRIDE: p.wStride },
-    },
-    [buffers.wHh, packed],
-    [Math.ceil(2 * 4 * UB * UB * 4 / 64)],
-  );
-  const blocks: Binding[] = Array.from(
-    { length: 8 },
-    (_, i) => standIn ?? { buffer: packed, offset: i * UNIFORM_BLOCK, size: UNIFORM_BLOCK },
-  );
+  const pack = await packWhhDispatch(gpu, label, p, buffers.wHh, packed);
   const recurrence = await makeDispatch(gpu, {
     label: `${label} inference recurrence`,
     code: lstmInferWgsl,
@@ -254,7 +236,7 @@ export async function lstmInferForward(
     buffers.bHh,
     buffers.lengths,
     buffers.hOut,
-    ...blocks,
+    ...uniformBlocks(packed, standIn),
   ], [1, 2]);
   const groups = (b: number) => Math.ceil(b / (8 * qy));
   const op: LstmInferOp = {
@@ -282,46 +264,15 @@ function checkShape(
   gpu: Gpu,
   label: string,
   { batch, time }: SequenceShape,
-  limits: { maxBatch: number; maxTime: number; UB: number },
+  limits: SequenceCapacity & { UB: number },
 ): void {
-  if (!Number.isInteger(batch) || batch < 0 || batch > limits.maxBatch) {
-    throw new RangeError(
-      `${label}: expected a batch of 0…${limits.maxBatch} sentences, got ${batch}`,
-    );
-  }
-  if (!Number.isInteger(time) || time < 0 || time > limits.maxTime) {
-    throw new RangeError(`${label}: expected a padded length of 0…${limits.maxTime}, got ${time}`);
-  }
+  checkSequenceShape(label, { batch, time }, limits);
   if (gpu.adapter.isFallbackAdapter && loopCount(time, limits.UB) > LOOP_LIMIT) {
     throw new RangeError(
       `${label}: a padded length of ${time} with H=${4 * limits.UB} would exceed the ` +
         `software adapter's ${LOOP_LIMIT} loop iterations per invocation; use shorter sentences`,
     );
   }
-}
-
-/** Sizes of {@linkcode createBiLstmInfer}. */
-export interface BiLstmInferSize extends LstmInferSize {
-  /** E: input features per token. */
-  inputSize: number;
-}
-
-/** The caller's buffers of a whole inference layer. */
-export interface BiLstmInferBuffers {
-  /** (B·T, E) input. */
-  x: Binding;
-  /** (B) i32. */
-  lengths: Binding;
-  /** (2·4H, E). */
-  wIh: Binding;
-  /** (2, 4H, H). */
-  wHh: Binding;
-  /** (2·4H). */
-  bIh: Binding;
-  /** (2·4H). */
-  bHh: Binding;
-  /** (B·T, 2H) output, `=`. */
-  hOut: Binding;
 }
 
 /**
@@ -355,8 +306,8 @@ export interface BiLstmInferBuffers {
  */
 export async function createBiLstmInfer(
   gpu: Gpu,
-  buffers: BiLstmInferBuffers,
-  options: BiLstmInferSize & LstmInferOptions,
+  buffers: BiLstmBuffers,
+  options: BiLstmSize & LstmInferOptions,
 ): Promise<LstmInferOp> {
   const { maxBatch, maxTime, inputSize: E, hiddenSize: H } = options;
   if (!Number.isInteger(E) || E < 1) {

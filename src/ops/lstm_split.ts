@@ -27,7 +27,7 @@
 
 import type { Gpu } from "../gpu/device.ts";
 import { type Binding, rebindDispatches } from "../gpu/kernel.ts";
-import { opAllocator, type SequenceOp, type SequenceShape } from "./common.ts";
+import { checkSequenceShape, opAllocator, type SequenceOp, type SequenceShape } from "./common.ts";
 import type {
   BiLstm,
   BiLstmBuffers,
@@ -212,14 +212,8 @@ export async function createSplitBiLstm(
     profile: head.profile,
     groups: groups.map((g) => g.layer),
     resize(shape: SequenceShape) {
-      const { batch, time } = shape;
-      if (!Number.isInteger(batch) || batch < 0 || batch > maxBatch) {
-        throw new RangeError(`${label}: expected a batch of 0…${maxBatch} sentences, got ${batch}`);
-      }
-      if (!Number.isInteger(time) || time < 0 || time > maxTime) {
-        throw new RangeError(`${label}: expected a padded length of 0…${maxTime}, got ${time}`);
-      }
-      current = { batch, time };
+      checkSequenceShape(label, shape, options);
+      current = { batch: shape.batch, time: shape.time };
       place(current);
     },
     async backward(grads: BiLstmGradBuffers, backwardOptions = {}) {

@@ -230,23 +230,7 @@ export async function columnSumSplit(
     n,
     options.accumulate ?? true,
   );
-  const op: ColumnSumSplitOp = {
-    label,
-    dispatches: [partial, combine],
-    plan: splitPlan(0),
-    resize({ rows }: { rows: number }) {
-      if (!Number.isInteger(rows) || rows < 0 || rows > maxRows) {
-        throw new RangeError(`${label}: expected 0…${maxRows} rows, got ${rows}`);
-      }
-      const plan = splitPlan(rows, maxChunks);
-      (op as { plan: SplitPlan }).plan = plan;
-      params.set([rows, n, plan.rowsPerChunk, plan.chunks]);
-      partial.workgroups = [plan.chunks ? Math.ceil(n / 256) : 0, Math.max(1, plan.chunks), 1];
-    },
-    destroy: () => mem.destroy(),
-  };
-  op.resize({ rows: maxRows });
-  return op;
+  return splitSumOp({ label, mem, params, partial, combine, n, maxRows, maxChunks, tail: [] });
 }
 
 /** Buffers of {@linkcode outerSumSplit}. */
@@ -339,6 +323,32 @@ export async function outerSumSplit(
     n,
     options.accumulate ?? true,
   );
+  const tail = [p, q, 0, 0];
+  return splitSumOp({ label, mem, params, partial, combine, n, maxRows, maxChunks, tail });
+}
+
+/** What {@linkcode splitSumOp} assembles: a split-K kernel pair over N outputs. */
+interface SplitSumParts {
+  label: string;
+  /** The op's allocator, freed by `destroy()`. */
+  mem: Allocator;
+  /** The uniform (M, N, CH, C, ...tail). */
+  params: ParamBlock;
+  /** The chunks' kernel: workgroups (⌈N / 256⌉, C). */
+  partial: Dispatch;
+  /** {@linkcode combineDispatch}. */
+  combine: Dispatch;
+  /** N outputs. */
+  n: number;
+  maxRows: number;
+  maxChunks: number;
+  /** The uniform's words after (M, N, CH, C). */
+  tail: number[];
+}
+
+/** The op of a partial kernel and its combine, resized to M rows; sized for M = maxRows. */
+function splitSumOp(parts: SplitSumParts): ColumnSumSplitOp {
+  const { label, mem, params, partial, combine, n, maxRows, maxChunks, tail } = parts;
   const op: ColumnSumSplitOp = {
     label,
     dispatches: [partial, combine],
@@ -349,7 +359,7 @@ export async function outerSumSplit(
       }
       const plan = splitPlan(rows, maxChunks);
       (op as { plan: SplitPlan }).plan = plan;
-      params.set([rows, n, plan.rowsPerChunk, plan.chunks, p, q, 0, 0]);
+      params.set([rows, n, plan.rowsPerChunk, plan.chunks, ...tail]);
       partial.workgroups = [plan.chunks ? Math.ceil(n / 256) : 0, Math.max(1, plan.chunks), 1];
     },
     destroy: () => mem.destroy(),
