@@ -23,17 +23,13 @@ import {
   type BiLstmShape,
 } from "../src/ops/lstm_ref.ts";
 import { assertClose, randomArray } from "./assert_close.ts";
+import { LSTM_CASES, lstmWeightBuffers, randomLstmParams } from "./fixtures.ts";
 
 type Tuning = Pick<LstmGpuOptions, "lanes" | "sentences"> & { maxChunks?: number };
 
+/** Random weights in ±min(0.6, 1.5/√H), so that the gates do not saturate at larger H. */
 function randomParams(seed: number, E: number, H: number): BiLstmParams {
-  const scale = Math.min(0.6, 1.5 / Math.sqrt(H));
-  return {
-    wIh: randomArray(seed, 8 * H * E, -scale, scale),
-    wHh: randomArray(seed + 1, 8 * H * H, -scale, scale),
-    bIh: randomArray(seed + 2, 8 * H, -scale, scale),
-    bHh: randomArray(seed + 3, 8 * H, -scale, scale),
-  };
+  return randomLstmParams(seed, E, H, Math.min(0.6, 1.5 / Math.sqrt(H)));
 }
 
 /** The whole layer's inputs on the GPU: x (B, T, E), lengths (B) and the weights. */
@@ -41,10 +37,7 @@ function layerInputs(gpu: Gpu, x: Float32Array, lengths: number[], p: BiLstmPara
   return {
     x: createBuffer(gpu, "x", x),
     lengths: createBuffer(gpu, "lengths", new Int32Array(lengths)),
-    wIh: createBuffer(gpu, "wIh", new Float32Array(p.wIh)),
-    wHh: createBuffer(gpu, "wHh", new Float32Array(p.wHh)),
-    bIh: createBuffer(gpu, "bIh", new Float32Array(p.bIh)),
-    bHh: createBuffer(gpu, "bHh", new Float32Array(p.bHh)),
+    ...lstmWeightBuffers(gpu, p),
   };
 }
 
@@ -191,23 +184,12 @@ async function checkAgainstReference(
 Deno.test("lstm gpu profile: forward and backward equal the float64 reference", async () => {
   const gpu = await acquireGpu();
   // H = 10: Hp = 12 units in 32 lanes (H not a multiple of the lane count; 20 idle lanes).
-  await checkAgainstReference(gpu, { batch: 1, time: 1, inputSize: 3, hiddenSize: 10 }, [1], 100);
+  await checkAgainstReference(gpu, ...LSTM_CASES.single);
   // Variable lengths, an empty sentence, padding; 4 sentences per workgroup, a partial group.
-  await checkAgainstReference(
-    gpu,
-    { batch: 5, time: 7, inputSize: 3, hiddenSize: 10 },
-    [7, 3, 1, 0, 5],
-    200,
-  );
+  await checkAgainstReference(gpu, ...LSTM_CASES.padded);
   // More sentences than several workgroups hold, and more rows than one chunk of the split-K
   // reductions (2 chunks of 57 rows).
-  await checkAgainstReference(
-    gpu,
-    { batch: 19, time: 6, inputSize: 4, hiddenSize: 10 },
-    [6, 1, 2, 6, 5, 0, 3, 4, 6, 1, 2, 5, 5, 1, 6, 2, 3, 4, 1],
-    300,
-    { maxChunks: 2 },
-  );
+  await checkAgainstReference(gpu, ...LSTM_CASES.many, { maxChunks: 2 });
 });
 
 Deno.test("lstm gpu profile: other lane counts and sentences per workgroup", async () => {
@@ -222,14 +204,7 @@ Deno.test("lstm gpu profile: other lane counts and sentences per workgroup", asy
 Deno.test("lstm gpu profile: a long sentence at H = 256", async () => {
   const gpu = await acquireGpu();
   // One sentence per backward workgroup at H = 256 (dz of two would pass 16 KiB); 256 lanes.
-  await checkAgainstReference(
-    gpu,
-    { batch: 2, time: 150, inputSize: 3, hiddenSize: 256 },
-    [150, 37],
-    400,
-    {},
-    { atol: 5e-5, rtol: 1e-3 },
-  );
+  await checkAgainstReference(gpu, ...LSTM_CASES.long, {}, { atol: 5e-5, rtol: 1e-3 });
 });
 
 Deno.test("lstm gpu profile: results are bitwise deterministic, and a batch equals its sentences", async () => {

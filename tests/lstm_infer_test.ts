@@ -2,44 +2,23 @@ import assert from "node:assert/strict";
 import {
   acquireGpu,
   createBuffer,
-  Gpu,
-  kernelProfile,
-  PROFILE_ENV,
+  type Gpu,
   readFloat32,
   submitDispatches,
 } from "../src/gpu/mod.ts";
-import { encodeSentences, makeBatches } from "../src/data/batch.ts";
-import { CASING_CLASSES } from "../src/data/casing.ts";
-import { collectTags, type Sentence } from "../src/data/sentence.ts";
-import { buildCharVocabulary, buildTagVocabulary, buildWordVocabulary } from "../src/data/vocab.ts";
+import type { Sentence } from "../src/data/sentence.ts";
 import { resolveConfig } from "../src/model/config.ts";
 import { NerGraph } from "../src/model/graph.ts";
 import { createBiLstmInfer, type LstmInferOptions } from "../src/ops/lstm_infer.ts";
-import { type BiLstmParams, biLstmRef, type BiLstmShape } from "../src/ops/lstm_ref.ts";
+import { biLstmRef, type BiLstmShape } from "../src/ops/lstm_ref.ts";
 import { assertClose, randomArray } from "./assert_close.ts";
-
-/** A Gpu on the same device whose kernel profile is `cpu` (as in tests/limits_test.ts). */
-function cpuProfile(base: Gpu): Gpu {
-  const previous = Deno.env.get(PROFILE_ENV);
-  Deno.env.set(PROFILE_ENV, "cpu");
-  try {
-    const gpu = new Gpu(base.device, base.adapter, base.limitsMode);
-    assert.equal(kernelProfile(gpu).profile, "cpu");
-    return gpu;
-  } finally {
-    if (previous === undefined) Deno.env.delete(PROFILE_ENV);
-    else Deno.env.set(PROFILE_ENV, previous);
-  }
-}
-
-function randomParams(seed: number, E: number, H: number, scale: number): BiLstmParams {
-  return {
-    wIh: randomArray(seed, 8 * H * E, -scale, scale),
-    wHh: randomArray(seed + 1, 8 * H * H, -scale, scale),
-    bIh: randomArray(seed + 2, 8 * H, -scale, scale),
-    bHh: randomArray(seed + 3, 8 * H, -scale, scale),
-  };
-}
+import {
+  cpuProfile,
+  LSTM_CASES,
+  lstmWeightBuffers,
+  randomLstmParams,
+  tinyBatches,
+} from "./fixtures.ts";
 
 /** Runs the inference layer on random inputs and compares h_out with the float64 reference. */
 async function checkAgainstReference(
@@ -51,15 +30,12 @@ async function checkAgainstReference(
   tol = { atol: 2e-5, rtol: 1e-4 }, // as tests/lstm_test.ts
 ): Promise<{ uniformWeights: boolean; quads: number }> {
   const { batch: B, time: T, inputSize: E, hiddenSize: H } = shape;
-  const p = randomParams(seed, E, H, Math.min(0.6, 1.5 / Math.sqrt(H)));
+  const p = randomLstmParams(seed, E, H, Math.min(0.6, 1.5 / Math.sqrt(H)));
   const x = randomArray(seed + 10, B * T * E);
   const buf = {
     x: createBuffer(gpu, "x", x),
     lengths: createBuffer(gpu, "lengths", new Int32Array(lengths)),
-    wIh: createBuffer(gpu, "wIh", new Float32Array(p.wIh)),
-    wHh: createBuffer(gpu, "wHh", new Float32Array(p.wHh)),
-    bIh: createBuffer(gpu, "bIh", new Float32Array(p.bIh)),
-    bHh: createBuffer(gpu, "bHh", new Float32Array(p.bHh)),
+    ...lstmWeightBuffers(gpu, p),
     // Garbage first: every row, padding included, must be written.
     hOut: createBuffer(gpu, "hOut", new Float32Array(B * T * 2 * H).fill(Number.NaN)),
   };
@@ -97,35 +73,18 @@ Deno.test("lstm_infer forward equals the float64 reference (padding, both direct
       { uniformWeights, quads: 1 },
     );
     assert.equal(used.uniformWeights, uniformWeights, "the W_hh path asked for is the one run");
-    await checkAgainstReference(
-      gpu,
-      { batch: 1, time: 1, inputSize: 3, hiddenSize: 10 },
-      [1],
-      100,
-      { uniformWeights, quads: 1 },
-    );
+    await checkAgainstReference(gpu, ...LSTM_CASES.single, { uniformWeights, quads: 1 });
   }
 });
 
 Deno.test("lstm_infer with two and four rows of sentences per workgroup equals the reference", async () => {
   const gpu = await acquireGpu();
-  const used = await checkAgainstReference(
-    gpu,
-    { batch: 21, time: 5, inputSize: 3, hiddenSize: 18 },
-    [5, 1, 2, 5, 4, 0, 3, 4, 5, 1, 2, 5, 5, 1, 3, 2, 3, 4, 1, 5, 2],
-    500,
-    { quads: 2 },
-  );
-  assert.equal(used.quads, 2);
-  // 21 sentences leave most of the workgroup empty.
-  const fit = await checkAgainstReference(
-    gpu,
-    { batch: 21, time: 5, inputSize: 3, hiddenSize: 18 },
-    [5, 1, 2, 5, 4, 0, 3, 4, 5, 1, 2, 5, 5, 1, 3, 2, 3, 4, 1, 5, 2],
-    501,
-    { quads: 4 },
-  );
-  assert.equal(fit.quads, 4);
+  const [shape, lengths, seed] = LSTM_CASES.rows;
+  // With four rows, 21 sentences leave most of the workgroup empty.
+  for (const [s, quads] of [[seed, 2], [seed + 1, 4]]) {
+    const used = await checkAgainstReference(gpu, shape, lengths, s, { quads });
+    assert.equal(used.quads, quads, `quads asked for: ${quads}`);
+  }
 });
 
 Deno.test("lstm_infer at H = 100 (the shipped size, uniform W_hh) and a long sentence", async () => {
@@ -165,17 +124,7 @@ Deno.test("an inference-only graph on the cpu profile runs lstm_infer, with the 
     { tokens: ["Paris"], tags: ["B-LOC"] },
   ];
   const config = resolveConfig({ wordDim: 8, casingDim: 4, hidden: 10, layers: 2 });
-  const words = buildWordVocabulary(corpus);
-  const tags = buildTagVocabulary(collectTags(corpus));
-  const chars = buildCharVocabulary(corpus);
-  const encoded = encodeSentences(corpus, { words, chars, tags });
-  const [batch] = makeBatches(encoded, { batchSize: 3, seed: 1, maxChars: config.maxChars });
-  const sizes = {
-    words: words.size,
-    chars: chars.size,
-    casings: CASING_CLASSES.length,
-    tags: tags.size,
-  };
+  const { batches: [batch], sizes } = tinyBatches(config, 3, { corpus, seed: 1 });
   const capacity = { maxBatch: 3, maxTime: 5, maxChars: config.maxChars };
   const cpu = cpuProfile(gpu);
   const trained = await NerGraph.create(cpu, config, sizes, capacity, { seed: 7 });

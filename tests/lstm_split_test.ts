@@ -1,7 +1,6 @@
 import assert from "node:assert/strict";
 import {
   acquireGpu,
-  createBuffer,
   type Gpu,
   readFloat32,
   submitDispatches,
@@ -18,7 +17,13 @@ import {
 import { assertClose, randomArray } from "./assert_close.ts";
 import { NerGraph } from "../src/model/graph.ts";
 import { modelLossRef } from "../src/model/graph_ref.ts";
-import { TINY_CONFIG, TINY_CORPUS, tinyBatches } from "./fixtures.ts";
+import {
+  lstmLayerBuffers,
+  randomLstmParams,
+  TINY_CONFIG,
+  TINY_CORPUS,
+  tinyBatches,
+} from "./fixtures.ts";
 
 const GRADS = ["dWIh", "dWHh", "dBIh", "dBHh"] as const;
 
@@ -37,22 +42,7 @@ async function build(
   options: BiLstmOptions,
 ): Promise<Layer> {
   const { batch: B, time: T, inputSize: E, hiddenSize: H } = size;
-  const zeros = (label: string, n: number) => createBuffer(gpu, label, Math.max(16, n * 4));
-  const buf: Record<string, GPUBuffer> = {
-    x: zeros("x", B * T * E),
-    lengths: zeros("lengths", B),
-    wIh: createBuffer(gpu, "wIh", new Float32Array(p.wIh)),
-    wHh: createBuffer(gpu, "wHh", new Float32Array(p.wHh)),
-    bIh: createBuffer(gpu, "bIh", new Float32Array(p.bIh)),
-    bHh: createBuffer(gpu, "bHh", new Float32Array(p.bHh)),
-    hOut: zeros("hOut", B * T * 2 * H),
-    dhOut: zeros("dhOut", B * T * 2 * H),
-    dX: zeros("dX", B * T * E),
-    dWIh: zeros("dWIh", 8 * H * E),
-    dWHh: zeros("dWHh", 8 * H * H),
-    dBIh: zeros("dBIh", 8 * H),
-    dBHh: zeros("dBHh", 8 * H),
-  };
+  const buf: Record<string, GPUBuffer> = lstmLayerBuffers(gpu, size, p);
   const layer = await createBiLstm(gpu, {
     x: buf.x,
     lengths: buf.lengths,
@@ -119,12 +109,7 @@ Deno.test("a BiLSTM split into sentence groups equals the whole layer (h, dX bit
   const size: BiLstmShape = { batch: 130, time: 5, inputSize: 3, hiddenSize: 10 };
   const { inputSize: E, hiddenSize: H } = size;
   const maxBindingBytes = 64 * 1920;
-  const p: BiLstmParams = {
-    wIh: randomArray(1, 8 * H * E, -0.45, 0.45),
-    wHh: randomArray(2, 8 * H * H, -0.45, 0.45),
-    bIh: randomArray(3, 8 * H, -0.45, 0.45),
-    bHh: randomArray(4, 8 * H, -0.45, 0.45),
-  };
+  const p = randomLstmParams(1, E, H, 0.45);
   const whole = await build(gpu, size, p, {});
   const split = await build(gpu, size, p, { maxBindingBytes });
   assert.equal(whole.layer.groups, undefined, "the default path is not split");

@@ -16,23 +16,20 @@ import {
   type BiLstmShape,
 } from "../src/ops/lstm_ref.ts";
 import { assertClose, numericGradient, randomArray } from "./assert_close.ts";
-import { sumProduct } from "./fixtures.ts";
-
-function randomParams(seed: number, E: number, H: number, scale = 0.6): BiLstmParams {
-  return {
-    wIh: randomArray(seed, 8 * H * E, -scale, scale),
-    wHh: randomArray(seed + 1, 8 * H * H, -scale, scale),
-    bIh: randomArray(seed + 2, 8 * H, -scale, scale),
-    bHh: randomArray(seed + 3, 8 * H, -scale, scale),
-  };
-}
+import {
+  LSTM_CASES,
+  type LstmCase,
+  lstmLayerBuffers,
+  randomLstmParams,
+  sumProduct,
+} from "./fixtures.ts";
 
 Deno.test("lstm reference backward equals finite differences of sum(h_out·dh_out)", () => {
   const shape: BiLstmShape = { batch: 3, time: 4, inputSize: 3, hiddenSize: 3 };
   const lengths = [4, 1, 0];
   const E = shape.inputSize;
   const H = shape.hiddenSize;
-  const p = randomParams(1, E, H);
+  const p = randomLstmParams(1, E, H);
   const x = randomArray(5, 3 * 4 * E);
   const dh = randomArray(6, 3 * 4 * 2 * H);
   const g = biLstmBackwardRef(x, lengths, p, shape, dh);
@@ -62,23 +59,7 @@ async function setup(
   options: BiLstmOptions = {},
 ): Promise<Setup> {
   const { batch: B, time: T, inputSize: E, hiddenSize: H } = shape;
-  // Bindings read as vec4 must be at least 16 bytes.
-  const zeros = (label: string, n: number) => createBuffer(gpu, label, Math.max(16, n * 4));
-  const buf = {
-    x: zeros("x", B * T * E),
-    lengths: zeros("lengths", B),
-    wIh: createBuffer(gpu, "wIh", new Float32Array(p.wIh)),
-    wHh: createBuffer(gpu, "wHh", new Float32Array(p.wHh)),
-    bIh: createBuffer(gpu, "bIh", new Float32Array(p.bIh)),
-    bHh: createBuffer(gpu, "bHh", new Float32Array(p.bHh)),
-    hOut: zeros("hOut", B * T * 2 * H),
-    dhOut: zeros("dhOut", B * T * 2 * H),
-    dX: zeros("dX", B * T * E),
-    dWIh: zeros("dWIh", 8 * H * E),
-    dWHh: zeros("dWHh", 8 * H * H),
-    dBIh: zeros("dBIh", 8 * H),
-    dBHh: zeros("dBHh", 8 * H),
-  };
+  const buf = lstmLayerBuffers(gpu, shape, p);
   const layer = await createBiLstm(gpu, buf, {
     maxBatch: B,
     maxTime: T,
@@ -105,7 +86,7 @@ async function checkAgainstReference(
   options: BiLstmOptions = {},
 ): Promise<void> {
   const { batch: B, time: T, inputSize: E, hiddenSize: H } = shape;
-  const p = randomParams(seed, E, H, Math.min(0.6, 1.5 / Math.sqrt(H)));
+  const p = randomLstmParams(seed, E, H, Math.min(0.6, 1.5 / Math.sqrt(H)));
   const x = randomArray(seed + 10, B * T * E);
   const dh = randomArray(seed + 11, B * T * 2 * H);
   const { layer, buf } = await setup(gpu, shape, p, options);
@@ -154,20 +135,8 @@ Deno.test("lstm forward and backward on the GPU equal the float64 reference", as
   for (const [uniformWeights, hScratch] of [[true, true], [false, false]]) {
     const options = { uniformWeights, hScratch };
     const tol = { atol: 2e-5, rtol: 1e-4 };
-    const cases: [BiLstmShape, number[], number][] = [
-      // H = 10: an odd count of unit quads (the backward kernel pairs them). Few distinct H:
-      // each compiles its own pipelines, seconds each on llvmpipe with a cold cache.
-      [{ batch: 1, time: 1, inputSize: 3, hiddenSize: 10 }, [1], 100],
-      [{ batch: 5, time: 7, inputSize: 3, hiddenSize: 10 }, [7, 3, 1, 0, 5], 200],
-      // More sentences than one workgroup holds (8), E aligned (vec4 matmul); H = 256 below is
-      // a multiple of 4.
-      [
-        { batch: 19, time: 6, inputSize: 4, hiddenSize: 10 },
-        [6, 1, 2, 6, 5, 0, 3, 4, 6, 1, 2, 5, 5, 1, 6, 2, 3, 4, 1],
-        300,
-      ],
-    ];
-    for (const [shape, lengths, seed] of cases) {
+    // H = 10: an odd count of unit quads (the backward kernel pairs them).
+    for (const [shape, lengths, seed] of [LSTM_CASES.single, LSTM_CASES.padded, LSTM_CASES.many]) {
       await checkAgainstReference(gpu, shape, lengths, seed, tol, options);
     }
   }
@@ -175,10 +144,9 @@ Deno.test("lstm forward and backward on the GPU equal the float64 reference", as
 
 Deno.test("lstm with two rows of sentences per workgroup equals the reference", async () => {
   const gpu = await acquireGpu();
-  const shape = { batch: 21, time: 5, inputSize: 3, hiddenSize: 18 };
-  const lengths = [5, 1, 2, 5, 4, 0, 3, 4, 5, 1, 2, 5, 5, 1, 3, 2, 3, 4, 1, 5, 2];
-  for (const [seed, hScratch] of [[500, true], [501, false]] as const) {
-    await checkAgainstReference(gpu, shape, lengths, seed, { atol: 2e-5, rtol: 1e-4 }, {
+  const [shape, lengths, seed] = LSTM_CASES.rows;
+  for (const [s, hScratch] of [[seed, true], [seed + 1, false]] as const) {
+    await checkAgainstReference(gpu, shape, lengths, s, { atol: 2e-5, rtol: 1e-4 }, {
       forwardQuads: 2,
       backwardQuads: 2,
       hScratch,
@@ -186,40 +154,30 @@ Deno.test("lstm with two rows of sentences per workgroup equals the reference", 
   }
 });
 
-Deno.test("lstm on a long sentence (T = 150, H = 256) stays under the loop limit", async () => {
-  const gpu = await acquireGpu();
-  await checkAgainstReference(
-    gpu,
-    { batch: 2, time: 150, inputSize: 3, hiddenSize: 256 },
-    [150, 37],
-    400,
+const longCases: [string, LstmCase, { atol: number; rtol: number }][] = [
+  [
+    "lstm on a long sentence (T = 150, H = 256) stays under the loop limit",
+    LSTM_CASES.long,
     { atol: 5e-5, rtol: 1e-3 },
-  );
-});
-
-Deno.test("lstm at T = 1000 with H = 100 (backward split into ranges on fallback adapters) equals the reference", async () => {
-  const gpu = await acquireGpu();
-  await checkAgainstReference(
-    gpu,
-    { batch: 2, time: 1000, inputSize: 3, hiddenSize: 100 },
-    [1000, 313],
-    600,
+  ],
+  [
+    "lstm at T = 1000 with H = 100 (backward split into ranges on fallback adapters) equals the reference",
+    [{ batch: 2, time: 1000, inputSize: 3, hiddenSize: 100 }, [1000, 313], 600],
     { atol: 1e-4, rtol: 1e-3 },
-  );
-});
-
-Deno.test("lstm at T = 3000 with H = 100 (forward and backward split into ranges on fallback adapters) equals the reference", async () => {
-  const gpu = await acquireGpu();
+  ],
   // One dispatch of the forward recurrence would pass llvmpipe's 65,535 loop iterations
   // past ≈ 1,450 tokens at H = 100: on a software adapter both recurrences run in ranges.
-  await checkAgainstReference(
-    gpu,
-    { batch: 2, time: 3000, inputSize: 3, hiddenSize: 100 },
-    [3000, 1789],
-    700,
+  [
+    "lstm at T = 3000 with H = 100 (forward and backward split into ranges on fallback adapters) equals the reference",
+    [{ batch: 2, time: 3000, inputSize: 3, hiddenSize: 100 }, [3000, 1789], 700],
     { atol: 1e-4, rtol: 1e-3 },
-  );
-});
+  ],
+];
+for (const [name, [shape, lengths, seed], tol] of longCases) {
+  Deno.test(name, async () => {
+    await checkAgainstReference(await acquireGpu(), shape, lengths, seed, tol);
+  });
+}
 
 /**
  * Forward and backward outputs of one run (hOut, dX, dW_ih, dW_hh, dB_ih, dB_hh), then the
@@ -232,7 +190,7 @@ async function runLayer(
   options: BiLstmOptions,
 ): Promise<Float32Array[]> {
   const { batch: B, time: T, inputSize: E, hiddenSize: H } = shape;
-  const p = randomParams(41, E, H);
+  const p = randomLstmParams(41, E, H);
   const { layer, buf } = await setup(gpu, shape, p, options);
   writeBuffer(gpu, buf.x, randomArray(42, B * T * E));
   writeBuffer(gpu, buf.lengths, new Int32Array(lengths));
@@ -293,7 +251,7 @@ Deno.test("lstm: a padded batch equals its sentences run one by one (after resiz
   const shape = { batch: 4, time: 6, inputSize: 3, hiddenSize: 10 };
   const { time: T, inputSize: E, hiddenSize: H } = shape;
   const lengths = [6, 2, 1, 4];
-  const p = randomParams(7, E, H);
+  const p = randomLstmParams(7, E, H);
   const x = randomArray(8, 4 * T * E);
   const dh = randomArray(9, 4 * T * 2 * H);
   const { layer, buf } = await setup(gpu, shape, p);

@@ -3,10 +3,7 @@ import {
   acquireGpu,
   createBuffer,
   destroyBuffer,
-  Gpu,
   gpuMemory,
-  kernelProfile,
-  PROFILE_ENV,
   readFloat32,
   submitDispatches,
 } from "../src/gpu/mod.ts";
@@ -16,7 +13,7 @@ import { NerGraph } from "../src/model/graph.ts";
 import { wordProjection, wordTableBytes, wordTableProblem } from "../src/ops/word_projection.ts";
 import { wordProjectionRef } from "../src/ops/word_projection_ref.ts";
 import { assertClose, randomArray } from "./assert_close.ts";
-import { randomIds, tinyBatches } from "./fixtures.ts";
+import { cpuProfile, randomIds, tinyBatches } from "./fixtures.ts";
 
 interface Case {
   B: number;
@@ -120,20 +117,6 @@ Deno.test("word projection rejects bad sizes and a table past the binding limit,
   );
   destroyBuffer(gpu, b);
 });
-
-/** A Gpu on the same device whose kernel profile is `cpu` (where the inference recurrence runs). */
-function cpuProfile(base: Gpu): Gpu {
-  const previous = Deno.env.get(PROFILE_ENV);
-  Deno.env.set(PROFILE_ENV, "cpu");
-  try {
-    const gpu = new Gpu(base.device, base.adapter, base.limitsMode);
-    assert.equal(kernelProfile(gpu).profile, "cpu");
-    return gpu;
-  } finally {
-    if (previous === undefined) Deno.env.delete(PROFILE_ENV);
-    else Deno.env.set(PROFILE_ENV, previous);
-  }
-}
 
 const base = resolveConfig({ wordDim: 8, casingDim: 4, charDim: 4, charFilters: 6, hidden: 6 });
 const graphConfigs: [string, ModelConfig][] = [
