@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { CASING_CLASSES } from "../src/data/casing.ts";
+import { modelSizes } from "./fixtures.ts";
 import { Vocabulary } from "../src/data/vocab.ts";
 import { decodeModel, encodeModel, type ModelData } from "../src/model/checkpoint.ts";
 import { resolveConfig } from "../src/model/config.ts";
@@ -18,12 +19,7 @@ function tinyModel(): ModelData {
   const words = new Vocabulary(["Ada", "Paris"]);
   const chars = new Vocabulary(["A", "d", "a"]);
   const tags = new Vocabulary(["O", "B-PER", "I-PER"], { specials: false });
-  const sizes = {
-    words: words.size,
-    chars: chars.size,
-    casings: CASING_CLASSES.length,
-    tags: tags.size,
-  };
+  const sizes = modelSizes({ words, chars, tags });
   let seed = 1;
   const random = () => ((seed = (seed * 16807) % 2147483647) / 2147483647);
   const tensors = Object.fromEntries(

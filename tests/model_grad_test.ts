@@ -13,7 +13,7 @@ import { type DropoutMasksRef, modelLossRef } from "../src/model/graph_ref.ts";
 import type { VocabularySizes } from "../src/model/parameters.ts";
 import { dropoutMaskRef } from "../src/ops/dropout_ref.ts";
 import { assertClose, numericGradient, randomArray } from "./assert_close.ts";
-import { TINY_CONFIG, tinyBatches, tinyGraph } from "./fixtures.ts";
+import { assertStepMatchesRef, TINY_CONFIG, tinyBatches, tinyGraph } from "./fixtures.ts";
 
 /** Random parameters in the GPU layout (LSTM directions stacked: 8H rows). */
 function randomTensors(
@@ -123,14 +123,7 @@ for (const { name, config } of variants) {
     // The first training step runs with step 1.
     const masks = config.dropout > 0 ? graphMasks(config, batch, seed, 1) : undefined;
     const ref = modelLossRef(config, sizes, params, batch, masks);
-    graph.trainOn(batch, { lr: 1e-3 });
-    const loss = await graph.takeLoss();
-    assertClose([loss], [ref.loss], { name: "loss", rtol: 1e-5 });
-    const grads = await graph.readGradients();
-    assert.deepEqual(Object.keys(grads).sort(), Object.keys(ref.grads).sort());
-    for (const [tensor, expected] of Object.entries(ref.grads)) {
-      assertClose(grads[tensor], expected, { name: `d ${tensor}`, atol: 2e-5, rtol: 1e-3 });
-    }
+    const loss = await assertStepMatchesRef(graph, batch, ref);
     if (masks) {
       // Dropout matters here: without the masks the reference disagrees with the GPU.
       const plain = modelLossRef(config, sizes, params, batch);

@@ -1,10 +1,35 @@
 import assert from "node:assert/strict";
-import { acquireGpu } from "../src/gpu/device.ts";
+import { acquireGpu, type Gpu } from "../src/gpu/device.ts";
 import { createBuffer, readFloat32 } from "../src/gpu/buffers.ts";
-import { submitDispatches } from "../src/gpu/kernel.ts";
+import { type Dispatch, submitDispatches } from "../src/gpu/kernel.ts";
 import { chunksFor, columnSumSplit, outerSumSplit, splitPlan } from "../src/ops/reduce_gpu.ts";
 import { columnSumRef, outerSumRef } from "../src/ops/reduce_gpu_ref.ts";
 import { assertClose, randomArray } from "./assert_close.ts";
+
+/**
+ * Runs a split-K op (in `=` mode, built for `maxRows` rows) four times and checks that every
+ * run writes the bits of the first; then that zero rows write zeros and one row more than
+ * `maxRows` is refused.
+ */
+async function checkRunsAndRows(
+  gpu: Gpu,
+  op: { dispatches: Dispatch[]; resize(shape: { rows: number }): void },
+  out: GPUBuffer,
+  maxRows: number,
+  what: string,
+): Promise<void> {
+  submitDispatches(gpu, op.dispatches);
+  const first = await readFloat32(gpu, out);
+  for (let i = 0; i < 3; i++) {
+    submitDispatches(gpu, op.dispatches);
+    assert.deepEqual(await readFloat32(gpu, out), first, `run ${i + 2} differs from the first`);
+  }
+  op.resize({ rows: 0 });
+  submitDispatches(gpu, op.dispatches);
+  assert.ok((await readFloat32(gpu, out)).every((v) => v === 0), `no rows: ${what} are 0`);
+  const refused = new RegExp(`expected 0…${maxRows} rows, got ${maxRows + 1}`);
+  assert.throws(() => op.resize({ rows: maxRows + 1 }), refused);
+}
 
 Deno.test("splitPlan covers every row once, in at most maxChunks chunks", () => {
   for (const rows of [0, 1, 127, 128, 129, 480, 4000, 100_000]) {
@@ -64,16 +89,7 @@ Deno.test("column sums by split-K are bitwise deterministic, and zero rows give 
   const x = createBuffer(gpu, "x", randomArray(5, m * n, -1e3, 1e3));
   const out = createBuffer(gpu, "out", n * 4);
   const op = await columnSumSplit(gpu, { x, out }, { maxRows: m, columns: n, accumulate: false });
-  submitDispatches(gpu, op.dispatches);
-  const first = await readFloat32(gpu, out);
-  for (let i = 0; i < 3; i++) {
-    submitDispatches(gpu, op.dispatches);
-    assert.deepEqual(await readFloat32(gpu, out), first, `run ${i + 2} differs from the first`);
-  }
-  op.resize({ rows: 0 });
-  submitDispatches(gpu, op.dispatches);
-  assert.ok((await readFloat32(gpu, out)).every((v) => v === 0), "no rows: sums are 0");
-  assert.throws(() => op.resize({ rows: m + 1 }), /expected 0…3000 rows, got 3001/);
+  await checkRunsAndRows(gpu, op, out, m, "sums");
   await assert.rejects(
     () => columnSumSplit(gpu, { x, out }, { maxRows: m, columns: 40 }),
     /expected buffer x to hold at least 480000 bytes, found 396000/,
@@ -154,16 +170,7 @@ Deno.test("xᵀ·y by split-K is bitwise deterministic; zero rows give zero; inp
     accumulate: false,
   });
   assert.equal(op.plan.chunks, 16);
-  submitDispatches(gpu, op.dispatches);
-  const first = await readFloat32(gpu, out);
-  for (let i = 0; i < 3; i++) {
-    submitDispatches(gpu, op.dispatches);
-    assert.deepEqual(await readFloat32(gpu, out), first, `run ${i + 2} differs from the first`);
-  }
-  op.resize({ rows: 0 });
-  submitDispatches(gpu, op.dispatches);
-  assert.ok((await readFloat32(gpu, out)).every((v) => v === 0), "no rows: products are 0");
-  assert.throws(() => op.resize({ rows: m + 1 }), /expected 0…3000 rows, got 3001/);
+  await checkRunsAndRows(gpu, op, out, m, "products");
   await assert.rejects(
     () => outerSumSplit(gpu, { x, y, out }, { maxRows: m, left: p, right: 41 }),
     /expected buffer y to hold at least 492000 bytes, found 480000/,

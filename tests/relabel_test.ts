@@ -13,6 +13,7 @@ import { acquireGpu } from "../src/gpu/mod.ts";
 import { decodeModel, encodeModel } from "../src/model/checkpoint.ts";
 import { relabelModel } from "../src/model/relabel.ts";
 import { type TrainEvent, trainModel, type TrainOptions } from "../src/train/trainer.ts";
+import { TINY_TRAIN_OPTIONS } from "./fixtures.ts";
 
 const OLD = ["O", "B-geo", "I-geo", "B-per", "I-per"];
 const NEW = ["O", "B-LOC", "B-per", "I-per", "B-ORG"];
@@ -133,14 +134,7 @@ function corpus(n: number, orgs: boolean): Sentence[] {
   return out;
 }
 
-const tiny: TrainOptions = {
-  config: { wordDim: 8, casingDim: 2, charDim: 4, charFilters: 4, maxChars: 6, hidden: 6 },
-  batchSize: 8,
-  lr: 0.03,
-  seed: 7,
-  patience: 0,
-  lossEvery: 1000,
-};
+const tiny: TrainOptions = { ...TINY_TRAIN_OPTIONS, lr: 0.03, lossEvery: 1000 };
 
 Deno.test("trainModel fine-tunes a model on data with a label it does not have", async () => {
   const gpu = await acquireGpu();
