@@ -9,14 +9,7 @@
  * @module
  */
 
-import {
-  acquireGpu,
-  createBuffer,
-  describeAdapter,
-  type Gpu,
-  readFloat32,
-  submitDispatches,
-} from "../src/gpu/mod.ts";
+import { createBuffer, type Gpu, readFloat32, submitDispatches } from "../src/gpu/mod.ts";
 import { adamOptimizer } from "../src/ops/adam.ts";
 import { adamStepRef } from "../src/ops/adam_ref.ts";
 import { parameterAverage } from "../src/ops/average.ts";
@@ -24,16 +17,7 @@ import { averageStepRef } from "../src/ops/average_ref.ts";
 import { gradNormRef } from "../src/ops/grad_norm_ref.ts";
 import { type KernelBenchResult, kernelTable, timeDispatches } from "./report.ts";
 import { assertClose } from "../tests/assert_close.ts";
-
-function random(n: number, seed: number): Float32Array {
-  const out = new Float32Array(n);
-  let s = seed;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = s / 2 ** 32 - 0.5;
-  }
-  return out;
-}
+import { benchGpu, benchRandom } from "./common.ts";
 
 /**
  * Benchmarks the Adam update and the gradient norm at the given parameter counts.
@@ -48,8 +32,8 @@ export async function benchAdam(
 ): Promise<KernelBenchResult[]> {
   const results: KernelBenchResult[] = [];
   for (const size of sizes) {
-    const p0 = random(size, 1);
-    const g = random(size, 2);
+    const p0 = benchRandom(size, 1);
+    const g = benchRandom(size, 2);
     const buffers = {
       params: createBuffer(gpu, "params", p0),
       grads: createBuffer(gpu, "grads", g),
@@ -117,7 +101,6 @@ export async function benchAdam(
 }
 
 if (import.meta.main) {
-  const gpu = await acquireGpu();
-  console.log(`adapter: ${describeAdapter(gpu.adapter)}`);
+  const gpu = await benchGpu();
   console.log(kernelTable(await benchAdam(gpu)));
 }

@@ -9,9 +9,7 @@
  */
 
 import {
-  acquireGpu,
   createBuffer,
-  describeAdapter,
   type Gpu,
   readFloat32,
   readInt32,
@@ -25,21 +23,12 @@ import { viterbiDecode } from "../src/ops/viterbi.ts";
 import { viterbiRef } from "../src/ops/viterbi_ref.ts";
 import { type KernelBenchResult, markdownTable, timeDispatches } from "./report.ts";
 import { assertClose } from "../tests/assert_close.ts";
+import { benchGpu, benchRandom } from "./common.ts";
 
 /** A kernel result with the throughput that matters for a sequence head. */
 export interface SequenceBenchResult extends KernelBenchResult {
   /** Real (unpadded) tokens per second. */
   tokensPerSecond: number;
-}
-
-function random(n: number, seed: number, scale = 2): Float32Array {
-  const out = new Float32Array(n);
-  let s = seed;
-  for (let i = 0; i < n; i++) {
-    s = (s * 1664525 + 1013904223) >>> 0;
-    out[i] = (s / 2 ** 32 - 0.5) * scale;
-  }
-  return out;
 }
 
 /**
@@ -67,17 +56,17 @@ export async function benchCrf(
     for (const B of options.batches ?? [32, 256]) {
       const shape = { batch: B, time: T, tags: K };
       // Lengths between T/2 and T, as in a length-bucketed batch.
-      const lengths = Int32Array.from(random(B, 5, 1), (v) => Math.round(T * (0.75 + v / 2)));
+      const lengths = Int32Array.from(benchRandom(B, 5), (v) => Math.round(T * (0.75 + v / 2)));
       lengths[0] = T;
       const tokens = lengths.reduce((a, v) => a + v, 0);
-      const tagIds = Int32Array.from(random(B * T, 6, 1), (v) => Math.floor((v + 0.5) * K) % K);
+      const tagIds = Int32Array.from(benchRandom(B * T, 6), (v) => Math.floor((v + 0.5) * K) % K);
       const host = {
-        emissions: random(B * T * K, 1, 6),
+        emissions: benchRandom(B * T * K, 1, 3),
         tags: tagIds,
         lengths,
-        transitions: random(K * K, 2),
-        start: random(K, 3),
-        end: random(K, 4),
+        transitions: benchRandom(K * K, 2, 1),
+        start: benchRandom(K, 3, 1),
+        end: benchRandom(K, 4, 1),
       };
       const f32 = (label: string, n: number) => createBuffer(gpu, label, n * 4);
       const buf = {
@@ -141,8 +130,7 @@ export async function benchCrf(
 }
 
 if (import.meta.main) {
-  const gpu = await acquireGpu();
-  console.log(`adapter: ${describeAdapter(gpu.adapter)}`);
+  const gpu = await benchGpu();
   const results = await benchCrf(gpu);
   console.log(
     markdownTable(

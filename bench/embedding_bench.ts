@@ -8,9 +8,7 @@
  */
 
 import {
-  acquireGpu,
   createBuffer,
-  describeAdapter,
   type Dispatch,
   type Gpu,
   readFloat32,
@@ -26,16 +24,11 @@ import { dropoutMaskRef } from "../src/ops/dropout_ref.ts";
 import { fillBuffer } from "../src/ops/fill.ts";
 import { type KernelBenchResult, kernelTable, timeDispatches } from "./report.ts";
 import { assertClose } from "../tests/assert_close.ts";
+import { benchGpu, lcgFloats } from "./common.ts";
 
-function random(n: number, seed: number, lo = -0.5, hi = 0.5): Float32Array {
-  const out = new Float32Array(n);
-  let s = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = lo + (hi - lo) * (s / 2 ** 32);
-  }
-  return out;
-}
+/** Seeded values uniform in [lo, hi). */
+const random = (n: number, seed: number, lo = -0.5, hi = 0.5) =>
+  lcgFloats(n, seed, (u) => lo + (hi - lo) * u);
 
 /** Zipf-like word ids in [1, V): a few very frequent words, a long tail (as in text). */
 function zipfIds(n: number, vocab: number, seed: number): Int32Array {
@@ -276,8 +269,7 @@ export async function benchCharCnn(gpu: Gpu, batches = [32, 256]): Promise<Kerne
 }
 
 if (import.meta.main) {
-  const gpu = await acquireGpu();
-  console.log(`adapter: ${describeAdapter(gpu.adapter)}`);
+  const gpu = await benchGpu();
   // `--char`: the character CNN only.
   const results = Deno.args.includes("--char")
     ? await benchCharCnn(gpu)

@@ -16,29 +16,12 @@
  * @module
  */
 
-import {
-  acquireGpu,
-  createBuffer,
-  describeAdapter,
-  type Gpu,
-  readFloat32,
-  submitDispatches,
-} from "../src/gpu/mod.ts";
+import { createBuffer, type Gpu, readFloat32, submitDispatches } from "../src/gpu/mod.ts";
 import { createBiLstm } from "../src/ops/lstm.ts";
 import { biLstmBackwardRef, biLstmRef } from "../src/ops/lstm_ref.ts";
 import { type KernelBenchResult, kernelTable, timeFlopCases } from "./report.ts";
 import { assertClose } from "../tests/assert_close.ts";
-
-/** Seeded values uniform in [−scale, scale) from a 32-bit LCG. */
-function benchRandom(n: number, seed: number, scale: number): Float32Array {
-  const out = new Float32Array(n);
-  let s = seed;
-  for (let i = 0; i < n; i++) {
-    s = (s * 1664525 + 1013904223) >>> 0;
-    out[i] = (s / 2 ** 32 - 0.5) * 2 * scale;
-  }
-  return out;
-}
+import { benchGpu, benchRandom } from "./common.ts";
 
 /** One benchmark configuration. */
 export interface LstmBenchConfig {
@@ -83,24 +66,34 @@ export function benchLengths(config: LstmBenchConfig): Int32Array {
   );
 }
 
+/** The seeded inputs of a configuration (see {@linkcode benchInputs}). */
+export interface LstmBenchInputs {
+  /** The layer's parameters, uniform in ±1/√H. */
+  p: { wIh: Float32Array; wHh: Float32Array; bIh: Float32Array; bHh: Float32Array };
+  /** (B, T, E) inputs, uniform in ±1. */
+  x: Float32Array;
+  /** (B, T, 2H) output gradients, uniform in ±1. */
+  dh: Float32Array;
+  /** (B) sentence lengths ({@linkcode benchLengths}). */
+  lengths: Int32Array;
+  /** Σ lengths: the real tokens. */
+  tokens: number;
+}
+
 /**
- * Seeded weights (uniform in ±1/√H), inputs x (B, T, E) and output gradients dh (B, T, 2H)
- * of a configuration, the same for every LSTM benchmark.
+ * Seeded weights (uniform in ±1/√H), inputs x (B, T, E), output gradients dh (B, T, 2H) and
+ * sentence lengths of a configuration, the same for every LSTM benchmark.
  *
  * @param config the shape
- * @returns the parameters p, x and dh
+ * @returns the parameters p, x, dh, the lengths and their sum
  * @example
  * ```ts
  * import { benchInputs } from "./lstm_bench.ts";
- * const { p } = benchInputs({ batch: 1, time: 2, inputSize: 3, hiddenSize: 4 });
- * console.log(p.wIh.length); // 8·4·3 = 96
+ * const { p, tokens } = benchInputs({ batch: 1, time: 2, inputSize: 3, hiddenSize: 4 });
+ * console.log(p.wIh.length, tokens); // 8·4·3 = 96, 2
  * ```
  */
-export function benchInputs(config: LstmBenchConfig): {
-  p: { wIh: Float32Array; wHh: Float32Array; bIh: Float32Array; bHh: Float32Array };
-  x: Float32Array;
-  dh: Float32Array;
-} {
+export function benchInputs(config: LstmBenchConfig): LstmBenchInputs {
   const { batch: B, time: T, inputSize: E, hiddenSize: H } = config;
   const scale = 1 / Math.sqrt(H);
   const p = {
@@ -109,7 +102,69 @@ export function benchInputs(config: LstmBenchConfig): {
     bIh: benchRandom(8 * H, 3, scale),
     bHh: benchRandom(8 * H, 4, scale),
   };
-  return { p, x: benchRandom(B * T * E, 5, 1), dh: benchRandom(B * T * 2 * H, 6, 1) };
+  const lengths = benchLengths(config);
+  return {
+    p,
+    x: benchRandom(B * T * E, 5, 1),
+    dh: benchRandom(B * T * 2 * H, 6, 1),
+    lengths,
+    tokens: lengths.reduce((a, b) => a + b, 0),
+  };
+}
+
+/**
+ * The float64 reference of a configuration's first `n` sentences: sentences are independent,
+ * so the first n·T rows of a whole batch's output must match it.
+ *
+ * @param config the shape
+ * @param inputs the configuration's {@linkcode benchInputs}
+ * @param n how many sentences
+ * @returns the reference h_out (n, T, 2H) and a function that runs the reference backward
+ * @example
+ * ```ts
+ * import { benchInputs, benchReference } from "./lstm_bench.ts";
+ * const config = { batch: 3, time: 2, inputSize: 3, hiddenSize: 4 };
+ * const ref = benchReference(config, benchInputs(config), 2);
+ * console.log(ref.hOut.length, ref.backward().dX.length); // 2·2·8 = 32, 2·2·3 = 12
+ * ```
+ */
+export function benchReference(config: LstmBenchConfig, inputs: LstmBenchInputs, n: number) {
+  const { time: T, inputSize: E, hiddenSize: H } = config;
+  const shape = { batch: n, time: T, inputSize: E, hiddenSize: H };
+  const lengths = Array.from(inputs.lengths.slice(0, n));
+  const x = inputs.x.slice(0, n * T * E);
+  const dh = inputs.dh.slice(0, n * T * 2 * H);
+  return {
+    hOut: biLstmRef(x, lengths, inputs.p, shape),
+    backward: () => biLstmBackwardRef(x, lengths, inputs.p, shape, dh),
+  };
+}
+
+/**
+ * The GPU buffers a layer's forward reads and writes: x, lengths and the parameters (from
+ * `inputs`), and h_out (B, T, 2H), uninitialised.
+ *
+ * @param gpu the device
+ * @param config the shape
+ * @param inputs the configuration's {@linkcode benchInputs}
+ * @returns the buffers, by the names the layer's bindings use
+ */
+export function benchForwardBuffers(
+  gpu: Gpu,
+  config: LstmBenchConfig,
+  inputs: LstmBenchInputs,
+): Record<"x" | "lengths" | "wIh" | "wHh" | "bIh" | "bHh" | "hOut", GPUBuffer> {
+  const { batch: B, time: T, hiddenSize: H } = config;
+  const { p } = inputs;
+  return {
+    x: createBuffer(gpu, "x", inputs.x),
+    lengths: createBuffer(gpu, "lengths", inputs.lengths),
+    wIh: createBuffer(gpu, "wIh", p.wIh),
+    wHh: createBuffer(gpu, "wHh", p.wHh),
+    bIh: createBuffer(gpu, "bIh", p.bIh),
+    bHh: createBuffer(gpu, "bHh", p.bHh),
+    hOut: createBuffer(gpu, "hOut", B * T * 2 * H * 4),
+  };
 }
 
 /**
@@ -127,17 +182,10 @@ export async function benchLstm(
   const results: KernelBenchResult[] = [];
   for (const config of configs) {
     const { batch: B, time: T, inputSize: E, hiddenSize: H } = config;
-    const lengths = benchLengths(config);
-    const tokens = lengths.reduce((a, b) => a + b, 0);
-    const { p, x, dh } = benchInputs(config);
+    const inputs = benchInputs(config);
+    const { dh, tokens } = inputs;
     const buf = {
-      x: createBuffer(gpu, "x", x),
-      lengths: createBuffer(gpu, "lengths", lengths),
-      wIh: createBuffer(gpu, "wIh", p.wIh),
-      wHh: createBuffer(gpu, "wHh", p.wHh),
-      bIh: createBuffer(gpu, "bIh", p.bIh),
-      bHh: createBuffer(gpu, "bHh", p.bHh),
-      hOut: createBuffer(gpu, "hOut", B * T * 2 * H * 4),
+      ...benchForwardBuffers(gpu, config, inputs),
       dhOut: createBuffer(gpu, "dhOut", dh),
       dX: createBuffer(gpu, "dX", B * T * E * 4),
       dWIh: createBuffer(gpu, "dWIh", 8 * H * E * 4),
@@ -156,21 +204,20 @@ export async function benchLstm(
 
     // Validate the first two sentences (independent of the rest) against float64.
     const n = 2;
-    const shape = { batch: n, time: T, inputSize: E, hiddenSize: H };
-    const sub = Array.from(lengths.slice(0, n));
-    const xs = x.slice(0, n * T * E);
+    const ref = benchReference(config, inputs, n);
     const name = `B=${B} T=${T} E=${E} H=${H}${config.variable ? " var. lengths" : ""}`;
-    assertClose(await readFloat32(gpu, buf.hOut, n * T * 2 * H), biLstmRef(xs, sub, p, shape), {
+    assertClose(await readFloat32(gpu, buf.hOut, n * T * 2 * H), ref.hOut, {
       atol: 1e-4,
       rtol: 0,
       name: `lstm ${name} h_out`,
       shape: [n, T, 2 * H],
     });
-    assertClose(
-      await readFloat32(gpu, buf.dX, n * T * E),
-      biLstmBackwardRef(xs, sub, p, shape, dh.slice(0, n * T * 2 * H)).dX,
-      { atol: 1e-3, rtol: 0, name: `lstm ${name} dX`, shape: [n, T, E] },
-    );
+    assertClose(await readFloat32(gpu, buf.dX, n * T * E), ref.backward().dX, {
+      atol: 1e-3,
+      rtol: 0,
+      name: `lstm ${name} dX`,
+      shape: [n, T, E],
+    });
 
     // Recurrences count real tokens; the matmuls run over all B·T rows, padding included.
     const recurrence = 2 * tokens * 8 * H * H;
@@ -238,8 +285,7 @@ async function firstRuns(gpu: Gpu, H: number, uniformWeights: boolean): Promise<
 }
 
 if (import.meta.main) {
-  const gpu = await acquireGpu();
-  console.log(`adapter: ${describeAdapter(gpu.adapter)}`);
+  const gpu = await benchGpu();
   if (Deno.args.includes("--first-run")) {
     // deno run -A bench/lstm_bench.ts --first-run (with MESA_SHADER_CACHE_DISABLE=true)
     console.log("| H | uniform W_hh | dispatch | first run s |\n| --- | --- | --- | --- |");

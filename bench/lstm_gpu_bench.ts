@@ -17,24 +17,22 @@
  */
 
 import {
-  acquireGpu,
   createBuffer,
-  describeAdapter,
   type Gpu,
   kernelProfile,
   readFloat32,
   submitDispatches,
 } from "../src/gpu/mod.ts";
 import { lstmGpuBackward, lstmGpuForward, lstmGpuWeightGrads } from "../src/ops/lstm_gpu.ts";
-import { biLstmBackwardRef, biLstmRef } from "../src/ops/lstm_ref.ts";
 import { type KernelBenchResult, kernelTable, timeFlopCases } from "./report.ts";
 import {
   benchInputs,
-  benchLengths,
+  benchReference,
   LSTM_BENCH_CONFIGS,
   type LstmBenchConfig,
 } from "./lstm_bench.ts";
 import { assertClose } from "../tests/assert_close.ts";
+import { benchGpu } from "./common.ts";
 
 /** pre = x·W_ihᵀ + b_ih on the host (float64 sums). */
 function project(x: Float32Array, wIh: Float32Array, bIh: Float32Array, E: number, H: number) {
@@ -66,9 +64,8 @@ export async function benchLstmGpu(
     const { batch: B, time: T, inputSize: E, hiddenSize: H } = config;
     const hp = 4 * Math.ceil(H / 4);
     const rows = B * T;
-    const lengths = benchLengths(config);
-    const tokens = lengths.reduce((a, b) => a + b, 0);
-    const { p, x, dh } = benchInputs(config);
+    const inputs = benchInputs(config);
+    const { p, x, dh, lengths, tokens } = inputs;
     const f32 = (label: string, n: number) => createBuffer(gpu, label, Math.max(16, n * 4));
     const buf = {
       pre: createBuffer(gpu, "pre", project(x, p.wIh, p.bIh, E, H)),
@@ -92,21 +89,18 @@ export async function benchLstmGpu(
     submitDispatches(gpu, [...forward.dispatches, ...backward.dispatches]);
 
     const n = Math.min(2, B);
-    const shape = { batch: n, time: T, inputSize: E, hiddenSize: H };
-    const sub = Array.from(lengths.slice(0, n));
-    const xs = x.slice(0, n * T * E);
+    const ref = benchReference(config, inputs, n);
     const name = `B=${B} T=${T} H=${H}${config.variable ? " var. lengths" : ""}`;
-    assertClose(await readFloat32(gpu, buf.hOut, n * T * 2 * H), biLstmRef(xs, sub, p, shape), {
+    assertClose(await readFloat32(gpu, buf.hOut, n * T * 2 * H), ref.hOut, {
       atol: 1e-4,
       name: `lstm gpu ${name} h_out`,
       shape: [n, T, 2 * H],
     });
     // Σ_t dz of the first sentences is their dB; the rest of the batch adds its own.
-    const ref = biLstmBackwardRef(xs, sub, p, shape, dh.slice(0, n * T * 2 * H));
     const dz = await readFloat32(gpu, buf.dz, n * T * 8 * H);
     const db = new Float64Array(8 * H);
     for (let r = 0; r < n * T; r++) for (let j = 0; j < 8 * H; j++) db[j] += dz[r * 8 * H + j];
-    assertClose(db, ref.dBIh, { atol: 1e-3, name: `lstm gpu ${name} Σ dz` });
+    assertClose(db, ref.backward().dBIh, { atol: 1e-3, name: `lstm gpu ${name} Σ dz` });
 
     const recurrence = 2 * tokens * 8 * H * H;
     const reps = Math.max(1, Math.round(2e8 / recurrence));
@@ -137,9 +131,8 @@ export async function benchLstmGpu(
 }
 
 if (import.meta.main) {
-  const gpu = await acquireGpu();
+  const gpu = await benchGpu();
   const choice = kernelProfile(gpu);
-  console.log(`adapter: ${describeAdapter(gpu.adapter)}`);
   console.log(`profile this adapter gets: ${choice.profile} (${choice.reason})`);
   const quick = Deno.args.includes("--quick");
   const configs = quick ? [{ batch: 32, time: 20, inputSize: 100, hiddenSize: 100 }] : undefined;

@@ -13,43 +13,21 @@
  * @module
  */
 
-import { parseArgs } from "node:util";
-import {
-  acquireGpu,
-  createBuffer,
-  describeAdapter,
-  type Dispatch,
-  type Gpu,
-  readFloat32,
-  submitDispatches,
-} from "../src/gpu/mod.ts";
+import { type Dispatch, type Gpu, readFloat32, submitDispatches } from "../src/gpu/mod.ts";
 import { createBiLstm } from "../src/ops/lstm.ts";
 import { createBiLstmInfer } from "../src/ops/lstm_infer.ts";
-import { biLstmRef } from "../src/ops/lstm_ref.ts";
 import { type KernelBenchResult, kernelTable, timeDispatches } from "./report.ts";
 import { assertClose } from "../tests/assert_close.ts";
+import { benchArgs, benchGpu } from "./common.ts";
+import {
+  benchForwardBuffers,
+  benchInputs,
+  benchReference,
+  type LstmBenchConfig,
+} from "./lstm_bench.ts";
 
-function random(n: number, seed: number, scale: number): Float32Array {
-  const out = new Float32Array(n);
-  let s = seed;
-  for (let i = 0; i < n; i++) {
-    s = (s * 1664525 + 1013904223) >>> 0;
-    out[i] = (s / 2 ** 32 - 0.5) * 2 * scale;
-  }
-  return out;
-}
-
-/** The shape benchmarked. */
-export interface LstmInferBenchConfig {
-  /** B. */
-  batch: number;
-  /** T: every sentence has this length. */
-  time: number;
-  /** E. */
-  inputSize: number;
-  /** H. */
-  hiddenSize: number;
-}
+/** The shape benchmarked: B, T, E, H; every sentence has length T. */
+export type LstmInferBenchConfig = Omit<LstmBenchConfig, "variable">;
 
 /** One candidate: how to build the layer and which of its dispatches is the recurrence. */
 interface Candidate {
@@ -100,27 +78,11 @@ export async function benchLstmInfer(
   config: LstmInferBenchConfig,
 ): Promise<KernelBenchResult[]> {
   const { batch: B, time: T, inputSize: E, hiddenSize: H } = config;
-  const lengths = new Int32Array(B).fill(T);
-  const scale = 1 / Math.sqrt(H);
-  const p = {
-    wIh: random(8 * H * E, 1, scale),
-    wHh: random(8 * H * H, 2, scale),
-    bIh: random(8 * H, 3, scale),
-    bHh: random(8 * H, 4, scale),
-  };
-  const x = random(B * T * E, 5, 1);
-  const buf: Record<string, GPUBuffer> = {
-    x: createBuffer(gpu, "x", x),
-    lengths: createBuffer(gpu, "lengths", lengths),
-    wIh: createBuffer(gpu, "wIh", p.wIh),
-    wHh: createBuffer(gpu, "wHh", p.wHh),
-    bIh: createBuffer(gpu, "bIh", p.bIh),
-    bHh: createBuffer(gpu, "bHh", p.bHh),
-    hOut: createBuffer(gpu, "hOut", B * T * 2 * H * 4),
-  };
+  const inputs = benchInputs(config);
+  const buf: Record<string, GPUBuffer> = benchForwardBuffers(gpu, config, inputs);
   const size = { maxBatch: B, maxTime: T, inputSize: E, hiddenSize: H };
   const n = 2;
-  const expected = biLstmRef(x.slice(0, n * T * E), [T, T], p, { ...size, batch: n, time: T });
+  const expected = benchReference(config, inputs, n).hOut;
   const flops = 2 * B * T * 2 * 4 * H * H;
   const results: KernelBenchResult[] = [];
   for (const candidate of CANDIDATES) {
@@ -148,17 +110,18 @@ export async function benchLstmInfer(
 }
 
 if (import.meta.main) {
-  const { values } = parseArgs({
-    args: Deno.args,
-    options: {
-      batch: { type: "string", default: "128" },
-      time: { type: "string", default: "40" },
-      hidden: { type: "string", default: "100" },
-      input: { type: "string", default: "100" },
-    },
+  const usage =
+    `Usage: deno run -A bench/lstm_infer_bench.ts [--batch B] [--time T] [--hidden H] [--input E]
+
+Validates, then times the training and the inference forward recurrences of a
+BiLSTM layer (default B = 128, T = 40, H = 100, E = 100).`;
+  const values = benchArgs(usage, {
+    batch: { type: "string", default: "128" },
+    time: { type: "string", default: "40" },
+    hidden: { type: "string", default: "100" },
+    input: { type: "string", default: "100" },
   });
-  const gpu = await acquireGpu();
-  console.log(`adapter: ${describeAdapter(gpu.adapter)}`);
+  const gpu = await benchGpu();
   const results = await benchLstmInfer(gpu, {
     batch: Number(values.batch),
     time: Number(values.time),

@@ -9,7 +9,6 @@
  * @module
  */
 
-import { parseArgs } from "node:util";
 import { acquireGpu, describeAdapter } from "../src/gpu/mod.ts";
 import { benchAdam } from "./adam_bench.ts";
 import { benchCrf } from "./crf_bench.ts";
@@ -22,6 +21,7 @@ import { type KernelBenchResult, kernelTable, markdownTable } from "./report.ts"
 import { benchRuntime, runtimeTable } from "./runtime_bench.ts";
 import { benchTfjs, type TfjsBenchResult, tfjsTable } from "./tfjs_peer.ts";
 import { benchTagging } from "./tag_bench.ts";
+import { benchArgs } from "./common.ts";
 
 export const USAGE = `Usage: deno task bench [--out FILE] [--only PARTS] [--seconds S] [--quick]
 
@@ -45,21 +45,12 @@ Options:
 
 Merge runs from several GPUs with: deno task bench:compare a.json b.json …`;
 
-const { values } = parseArgs({
-  args: Deno.args,
-  options: {
-    out: { type: "string" },
-    only: { type: "string" },
-    seconds: { type: "string", default: "5" },
-    quick: { type: "boolean" },
-    help: { type: "boolean", short: "h" },
-  },
+const values = benchArgs(USAGE, {
+  out: { type: "string" },
+  only: { type: "string" },
+  seconds: { type: "string", default: "5" },
+  quick: { type: "boolean" },
 });
-
-if (values.help) {
-  console.log(USAGE);
-  Deno.exit(0);
-}
 
 const only = values.only?.split(",").map((s) => s.trim());
 const wanted = (name: string) => !only || only.includes(name);

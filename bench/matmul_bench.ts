@@ -5,28 +5,12 @@
  * @module
  */
 
-import {
-  acquireGpu,
-  createBuffer,
-  describeAdapter,
-  type Gpu,
-  readFloat32,
-} from "../src/gpu/mod.ts";
-import { submitDispatches } from "../src/gpu/mod.ts";
+import { createBuffer, type Gpu, readFloat32, submitDispatches } from "../src/gpu/mod.ts";
 import { matmulForward, type MatmulVariant, vec4Applies } from "../src/ops/matmul.ts";
 import { matmulRef } from "../src/ops/matmul_ref.ts";
 import { type KernelBenchResult, kernelTable, timeDispatches } from "./report.ts";
 import { assertClose } from "../tests/assert_close.ts";
-
-function random(n: number, seed: number): Float32Array {
-  const out = new Float32Array(n);
-  let s = seed;
-  for (let i = 0; i < n; i++) {
-    s = (s * 1664525 + 1013904223) >>> 0;
-    out[i] = s / 2 ** 32 - 0.5;
-  }
-  return out;
-}
+import { benchGpu, benchRandom } from "./common.ts";
 
 /**
  * Benchmarks the matmul variants at the given square sizes.
@@ -38,8 +22,8 @@ function random(n: number, seed: number): Float32Array {
 export async function benchMatmul(gpu: Gpu, sizes = [256, 512]): Promise<KernelBenchResult[]> {
   const results: KernelBenchResult[] = [];
   for (const n of sizes) {
-    const a = random(n * n, 1);
-    const b = random(n * n, 2);
+    const a = benchRandom(n * n, 1);
+    const b = benchRandom(n * n, 2);
     const [bufA, bufB] = [createBuffer(gpu, "a", a), createBuffer(gpu, "b", b)];
     const bufC = createBuffer(gpu, "c", n * n * 4);
     const dims = { m: n, n, k: n };
@@ -70,7 +54,6 @@ export async function benchMatmul(gpu: Gpu, sizes = [256, 512]): Promise<KernelB
 }
 
 if (import.meta.main) {
-  const gpu = await acquireGpu();
-  console.log(`adapter: ${describeAdapter(gpu.adapter)}`);
+  const gpu = await benchGpu();
   console.log(kernelTable(await benchMatmul(gpu)));
 }

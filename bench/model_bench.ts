@@ -8,17 +8,17 @@
  * @module
  */
 
-import { parseArgs } from "node:util";
 import { type Batch, encodeSentences, makeBatches } from "../src/data/batch.ts";
 import { CASING_CLASSES } from "../src/data/casing.ts";
 import { buildCharVocabulary, buildTagVocabulary, buildWordVocabulary } from "../src/data/vocab.ts";
-import { acquireGpu, describeAdapter, type Gpu, profileDispatches } from "../src/gpu/mod.ts";
+import { type Gpu, profileDispatches } from "../src/gpu/mod.ts";
 import { type ModelConfig, resolveConfig } from "../src/model/config.ts";
 import { NerGraph } from "../src/model/graph.ts";
 import { modelLossRef } from "../src/model/graph_ref.ts";
 import { markdownTable } from "./report.ts";
 import { assertClose } from "../tests/assert_close.ts";
 import { syntheticCorpus } from "./synthetic.ts";
+import { benchArgs, benchGpu } from "./common.ts";
 
 /** A model shape to benchmark. */
 export interface ModelBenchShape {
@@ -267,28 +267,19 @@ export function modelTable(rows: readonly ModelBenchResult[]): string {
 }
 
 if (import.meta.main) {
-  const { values } = parseArgs({
-    args: Deno.args,
-    options: {
-      seconds: { type: "string", default: "5" },
-      batch: { type: "string", default: "1,32,256" },
-      model: { type: "string" },
-      profile: { type: "boolean" },
-      help: { type: "boolean", short: "h" },
-    },
-  });
-  if (values.help) {
-    console.log(
-      `Usage: deno run -A bench/model_bench.ts [--seconds S] [--batch 1,32,256] [--model H256] [--profile]
+  const usage =
+    `Usage: deno run -A bench/model_bench.ts [--seconds S] [--batch 1,32,256] [--model H256] [--profile]
 
 Trains and runs the whole model on a synthetic corpus with CoNLL-2003's
 sentence lengths and prints tokens/s per model shape, batch size and mode.
---model keeps the shapes whose name contains the text.`,
-    );
-    Deno.exit(0);
-  }
-  const gpu = await acquireGpu();
-  console.log(`adapter: ${describeAdapter(gpu.adapter)}`);
+--model keeps the shapes whose name contains the text.`;
+  const values = benchArgs(usage, {
+    seconds: { type: "string", default: "5" },
+    batch: { type: "string", default: "1,32,256" },
+    model: { type: "string" },
+    profile: { type: "boolean" },
+  });
+  const gpu = await benchGpu();
   const rows = await benchModel(gpu, {
     seconds: Number(values.seconds),
     batchSizes: values.batch!.split(",").map(Number),

@@ -17,7 +17,6 @@
  * @module
  */
 
-import { parseArgs } from "node:util";
 import { type Batch, encodeSentences, makeBatches } from "../src/data/batch.ts";
 import { CASING_CLASSES } from "../src/data/casing.ts";
 import { buildCharVocabulary, buildTagVocabulary, buildWordVocabulary } from "../src/data/vocab.ts";
@@ -37,6 +36,7 @@ import { type ModelConfig, resolveConfig } from "../src/model/config.ts";
 import { NerGraph } from "../src/model/graph.ts";
 import { markdownTable } from "./report.ts";
 import { syntheticCorpus } from "./synthetic.ts";
+import { benchArgs } from "./common.ts";
 
 /** One dispatch of the table. */
 export interface OccupancyRow {
@@ -118,6 +118,12 @@ export type SerialLoop = (c: LoopContext) => { serial: number; unit: string; for
 const ceil = Math.ceil;
 const MAC = "multiply-adds";
 const one = (unit: string): SerialLoop => () => ({ serial: 1, unit, formula: "1" });
+/** A flat kernel over the P parameters: each lane strides over its share of the P/4 vec4s. */
+const perVec4 = (unit: string): SerialLoop => (c) => ({
+  serial: ceil(c.P / 4 / c.lanes),
+  unit,
+  formula: "ceil(P/4 / lanes)",
+});
 
 /** The inner dimension of a matmul, from its label (the uniform block is not on the dispatch). */
 function matmulInner(c: LoopContext): { n: number; name: string } {
@@ -288,32 +294,16 @@ export const SERIAL_LOOPS: Record<string, SerialLoop> = {
   "dropout.wgsl:inplace_vec4": one("vec4s"),
   "fill.wgsl:main": one("vec4 stores"),
   "fill.wgsl:main_vec4": () => ({ serial: 4, unit: "vec4 stores", formula: "4" }),
-  "adam.wgsl:main": (c) => ({
-    serial: ceil(c.P / 4 / c.lanes),
-    unit: "vec4 updates",
-    formula: "ceil(P/4 / lanes)",
-  }),
+  "adam.wgsl:main": perVec4("vec4 updates"),
   "adam.wgsl:sparse_rows": one("vec4 updates"),
-  "average.wgsl:update": (c) => ({
-    serial: ceil(c.P / 4 / c.lanes),
-    unit: "vec4 updates",
-    formula: "ceil(P/4 / lanes)",
-  }),
-  "average.wgsl:swap": (c) => ({
-    serial: ceil(c.P / 4 / c.lanes),
-    unit: "vec4 swaps",
-    formula: "ceil(P/4 / lanes)",
-  }),
+  "average.wgsl:update": perVec4("vec4 updates"),
+  "average.wgsl:swap": perVec4("vec4 swaps"),
   "grad_norm.wgsl:partial": (c) => ({
     serial: ceil(c.P / c.lanes),
     unit: "squares",
     formula: "ceil(P / lanes)",
   }),
-  "grad_norm.wgsl:partial_vec4": (c) => ({
-    serial: ceil(c.P / 4 / c.lanes),
-    unit: "vec4 squares",
-    formula: "ceil(P/4 / lanes)",
-  }),
+  "grad_norm.wgsl:partial_vec4": perVec4("vec4 squares"),
   "grad_norm.wgsl:partial_rows": (c) => ({
     serial: ceil(c.groups.uniqueWords / c.lanes) * ceil(c.config.wordDim / 4),
     unit: "vec4 squares",
@@ -681,26 +671,18 @@ export function occupancySummary(tables: readonly OccupancyTable[]): string {
 }
 
 if (import.meta.main) {
-  const { values } = parseArgs({
-    args: Deno.args,
-    options: {
-      batch: { type: "string", default: "32,256" },
-      time: { type: "string", default: "40" },
-      json: { type: "string" },
-      summary: { type: "boolean" },
-      help: { type: "boolean", short: "h" },
-    },
-  });
-  if (values.help) {
-    console.log(
-      `Usage: deno run -A bench/occupancy.ts [--batch 32,256] [--time 40] [--json FILE] [--summary]
+  const usage =
+    `Usage: deno run -A bench/occupancy.ts [--batch 32,256] [--time 40] [--json FILE] [--summary]
 
 Prints, for the default model and both kernel profiles, every dispatch of a
 training step and of inference with its workgroups, lanes and longest serial
-loop per lane (nothing is timed). --summary: one table per profile, batch sizes side by side.`,
-    );
-    Deno.exit(0);
-  }
+loop per lane (nothing is timed). --summary: one table per profile, batch sizes side by side.`;
+  const values = benchArgs(usage, {
+    batch: { type: "string", default: "32,256" },
+    time: { type: "string", default: "40" },
+    json: { type: "string" },
+    summary: { type: "boolean" },
+  });
   const batchSizes = values.batch!.split(",").map(Number);
   const time = Number(values.time);
   if (

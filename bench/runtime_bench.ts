@@ -7,16 +7,9 @@
  * @module
  */
 
-import {
-  acquireGpu,
-  createBuffer,
-  describeAdapter,
-  type Dispatch,
-  type Gpu,
-  makeDispatch,
-  readBytes,
-} from "../src/gpu/mod.ts";
+import { createBuffer, type Dispatch, type Gpu, makeDispatch, readBytes } from "../src/gpu/mod.ts";
 import { markdownTable } from "./report.ts";
+import { benchGpu } from "./common.ts";
 
 /** The runtime figures, in microseconds. */
 export interface RuntimeBenchResult {
@@ -116,7 +109,6 @@ export function runtimeTable(r: RuntimeBenchResult): string {
 }
 
 if (import.meta.main) {
-  const gpu = await acquireGpu();
-  console.log(`adapter: ${describeAdapter(gpu.adapter)}`);
+  const gpu = await benchGpu();
   console.log(runtimeTable(await benchRuntime(gpu)));
 }

@@ -17,7 +17,6 @@
  */
 
 import { cpuUsage } from "node:process";
-import { parseArgs } from "node:util";
 import { readConll } from "../src/data/conll.ts";
 import { acquireGpu, describeAdapter, type Gpu } from "../src/gpu/mod.ts";
 import { encodeModel } from "../src/model/checkpoint.ts";
@@ -25,6 +24,7 @@ import { resolveConfig } from "../src/model/config.ts";
 import { randomModel } from "../src/api/random_model.ts";
 import { Tagger } from "../src/api/tagger.ts";
 import { syntheticCorpus } from "./synthetic.ts";
+import { benchArgs } from "./common.ts";
 
 /** GMB's 17 IOB2 tags (8 entity types). */
 const GMB_TAGS = [
@@ -158,26 +158,19 @@ export async function benchTagging(
 }
 
 if (import.meta.main) {
-  const { values } = parseArgs({
-    args: Deno.args,
-    options: {
-      model: { type: "string" },
-      conll: { type: "string" },
-      reps: { type: "string", default: "1" },
-      help: { type: "boolean", short: "h" },
-    },
-  });
-  if (values.help) {
-    console.log(`Usage: deno run -A bench/tag_bench.ts [--model FILE] [--conll FILE] [--reps N]
+  const usage = `Usage: deno run -A bench/tag_bench.ts [--model FILE] [--conll FILE] [--reps N]
 
 Times Tagger.load + tagTokens (marginals and span probabilities included)
 over ~46k tokens.
 
   --model FILE   the model to time (default: random weights, shipped size)
   --conll FILE   tag this CoNLL file's tokens (e.g. CoNLL-2003 test.txt)
-  --reps N       repetitions, best reported (default 1)`);
-    Deno.exit(0);
-  }
+  --reps N       repetitions, best reported (default 1)`;
+  const values = benchArgs(usage, {
+    model: { type: "string" },
+    conll: { type: "string" },
+    reps: { type: "string", default: "1" },
+  });
   const gpu = await acquireGpu();
   const sentences = values.conll
     ? (await readConll(values.conll)).sentences.map((s) => s.tokens)

@@ -15,7 +15,7 @@
  * @module
  */
 
-import { parseArgs } from "node:util";
+import { benchArgs } from "./common.ts";
 
 const PEOPLE = ["Angela", "Merkel", "Barack", "Obama", "John", "Smith", "Maria", "Garcia"];
 const PLACES = ["Paris", "Berlin", "London", "Iraq", "Baghdad", "Moscow", "Washington"];
@@ -137,25 +137,18 @@ async function peakRss(pid: number): Promise<number> {
 }
 
 if (import.meta.main) {
-  const { values } = parseArgs({
-    args: Deno.args,
-    options: {
-      lines: { type: "string", default: "10000,200000" },
-      model: { type: "string" },
-      "v8-flags": { type: "string" },
-      help: { type: "boolean", short: "h" },
-    },
-  });
-  if (values.help) {
-    console.log(`Usage: deno run -A bench/tag_memory.ts [--lines N,M,...] [--model FILE]
+  const usage = `Usage: deno run -A bench/tag_memory.ts [--lines N,M,...] [--model FILE]
 
 Peak RSS of cli/tag.ts --format jsonl on N generated lines of stdin (Linux).
 
   --lines N,M    line counts to run (default 10000,200000)
   --model FILE   the model (default: the shipped one)
-  --v8-flags F   run the child as deno run -A --v8-flags=F cli/tag.ts …`);
-    Deno.exit(0);
-  }
+  --v8-flags F   run the child as deno run -A --v8-flags=F cli/tag.ts …`;
+  const values = benchArgs(usage, {
+    lines: { type: "string", default: "10000,200000" },
+    model: { type: "string" },
+    "v8-flags": { type: "string" },
+  });
   const counts = values.lines.split(",").map(Number);
   if (counts.some((n) => !(Number.isInteger(n) && n >= 1))) {
     console.error(

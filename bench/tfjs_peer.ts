@@ -22,12 +22,12 @@
  * @module
  */
 
-import { parseArgs } from "node:util";
 // deno-lint-ignore no-import-prefix -- pinned npm peer; deno.json has no imports map entry for it
 import type * as TF from "npm:@tensorflow/tfjs@4.22.0";
 import { type Batch, type EncodedSentence, makeBatches } from "../src/data/batch.ts";
 import { mulberry32 } from "../src/data/random.ts";
 import { syntheticCorpus } from "./synthetic.ts";
+import { benchArgs } from "./common.ts";
 
 /** The TF.js version this peer pins. */
 export const TFJS_VERSION = "4.22.0";
@@ -588,25 +588,7 @@ export function tfjsTable(rows: readonly TfjsBenchResult[]): string {
 }
 
 if (import.meta.main) {
-  const { values } = parseArgs({
-    args: Deno.args,
-    options: {
-      backend: { type: "string", default: "wasm,webgpu" },
-      embedding: { type: "string", default: "100" },
-      hidden: { type: "string", default: "100" },
-      tags: { type: "string", default: "9" },
-      vocab: { type: "string", default: "20000" },
-      batch: { type: "string", default: "32,256" },
-      seconds: { type: "string", default: "10" },
-      seed: { type: "string", default: "1" },
-      mode: { type: "string", default: "train,infer" },
-      "no-validate": { type: "boolean" },
-      json: { type: "string" },
-      help: { type: "boolean", short: "h" },
-    },
-  });
-  if (values.help) {
-    console.log(`Usage: deno run -A bench/tfjs_peer.ts [options]
+  const usage = `Usage: deno run -A bench/tfjs_peer.ts [options]
 
 Times TensorFlow.js ${TFJS_VERSION} (npm) training (forward + backward + Adam) and
 inference (forward + argmax) of a BiLSTM-softmax tagger on a seeded corpus with
@@ -625,9 +607,20 @@ Options:
   --mode LIST      train, infer or both (default train,infer)
   --no-validate    skip the check against the cpu backend
   --json FILE      also write the rows as JSON
-  -h, --help       show this help`);
-    Deno.exit(0);
-  }
+  -h, --help       show this help`;
+  const values = benchArgs(usage, {
+    backend: { type: "string", default: "wasm,webgpu" },
+    embedding: { type: "string", default: "100" },
+    hidden: { type: "string", default: "100" },
+    tags: { type: "string", default: "9" },
+    vocab: { type: "string", default: "20000" },
+    batch: { type: "string", default: "32,256" },
+    seconds: { type: "string", default: "10" },
+    seed: { type: "string", default: "1" },
+    mode: { type: "string", default: "train,infer" },
+    "no-validate": { type: "boolean" },
+    json: { type: "string" },
+  });
   const list = (s: string) => s.split(",").map((x) => x.trim()).filter((x) => x);
   const rows: TfjsBenchResult[] = [];
   for (const backend of list(values.backend)) {
