@@ -7,7 +7,7 @@ import { acquireGpu } from "../src/gpu/device.ts";
 import { gpuMemory } from "../src/gpu/buffers.ts";
 import { decodeModel, encodeModel } from "../src/model/checkpoint.ts";
 import { fromPytorchTensors, NerGraph } from "../src/model/graph.ts";
-import { CASING_CLASSES } from "../src/data/casing.ts";
+import { modelSizes } from "./fixtures.ts";
 import { encodeSafetensors } from "../src/io/safetensors.ts";
 import { tinySentences, trainTinyModel } from "./tagger_fixture.ts";
 
@@ -390,12 +390,7 @@ Deno.test("a 600-token sentence is tagged whole: it equals a graph that holds it
   const graph = await NerGraph.create(
     gpu,
     model.config,
-    {
-      words: model.words.size,
-      chars: model.chars.size,
-      casings: CASING_CLASSES.length,
-      tags: model.tags.size,
-    },
+    modelSizes(model),
     { maxBatch: 1, maxTime: 600, maxChars: model.config.maxChars },
     {
       training: false,

@@ -1,10 +1,14 @@
 import assert from "node:assert/strict";
 import type { Sentence } from "../src/data/sentence.ts";
-import { acquireGpu, gpuMemory } from "../src/gpu/mod.ts";
+import { acquireGpu, type Gpu, gpuMemory } from "../src/gpu/mod.ts";
 import { decodeModel } from "../src/model/checkpoint.ts";
-import { CASING_CLASSES } from "../src/data/casing.ts";
 import { NerGraph, parameterLayout, toPytorchTensors } from "../src/model/graph.ts";
-import { type TrainEvent, trainModel, type TrainOptions } from "../src/train/trainer.ts";
+import {
+  type TrainData,
+  type TrainEvent,
+  trainModel,
+  type TrainOptions,
+} from "../src/train/trainer.ts";
 import { bytesPerRow, fitBatches } from "../src/train/batching.ts";
 import { resolveTrainOptions } from "../src/train/options.ts";
 import { resolveConfig } from "../src/model/config.ts";
@@ -12,6 +16,7 @@ import { Tagger } from "../src/api/tagger.ts";
 import { evaluateModel } from "../src/api/evaluate.ts";
 import { fitTemperature } from "../src/eval/calibration.ts";
 import { tinySentences } from "./tagger_fixture.ts";
+import { modelSizes, TINY_TRAIN_OPTIONS as options } from "./fixtures.ts";
 
 /** Invented sentences: a name, a place and filler words, in a few patterns. */
 function corpus(n: number, seed: number): Sentence[] {
@@ -33,24 +38,62 @@ function corpus(n: number, seed: number): Sentence[] {
 }
 
 const data = { train: corpus(24, 1), dev: corpus(8, 2), test: corpus(8, 3) };
-const options: TrainOptions = {
-  config: { wordDim: 8, casingDim: 2, charDim: 4, charFilters: 4, maxChars: 6, hidden: 6 },
-  batchSize: 8,
-  lr: 0.02,
-  seed: 7,
-  patience: 0,
-};
-
 function losses(events: TrainEvent[]): number[] {
   return events.flatMap((e) => e.type === "epoch" ? [e.loss] : []);
 }
 
+/** Trains, keeping every event. */
+async function trainRecording(gpu: Gpu, corpus: TrainData, opts: TrainOptions) {
+  const events: TrainEvent[] = [];
+  const result = await trainModel(gpu, corpus, { ...opts, onEvent: (e) => events.push(e) });
+  return { result, events };
+}
+
+/** Trains, keeping the last checkpoint saved (there must be one). */
+async function trainSavingLast(gpu: Gpu, corpus: TrainData, opts: TrainOptions) {
+  let last: Uint8Array | null = null;
+  const result = await trainModel(gpu, corpus, {
+    ...opts,
+    save: (kind, bytes) => {
+      if (kind === "last") last = bytes;
+    },
+  });
+  assert.ok(last, "no last checkpoint was saved");
+  return { result, last: last as Uint8Array };
+}
+
+/** One sentence of `length` tokens: `words`, tagged `tags`, over and over. */
+function repeated(length: number, words: string[], tags: string[]): Sentence {
+  return {
+    tokens: Array.from({ length }, (_, i) => words[i % words.length]),
+    tags: Array.from({ length }, (_, i) => tags[i % tags.length]),
+  };
+}
+
+/** The clause the default-model tests repeat into one long sentence. */
+const LONG_WORDS = ["In", "Rome", "Kim", "smiled", "."];
+const LONG_TAGS = ["O", "B-LOC", "B-PER", "O", "O"];
+
+/**
+ * Trains the default model (H = 100) for one epoch on a few short sentences and `long`,
+ * which dev holds too; checks the model's size, a finite loss and a dev F1 in [0, 1].
+ */
+async function trainDefaultWith(gpu: Gpu, long: Sentence, extra: Partial<TrainOptions>) {
+  const result = await trainModel(
+    gpu,
+    { train: [...corpus(15, 1), long], dev: [...corpus(4, 2), long] },
+    { batchSize: 8, epochs: 1, seed: 3, patience: 0, ...extra },
+  );
+  assert.equal(result.model.config.hidden, 100);
+  assert.ok(Number.isFinite(result.history[0].loss), `loss ${result.history[0].loss}`);
+  assert.ok(result.bestDevF1 >= 0 && result.bestDevF1 <= 1, `dev F1 ${result.bestDevF1}`);
+  return result;
+}
+
 Deno.test("training is deterministic for a seed, learns the data, and reports test F1", async () => {
   const gpu = await acquireGpu();
-  const a: TrainEvent[] = [];
-  const b: TrainEvent[] = [];
-  const first = await trainModel(gpu, data, { ...options, epochs: 4, onEvent: (e) => a.push(e) });
-  await trainModel(gpu, data, { ...options, epochs: 4, onEvent: (e) => b.push(e) });
+  const { result: first, events: a } = await trainRecording(gpu, data, { ...options, epochs: 4 });
+  const { events: b } = await trainRecording(gpu, data, { ...options, epochs: 4 });
   assert.deepEqual(losses(a), losses(b));
   assert.ok(losses(a)[3] < losses(a)[0], `loss did not fall: ${losses(a)}`);
   assert.ok(first.test, "no test report");
@@ -61,23 +104,12 @@ Deno.test("training is deterministic for a seed, learns the data, and reports te
 
 Deno.test("resuming from the last checkpoint continues exactly where training stopped", async () => {
   const gpu = await acquireGpu();
-  const full: TrainEvent[] = [];
-  await trainModel(gpu, data, { ...options, epochs: 3, onEvent: (e) => full.push(e) });
-  let last: Uint8Array | null = null;
-  await trainModel(gpu, data, {
-    ...options,
-    epochs: 2,
-    save: (kind, bytes) => {
-      if (kind === "last") last = bytes;
-    },
-  });
-  assert.ok(last, "no last checkpoint was saved");
-  const resumed: TrainEvent[] = [];
-  const result = await trainModel(gpu, data, {
+  const { events: full } = await trainRecording(gpu, data, { ...options, epochs: 3 });
+  const { last } = await trainSavingLast(gpu, data, { ...options, epochs: 2 });
+  const { result, events: resumed } = await trainRecording(gpu, data, {
     ...options,
     epochs: 3,
-    resume: last!,
-    onEvent: (e) => resumed.push(e),
+    resume: last,
   });
   assert.equal(result.epochs, 3);
   assert.deepEqual(losses(resumed), [losses(full)[2]]);
@@ -88,38 +120,33 @@ Deno.test("resuming from the last checkpoint continues exactly where training st
 
 Deno.test("the kept model is the weight average; a run without averaging cannot resume with it", async () => {
   const gpu = await acquireGpu();
-  let last: Uint8Array | null = null;
-  const save = (kind: string, bytes: Uint8Array) => {
-    if (kind === "last") last = bytes;
-  };
-  const result = await trainModel(gpu, data, { ...options, epochs: 1, average: 0.9, save });
-  const checkpoint = decodeModel(last!);
+  const { result, last } = await trainSavingLast(gpu, data, {
+    ...options,
+    epochs: 1,
+    average: 0.9,
+  });
+  const checkpoint = decodeModel(last);
   const average = checkpoint.training?.average;
   assert.ok(average, "the last checkpoint has no optimizer.average");
   // After one epoch the best model is that epoch's: the average, not the raw weights.
   const kept = result.model.tensors["crf.transitions"];
   const raw = checkpoint.tensors["crf.transitions"];
   assert.notDeepEqual([...kept], [...raw], "the kept model equals the raw weights");
-  const layout = parameterLayout(checkpoint.config, {
-    words: checkpoint.words.size,
-    chars: checkpoint.chars.size,
-    casings: CASING_CLASSES.length,
-    tags: checkpoint.tags.size,
-  });
+  const layout = parameterLayout(checkpoint.config, modelSizes(checkpoint));
   const averaged = toPytorchTensors(layout.unpack(average));
   for (const [name, tensor] of Object.entries(result.model.tensors)) {
     assert.deepEqual([...tensor], [...averaged[name]], `${name} is not the saved average`);
   }
 
-  const plain = await trainModel(gpu, data, { ...options, epochs: 1, average: 0, save });
-  assert.equal(decodeModel(last!).training?.average, undefined);
+  const plain = await trainSavingLast(gpu, data, { ...options, epochs: 1, average: 0 });
+  assert.equal(decodeModel(plain.last).training?.average, undefined);
   assert.deepEqual(
-    [...plain.model.tensors["crf.transitions"]],
-    [...decodeModel(last!).tensors["crf.transitions"]],
+    [...plain.result.model.tensors["crf.transitions"]],
+    [...decodeModel(plain.last).tensors["crf.transitions"]],
     "without averaging the kept model is the raw one",
   );
   await assert.rejects(
-    trainModel(gpu, data, { ...options, epochs: 2, resume: last! }),
+    trainModel(gpu, data, { ...options, epochs: 2, resume: plain.last }),
     /trained without it/,
   );
 });
@@ -162,16 +189,8 @@ Deno.test("unkReplace feeds words seen once as <unk>, deterministically for a se
       tags: ["B-PER", "O", "O", "B-LOC"],
     }],
   };
-  const run = async (unkReplace: number) => {
-    const events: TrainEvent[] = [];
-    await trainModel(gpu, rare, {
-      ...options,
-      epochs: 2,
-      unkReplace,
-      onEvent: (e) => events.push(e),
-    });
-    return losses(events);
-  };
+  const run = async (unkReplace: number) =>
+    losses((await trainRecording(gpu, rare, { ...options, epochs: 2, unkReplace })).events);
   const a = await run(1);
   assert.deepEqual(await run(1), a);
   assert.notDeepEqual(await run(0), a);
@@ -183,22 +202,15 @@ Deno.test("unkReplace feeds words seen once as <unk>, deterministically for a se
 
 Deno.test("a resumed run keeps the best weights when no epoch beats them, and tests them", async () => {
   const gpu = await acquireGpu();
-  let last: Uint8Array | null = null;
-  const first = await trainModel(gpu, data, {
-    ...options,
-    epochs: 2,
-    save: (kind, bytes) => {
-      if (kind === "last") last = bytes;
-    },
-  });
+  const { result: first, last } = await trainSavingLast(gpu, data, { ...options, epochs: 2 });
   assert.ok(first.bestDevF1 > 0, `dev F1 ${first.bestDevF1}`);
-  const checkpoint = decodeModel(last!);
+  const checkpoint = decodeModel(last);
   assert.ok(checkpoint.training?.best, "the last checkpoint holds no best weights");
   for (const [name, tensor] of Object.entries(first.model.tensors)) {
     assert.deepEqual([...checkpoint.training.best[name]], [...tensor], `best.${name}`);
   }
   // A learning rate that wrecks the model: no resumed epoch can beat the best.
-  const resumed = await trainModel(gpu, data, { ...options, epochs: 4, lr: 50, resume: last! });
+  const resumed = await trainModel(gpu, data, { ...options, epochs: 4, lr: 50, resume: last });
   assert.equal(resumed.epochs, 4);
   assert.ok(resumed.history.slice(2).every((e) => !e.best), "a wrecked epoch was kept as best");
   assert.equal(resumed.bestEpoch, first.bestEpoch);
@@ -214,8 +226,7 @@ Deno.test("an interrupt inside an epoch, then resume, gives the uninterrupted cu
   const curve = (events: readonly TrainEvent[]) =>
     events.flatMap((e) => e.type === "epoch" && !e.partial ? [[e.epoch, e.loss, e.dev]] : []);
   const opts = { ...options, lossEvery: 1, epochs: 3 };
-  const full: TrainEvent[] = [];
-  await trainModel(gpu, data, { ...opts, onEvent: (e) => full.push(e) });
+  const { events: full } = await trainRecording(gpu, data, opts);
   // 24 sentences in batches of 8: 3 steps per epoch; stop after step 5, inside epoch 2.
   const controller = new AbortController();
   let last: Uint8Array | null = null;
@@ -236,12 +247,7 @@ Deno.test("an interrupt inside an epoch, then resume, gives the uninterrupted cu
   assert.equal(cut.epochs, 2);
   const state = decodeModel(last!).training!.state as { epoch: number; step: number };
   assert.deepEqual([state.epoch, state.step], [1, 3], "last is not the start of epoch 2");
-  const resumed: TrainEvent[] = [];
-  const result = await trainModel(gpu, data, {
-    ...opts,
-    resume: last!,
-    onEvent: (e) => resumed.push(e),
-  });
+  const { result, events: resumed } = await trainRecording(gpu, data, { ...opts, resume: last! });
   assert.deepEqual(curve(resumed), curve(full).slice(1));
   assert.deepEqual(curve(result.history), curve(full));
 });
@@ -268,12 +274,11 @@ Deno.test("a time budget always runs a step; an epoch it cuts short is evaluated
 Deno.test("warnings name dev or test tags unseen in training and an empty test set", async () => {
   const gpu = await acquireGpu();
   const misc = { tokens: ["Zorg", "is", "odd"], tags: ["B-MISC", "O", "O"] };
-  const events: TrainEvent[] = [];
-  const result = await trainModel(gpu, { ...data, dev: [...data.dev, misc], test: [] }, {
-    ...options,
-    epochs: 1,
-    onEvent: (e) => events.push(e),
-  });
+  const { result, events } = await trainRecording(
+    gpu,
+    { ...data, dev: [...data.dev, misc], test: [] },
+    { ...options, epochs: 1 },
+  );
   const warnings = events.flatMap((e) => e.type === "warning" ? [e.message] : []);
   assert.deepEqual(warnings, result.warnings);
   assert.ok(warnings.some((w) => /the dev data has tags never seen in training: B-MISC/.test(w)));
@@ -284,20 +289,13 @@ Deno.test("warnings name dev or test tags unseen in training and an empty test s
 
 Deno.test("resuming or fine-tuning with model options that disagree with the model fails", async () => {
   const gpu = await acquireGpu();
-  let last: Uint8Array | null = null;
-  await trainModel(gpu, data, {
-    ...options,
-    epochs: 1,
-    save: (kind, bytes) => {
-      if (kind === "last") last = bytes;
-    },
-  });
+  const { last } = await trainSavingLast(gpu, data, { ...options, epochs: 1 });
   await assert.rejects(
-    trainModel(gpu, data, { ...options, config: { ...options.config, hidden: 7 }, resume: last! }),
+    trainModel(gpu, data, { ...options, config: { ...options.config, hidden: 7 }, resume: last }),
     /Cannot resume: the options ask for hidden 7, the checkpoint has hidden 6/,
   );
   await assert.rejects(
-    trainModel(gpu, data, { ...options, scheme: "IOBES", initFrom: last! }),
+    trainModel(gpu, data, { ...options, scheme: "IOBES", initFrom: last }),
     /Cannot fine-tune: the options ask for the IOBES scheme, the initial model uses IOB2/,
   );
 });
@@ -351,13 +349,11 @@ Deno.test("batches shrink so that a long sentence fits the binding limit, in tra
   // On the GPU: a limit that holds 3 sentences of the longest length cuts every batch to 3.
   const gpu = await acquireGpu();
   const long = { tokens: Array(40).fill("Ada"), tags: Array(40).fill("B-PER") };
-  const events: TrainEvent[] = [];
   const row = bytesPerRow(resolveConfig(options.config), 3);
-  const result = await trainModel(gpu, { ...data, dev: [...data.dev, long] }, {
+  const { result, events } = await trainRecording(gpu, { ...data, dev: [...data.dev, long] }, {
     ...options,
     epochs: 1,
     maxBindingBytes: 3 * 40 * row,
-    onEvent: (e) => events.push(e),
   });
   const start = events.find((e) => e.type === "start");
   assert.ok(start?.type === "start");
@@ -369,22 +365,17 @@ Deno.test("batches shrink so that a long sentence fits the binding limit, in tra
 // per invocation (src/ops/lstm.ts), so 1,000 tokens fit up to H = 20 on this adapter.
 Deno.test("a 1,000-token sentence trains and is evaluated, with the evaluation batch cut to fit", async () => {
   const gpu = await acquireGpu();
-  const words = ["Ada", "went", "to", "Oslo", "."];
-  const tags = ["B-PER", "O", "O", "B-LOC", "O"];
-  const long = {
-    tokens: Array.from({ length: 1000 }, (_, i) => words[i % 5]),
-    tags: Array.from({ length: 1000 }, (_, i) => tags[i % 5]),
-  };
-  const events: TrainEvent[] = [];
-  const result = await trainModel(
+  const long = repeated(1000, ["Ada", "went", "to", "Oslo", "."], [
+    "B-PER",
+    "O",
+    "O",
+    "B-LOC",
+    "O",
+  ]);
+  const { result, events } = await trainRecording(
     gpu,
     { train: [...data.train, long], dev: [long], test: [long] },
-    {
-      ...options,
-      config: { ...options.config, hidden: 16 },
-      epochs: 1,
-      onEvent: (e) => events.push(e),
-    },
+    { ...options, config: { ...options.config, hidden: 16 }, epochs: 1 },
   );
   assert.ok(Number.isFinite(result.history[0].loss), `loss ${result.history[0].loss}`);
   assert.ok(result.test, "no test report");
@@ -401,36 +392,23 @@ Deno.test("a 1,000-token sentence trains and is evaluated, with the evaluation b
 Deno.test("weight decay is recorded in the checkpoint and a resume keeps it unless told otherwise", async () => {
   const gpu = await acquireGpu();
   const decayed = { ...options, weightDecay: 0.5 };
-  const full: TrainEvent[] = [];
-  await trainModel(gpu, data, { ...decayed, epochs: 2, onEvent: (e) => full.push(e) });
-  let last: Uint8Array | null = null;
-  await trainModel(gpu, data, {
-    ...decayed,
-    epochs: 1,
-    save: (kind, bytes) => {
-      if (kind === "last") last = bytes;
-    },
-  });
-  assert.ok(last, "no last checkpoint was saved");
-  assert.equal(decodeModel(last!).summary?.weightDecay, 0.5);
+  const { events: full } = await trainRecording(gpu, data, { ...decayed, epochs: 2 });
+  const { last } = await trainSavingLast(gpu, data, { ...decayed, epochs: 1 });
+  assert.equal(decodeModel(last).summary?.weightDecay, 0.5);
   // Left out on resume: the checkpoint's λ, so the curve is the uninterrupted one.
-  const kept: TrainEvent[] = [];
-  const resumed = await trainModel(gpu, data, {
+  const { result: resumed, events: kept } = await trainRecording(gpu, data, {
     ...options,
     epochs: 2,
-    resume: last!,
-    onEvent: (e) => kept.push(e),
+    resume: last,
   });
   assert.deepEqual(losses(kept), [losses(full)[1]]);
   assert.equal(resumed.model.summary?.weightDecay, 0.5);
   // Given on resume, it wins; without decay epoch 2 trains differently.
-  const changed: TrainEvent[] = [];
-  await trainModel(gpu, data, {
+  const { events: changed } = await trainRecording(gpu, data, {
     ...options,
     weightDecay: 0,
     epochs: 2,
-    resume: last!,
-    onEvent: (e) => changed.push(e),
+    resume: last,
   });
   assert.notDeepEqual(losses(changed), [losses(full)[1]]);
   assert.throws(
@@ -443,21 +421,10 @@ Deno.test("a 1,000-token sentence trains and evaluates with the default model (H
   const gpu = await acquireGpu();
   // On the software adapter the LSTM backward splits its time loop for this batch (one
   // dispatch would pass 65,535 loop iterations at T > 455 with H = 100).
-  const words = ["In", "Rome", "Kim", "smiled", "."];
-  const tags = ["O", "B-LOC", "B-PER", "O", "O"];
-  const long = {
-    tokens: Array.from({ length: 1000 }, (_, i) => words[i % 5]),
-    tags: Array.from({ length: 1000 }, (_, i) => tags[i % 5]),
-  };
   const events: TrainEvent[] = [];
-  const result = await trainModel(
-    gpu,
-    { train: [...corpus(15, 1), long], dev: [...corpus(4, 2), long] },
-    { batchSize: 8, epochs: 1, seed: 3, patience: 0, onEvent: (e) => events.push(e) },
-  );
-  assert.equal(result.model.config.hidden, 100);
-  assert.ok(Number.isFinite(result.history[0].loss), `loss ${result.history[0].loss}`);
-  assert.ok(result.bestDevF1 >= 0 && result.bestDevF1 <= 1, `dev F1 ${result.bestDevF1}`);
+  await trainDefaultWith(gpu, repeated(1000, LONG_WORDS, LONG_TAGS), {
+    onEvent: (e) => events.push(e),
+  });
   assert.ok(events.some((e) => e.type === "epoch"), "no epoch was evaluated");
 });
 
@@ -465,20 +432,8 @@ Deno.test("a 3,000-token sentence trains, evaluates and tags whole with the defa
   const gpu = await acquireGpu();
   // On the software adapter both LSTM recurrences split their time loops for this batch (one
   // forward dispatch would pass 65,535 loop iterations at T > 1,452 with H = 100).
-  const words = ["In", "Rome", "Kim", "smiled", "."];
-  const tags = ["O", "B-LOC", "B-PER", "O", "O"];
-  const long = {
-    tokens: Array.from({ length: 3000 }, (_, i) => words[i % 5]),
-    tags: Array.from({ length: 3000 }, (_, i) => tags[i % 5]),
-  };
-  const result = await trainModel(
-    gpu,
-    { train: [...corpus(15, 1), long], dev: [...corpus(4, 2), long] },
-    { batchSize: 8, epochs: 1, seed: 3, patience: 0, calibrate: false },
-  );
-  assert.equal(result.model.config.hidden, 100);
-  assert.ok(Number.isFinite(result.history[0].loss), `loss ${result.history[0].loss}`);
-  assert.ok(result.bestDevF1 >= 0 && result.bestDevF1 <= 1, `dev F1 ${result.bestDevF1}`);
+  const long = repeated(3000, LONG_WORDS, LONG_TAGS);
+  const result = await trainDefaultWith(gpu, long, { calibrate: false });
   using tagger = await Tagger.fromModel(gpu, result.model);
   const [tagged] = await tagger.tagTokens([long.tokens]);
   assert.equal(tagged.tags.length, 3000);
