@@ -172,12 +172,8 @@ fn weight_at(f: u32, d: u32, k: u32) -> f32 {
 }
 
 @compute @workgroup_size(64)
-fn pack_conv(
-  @builtin(workgroup_id) wid: vec3u,
-  @builtin(num_workgroups) nwg: vec3u,
-  @builtin(local_invocation_index) lid: u32,
-) {
-  let e = (wid.y * nwg.x + wid.x) * 64u + lid;
+fn pack_conv(inv: Grid) {
+  let e = flat_id(inv);
   let nw = dims.filters * dims.char_dim * 3u;
   if (e < nw) { packed[e] = weight_in[e]; }
   if (e >= dims.bias_offset && e < dims.bias_offset + dims.filters) {
@@ -351,13 +347,9 @@ fn valid_id(id: i32) -> bool {
 }
 
 @compute @workgroup_size(64)
-fn grad_project(
-  @builtin(workgroup_id) wid: vec3u,
-  @builtin(num_workgroups) nwg: vec3u,
-  @builtin(local_invocation_index) lid: u32,
-) {
+fn grad_project(inv: Grid) {
   let nq = dims.quads;
-  let k = flat_id(wid, nwg, lid);
+  let k = flat_id(inv);
   let n1 = dims.unique * nq;
   if (k < n1) {
     let u = k / nq;
@@ -397,14 +389,10 @@ fn grad_project(
 }
 
 @compute @workgroup_size(64)
-fn grad_weight(
-  @builtin(workgroup_id) wid: vec3u,
-  @builtin(num_workgroups) nwg: vec3u,
-  @builtin(local_invocation_index) lid: u32,
-) {
+fn grad_weight(inv: Grid) {
   let nq = dims.quads;
   let dc = dims.char_dim;
-  let k = flat_id(wid, nwg, lid);
+  let k = flat_id(inv);
   let n1 = dims.slices * dc * nq;
   if (k < n1) {
     let q = k % nq;
@@ -442,13 +430,9 @@ fn grad_weight(
 }
 
 @compute @workgroup_size(64)
-fn grad_reduce(
-  @builtin(workgroup_id) wid: vec3u,
-  @builtin(num_workgroups) nwg: vec3u,
-  @builtin(local_invocation_index) lid: u32,
-) {
+fn grad_reduce(inv: Grid) {
   let nq = dims.quads;
-  let k = flat_id(wid, nwg, lid);
+  let k = flat_id(inv);
   let per_filter = dims.char_dim * 3u;
   let nw = dims.filters * per_filter;
   if (k < nw) {
@@ -468,14 +452,10 @@ fn grad_reduce(
 }
 
 @compute @workgroup_size(64)
-fn grad_table(
-  @builtin(workgroup_id) wid: vec3u,
-  @builtin(num_workgroups) nwg: vec3u,
-  @builtin(local_invocation_index) lid: u32,
-) {
+fn grad_table(inv: Grid) {
   let nq = dims.quads;
   let dc = dims.char_dim;
-  let k = flat_id(wid, nwg, lid);
+  let k = flat_id(inv);
   let u = k / dc;
   if (u >= dims.unique) { return; }
   let id = unique_t[u];

@@ -81,14 +81,9 @@
 //   dispatch: (ceil((K·K + 2K + 1) / 64), 1, 1); one invocation owns one entry
 //   and sums it over the B sentences in order.
 
-override K: u32 = 9u;
-override S: u32 = 7u;
-override WG: u32 = 63u;
-override K4: u32 = 3u; // ceil(K / 4): tags padded to whole vec4s in the inner loops
 override START_OFF: u32 = 81u;
 override END_OFF: u32 = 90u;
 
-const MAX_K4: u32 = 8u;
 const NEG_BIG: f32 = -3.0e38;
 const PAD: f32 = -1.0e30; // score of the padding tags K..4·K4: exp(PAD − m) = 0
 
@@ -121,18 +116,9 @@ struct Params { batch: u32, time: u32, groups: u32, loss_scale: f32 }
 
 //#include "common/tag_steps.wgsl"
 
-fn step_get(row: u32, k: u32) -> f32 {
-  return w_step[row + (k >> 2u)][k & 3u];
-}
-
-fn step_set(row: u32, k: u32, v: f32) {
-  w_step[row + (k >> 2u)][k & 3u] = v;
-}
-
-// Fills w_step with PAD (the padding tags keep it) and loads the transitions.
-fn init_workgroup(lid: u32) {
-  for (var e = lid; e < 2u * S * K4; e += WG) { w_step[e] = vec4f(PAD); }
-  for (var e = lid; e < K * K; e += WG) { w_trans[e >> 2u][e & 3u] = crf[e]; }
+// The transitions sit at the start of the packed crf parameters.
+fn transition_in(e: u32) -> f32 {
+  return crf[e];
 }
 
 fn hmax(v: vec4f) -> f32 {
@@ -141,28 +127,6 @@ fn hmax(v: vec4f) -> f32 {
 
 fn hsum(v: vec4f) -> f32 {
   return (v.x + v.y) + (v.z + v.w);
-}
-
-// Where one sentence of the workgroup sits.
-struct Slot { s: u32, k: u32, b: u32, n: u32, live: bool }
-
-fn slot(lid: u32, g: u32) -> Slot {
-  let s = lid / K;
-  let b = g + s * params.groups;
-  let live = b < params.batch;
-  var n = 0u;
-  if (live) { n = u32(clamp(lengths[b], 0, i32(params.time))); }
-  return Slot(s, lid % K, b, n, live);
-}
-
-// The longest sentence of workgroup g: the (uniform) bound of its time loops.
-fn group_steps(g: u32) -> u32 {
-  var tmax = 0u;
-  for (var i = 0u; i < S; i++) {
-    let b = g + i * params.groups;
-    if (b < params.batch) { tmax = max(tmax, u32(clamp(lengths[b], 0, i32(params.time)))); }
-  }
-  return tmax;
 }
 
 fn at(b: u32, t: u32, k: u32) -> u32 {
@@ -243,23 +207,32 @@ fn gold_score(q: Slot) -> f32 {
   return gold;
 }
 
+// What `train` and `forward_backward` do before their backward sweeps: invocation lid's
+// sentence in workgroup g, the workgroup's step count, log Z by the forward algorithm and
+// row q.k of the transitions (for registers). Call in uniform control flow.
+struct Forward { q: Slot, tmax: u32, lz: f32, from_i: array<vec4f, MAX_K4> }
+
+fn forward_pass(lid: u32, g: u32) -> Forward {
+  let q = slot(lid, g);
+  let tmax = group_steps(g);
+  init_workgroup(lid);
+  let lz = forward_sweep(q, tmax);
+  return Forward(q, tmax, lz, trans_row(q.k));
+}
+
 @compute @workgroup_size(WG)
 fn train(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3u) {
-  let q = slot(lid, wid.x);
-  let tmax = group_steps(wid.x);
-  init_workgroup(lid);
-  workgroupBarrier();
-  let lz = forward_sweep(q, tmax);
-
+  let fw = forward_pass(lid, wid.x);
+  let q = fw.q;
+  let lz = fw.lz;
   // Backward algorithm. This invocation owns "from" tag i = q.k: β[t, i] and
   // row i of the pair marginals, summed over t in registers. w_step holds
   // em[t+1, j] + β[t+1, j].
-  let from_i = trans_row(q.k);
   var acc: BackAcc;
-  for (var step = 0u; step < tmax; step++) {
-    let t = tmax - 1u - step;
-    train_back_step(q, from_i, lz, t, step_row(step & 1u, q.s), step_row(1u - (step & 1u), q.s),
-      &acc);
+  for (var step = 0u; step < fw.tmax; step++) {
+    let t = fw.tmax - 1u - step;
+    train_back_step(q, fw.from_i, lz, t, step_row(step & 1u, q.s),
+      step_row(1u - (step & 1u), q.s), &acc);
   }
   if (!q.live) { return; }
   for (var t = q.n; t < params.time; t++) { d_emissions[at(q.b, t, q.k)] = 0.0; }
@@ -330,15 +303,12 @@ fn write_partials(q: Slot, acc: BackAcc, loss: f32) {
 
 @compute @workgroup_size(WG)
 fn forward_backward(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3u) {
-  let q = slot(lid, wid.x);
-  let tmax = group_steps(wid.x);
-  init_workgroup(lid);
-  workgroupBarrier();
-  let lz = forward_sweep(q, tmax);
-  let from_i = trans_row(q.k);
-  for (var step = 0u; step < tmax; step++) {
-    let t = tmax - 1u - step;
-    marginal_back_step(q, from_i, lz, t, step_row(step & 1u, q.s),
+  let fw = forward_pass(lid, wid.x);
+  let q = fw.q;
+  let lz = fw.lz;
+  for (var step = 0u; step < fw.tmax; step++) {
+    let t = fw.tmax - 1u - step;
+    marginal_back_step(q, fw.from_i, lz, t, step_row(step & 1u, q.s),
       step_row(1u - (step & 1u), q.s));
   }
   if (!q.live) { return; }
@@ -421,7 +391,6 @@ fn train_chunk(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id)
   let t0 = span.x;
   let t1 = span.y;
   init_workgroup(lid);
-  workgroupBarrier();
   if (span.w == 0u) {
     forward_range(q, tmax, t0, t1);
     // The gold score so far (the tag-0 invocation of each sentence).
@@ -474,7 +443,6 @@ fn forward_backward_chunk(@builtin(local_invocation_index) lid: u32,
   let t0 = span_fb.x;
   let t1 = span_fb.y;
   init_workgroup(lid);
-  workgroupBarrier();
   if (span_fb.w == 0u) {
     forward_range(q, tmax, t0, t1);
     return;

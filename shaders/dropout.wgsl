@@ -63,13 +63,9 @@ fn apply4(v: vec4f, i: u32, key: u32) -> vec4f {
 //#include "common/flat_id.wgsl"
 
 @compute @workgroup_size(64)
-fn main(
-  @builtin(workgroup_id) wid: vec3u,
-  @builtin(num_workgroups) nwg: vec3u,
-  @builtin(local_invocation_index) lid: u32,
-) {
+fn main(inv: Grid) {
   let key = launch_key();
-  let first = flat_id(wid, nwg, lid) * 4u;
+  let first = flat_id(inv) * 4u;
   for (var j = 0u; j < 4u; j++) {
     let i = first + j;
     if (i < params.n) { y[i] = apply(x[i], i, key); }
@@ -77,24 +73,16 @@ fn main(
 }
 
 @compute @workgroup_size(64)
-fn main_vec4(
-  @builtin(workgroup_id) wid: vec3u,
-  @builtin(num_workgroups) nwg: vec3u,
-  @builtin(local_invocation_index) lid: u32,
-) {
-  let k = flat_id(wid, nwg, lid);
+fn main_vec4(inv: Grid) {
+  let k = flat_id(inv);
   if (k * 4u >= params.n) { return; }
   y4[k] = apply4(x4[k], k * 4u, launch_key());
 }
 
 @compute @workgroup_size(64)
-fn inplace(
-  @builtin(workgroup_id) wid: vec3u,
-  @builtin(num_workgroups) nwg: vec3u,
-  @builtin(local_invocation_index) lid: u32,
-) {
+fn inplace(inv: Grid) {
   let key = launch_key();
-  let first = flat_id(wid, nwg, lid) * 4u;
+  let first = flat_id(inv) * 4u;
   for (var j = 0u; j < 4u; j++) {
     let i = first + j;
     if (i < params.n) { xy[i] = apply(xy[i], i, key); }
@@ -102,12 +90,8 @@ fn inplace(
 }
 
 @compute @workgroup_size(64)
-fn inplace_vec4(
-  @builtin(workgroup_id) wid: vec3u,
-  @builtin(num_workgroups) nwg: vec3u,
-  @builtin(local_invocation_index) lid: u32,
-) {
-  let k = flat_id(wid, nwg, lid);
+fn inplace_vec4(inv: Grid) {
+  let k = flat_id(inv);
   if (k * 4u >= params.n) { return; }
   xy4[k] = apply4(xy4[k], k * 4u, launch_key());
 }

@@ -66,13 +66,9 @@ struct Dims {
 //#include "common/flat_id.wgsl"
 
 @compute @workgroup_size(64)
-fn forward(
-  @builtin(workgroup_id) wid: vec3u,
-  @builtin(num_workgroups) nwg: vec3u,
-  @builtin(local_invocation_index) lid: u32,
-) {
+fn forward(inv: Grid) {
   let quads = (dims.dim + 3u) / 4u;
-  let k = flat_id(wid, nwg, lid);
+  let k = flat_id(inv);
   let row = k / quads;
   if (row >= dims.rows) { return; }
   let d0 = (k % quads) * 4u;
@@ -89,13 +85,9 @@ fn forward(
 }
 
 @compute @workgroup_size(64)
-fn backward(
-  @builtin(workgroup_id) wid: vec3u,
-  @builtin(num_workgroups) nwg: vec3u,
-  @builtin(local_invocation_index) lid: u32,
-) {
+fn backward(inv: Grid) {
   let quads = (dims.dim + 3u) / 4u;
-  let k = flat_id(wid, nwg, lid);
+  let k = flat_id(inv);
   let u = k / quads;
   if (u >= dims.rows) { return; }
   let id = unique_ids[u];

@@ -24,12 +24,8 @@ struct Dims { offset: u32, count: u32, value: u32, pad: u32 }
 //#include "common/flat_id.wgsl"
 
 @compute @workgroup_size(64)
-fn main(
-  @builtin(workgroup_id) wid: vec3u,
-  @builtin(num_workgroups) nwg: vec3u,
-  @builtin(local_invocation_index) lid: u32,
-) {
-  let first = flat_id(wid, nwg, lid) * 4u;
+fn main(inv: Grid) {
+  let first = flat_id(inv) * 4u;
   for (var j = 0u; j < 4u; j++) {
     let i = first + j;
     if (i < dims.count) { x[dims.offset + i] = dims.value; }
@@ -37,12 +33,8 @@ fn main(
 }
 
 @compute @workgroup_size(64)
-fn main_vec4(
-  @builtin(workgroup_id) wid: vec3u,
-  @builtin(num_workgroups) nwg: vec3u,
-  @builtin(local_invocation_index) lid: u32,
-) {
-  let first = flat_id(wid, nwg, lid) * 4u;
+fn main_vec4(inv: Grid) {
+  let first = flat_id(inv) * 4u;
   let v = vec4u(dims.value);
   for (var j = 0u; j < 4u; j++) {
     let i = first + j;

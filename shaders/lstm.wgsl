@@ -56,26 +56,13 @@
 //       (one 64 KiB binding per block), UB·UB·4 otherwise.
 //   dispatch: (ceil(2·4·UB·UB·4 / 64), 1, 1); one invocation per vec4.
 
-override H: u32 = 1u;
-override UB: u32 = 1u;
-override QY: u32 = 1u;
-// Read W_hh from the eight uniform bindings (H ≤ 128) instead of the storage buffer.
-override USE_UNIFORM: bool = false;
-// vec4s between consecutive (direction, gate) blocks of the packed W_hh: 4096 (64 KiB, one
-// uniform binding each) with USE_UNIFORM, else UB·UB·4.
-override WSTRIDE: u32 = 4u;
+// H, UB, QY, USE_UNIFORM, WSTRIDE (UB·UB·4 without USE_UNIFORM), Params and params:
+//#include "common/lstm_units.wgsl"
 // One range of RANGE steps per dispatch (range params.pad), state carried in cell and h_out.
 override SPLIT: bool = false;
 override RANGE: u32 = 1u;
 
-struct Params { batch: u32, time: u32, groups: u32, pad: u32 }
-
-@group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> pre: array<f32>;
-@group(0) @binding(2) var<storage, read> whh: array<vec4f>;
-@group(0) @binding(3) var<storage, read> bhh: array<f32>;
-@group(0) @binding(4) var<storage, read> lengths: array<i32>;
-@group(0) @binding(5) var<storage, read_write> h_out: array<f32>;
+// Bindings 1…5 (pre, whh, bhh, lengths, h_out): common/lstm_forward.wgsl.
 @group(0) @binding(6) var<storage, read_write> gates: array<vec4f>;
 @group(0) @binding(7) var<storage, read_write> cell: array<vec4f>;
 @group(0) @binding(8) var<storage, read_write> h_prev: array<vec4f>;
@@ -102,7 +89,6 @@ var<workgroup> hs: array<vec4f, SHARED>;
 // The h exchange lives in h_prev's tail, from vec4 HSCR_OFF (one binding fewer: WebGPU's
 // default 8 storage buffers per stage).
 override HSCR_OFF: u32 = 0u;
-var<workgroup> group_max: u32;
 
 fn hget(i: u32) -> vec4f {
   if (H_SCRATCH) { return h_prev[HSCR_OFF + i]; }
@@ -118,14 +104,13 @@ fn step_barrier() {
   if (H_SCRATCH) { storageBarrier(); } else { workgroupBarrier(); }
 }
 
-//#include "common/lstm_units.wgsl"
+//#include "common/lstm_uniform.wgsl"
 //#include "common/lstm_forward.wgsl"
 
 // h_out[base + j0 … j0+3], zero beyond H (the h one dispatch keeps in the exchange).
 fn load_h(base: u32, j0: u32) -> vec4f {
-  let last = H - 1u;
-  let v = vec4f(h_out[base + min(j0, last)], h_out[base + min(j0 + 1u, last)],
-    h_out[base + min(j0 + 2u, last)], h_out[base + min(j0 + 3u, last)]);
+  let r = unit_rows(base, j0);
+  let v = vec4f(h_out[r.x], h_out[r.y], h_out[r.z], h_out[r.w]);
   return select(vec4f(0.0), v, vec4u(j0, j0 + 1u, j0 + 2u, j0 + 3u) < vec4u(H));
 }
 
@@ -149,39 +134,23 @@ fn h_quads(hb: u32, k4: u32) -> array<mat4x4f, 2> {
   );
 }
 
-// What cell_step needs besides the sentence: fixed per invocation, or per step.
-struct Ctx {
-  b0: u32, T: u32, dir: u32, j0: u32, ub: u32, gate_col: u32, step: u32, hb: u32, hw: u32,
-  bias: mat4x4f, // columns: b_hh of gates i, f, g, o for units j0…j0+3
-}
-
 // One step of sentence b0 + s (len its length): zr holds W_hh·h_{t−1} of gates i, f, g, o
 // (columns) for units j0…j0+3; returns the new c (unchanged past the sentence's end).
 fn cell_step(ctx: Ctx, s: u32, len: u32, zr: mat4x4f, c: vec4f) -> vec4f {
   if (ctx.step >= len) { return c; }
-  var t = ctx.step;
-  if (ctx.dir == 1u) { t = len - 1u - ctx.step; }
-  let row = (ctx.b0 + s) * ctx.T + t;
+  let row = step_token(ctx, s, len);
   let slot = row * 2u + ctx.dir; // (row, direction) in h_prev, gates and cell
   h_prev[slot * UB + ctx.ub] = hget(ctx.hb + s * UB + ctx.ub);
-  let zb = row * 8u * H + ctx.gate_col;
-  let j0 = ctx.j0;
-  let i = sigmoid4(zr[0] + load_pre(zb, j0) + ctx.bias[0]);
-  let f = sigmoid4(zr[1] + load_pre(zb + H, j0) + ctx.bias[1]);
-  let g = tanh4(zr[2] + load_pre(zb + 2u * H, j0) + ctx.bias[2]);
-  let o = sigmoid4(zr[3] + load_pre(zb + 3u * H, j0) + ctx.bias[3]);
-  // Units beyond H stay zero: their weights, pre and bias are zero, so g = 0 and c = 0.
-  let c_new = f * c + i * g;
-  let h_new = o * tanh4(c_new);
-  hset(ctx.hw + s * UB + ctx.ub, h_new);
+  let n = lstm_cell(ctx, row, zr, c);
+  hset(ctx.hw + s * UB + ctx.ub, n.h);
   let ga = slot * 4u * UB + ctx.ub;
-  gates[ga] = i;
-  gates[ga + UB] = f;
-  gates[ga + 2u * UB] = g;
-  gates[ga + 3u * UB] = o;
-  cell[slot * UB + ctx.ub] = c_new;
-  store_h(row * 2u * H + ctx.dir * H, j0, h_new);
-  return c_new;
+  gates[ga] = n.i;
+  gates[ga + UB] = n.f;
+  gates[ga + 2u * UB] = n.g;
+  gates[ga + 3u * UB] = n.o;
+  cell[slot * UB + ctx.ub] = n.c;
+  store_h(row * 2u * H + ctx.dir * H, ctx.j0, n.h);
+  return n.c;
 }
 
 @compute @workgroup_size(UB, QY, 1)
@@ -204,7 +173,7 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec
   var len: array<u32, 8>;
   for (var s = 0u; s < 8u; s++) {
     len[s] = 0u;
-    if (b0 + s < B) { len[s] = u32(clamp(lengths[b0 + s], 0, i32(T))); }
+    if (b0 + s < B) { len[s] = sentence_len(b0 + s); }
     if (lo_raw == 0u) {
       hset(region + (8u * q + s) * UB + ub, vec4f(0.0));
       hset(region + (S + 8u * q + s) * UB + ub, vec4f(0.0));
@@ -218,15 +187,7 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec
       hset(region + ((lo_raw & 1u) * S + 8u * q + s) * UB + ub, h);
     }
   }
-  if (ub == 0u && q == 0u) {
-    // The longest sentence of the workgroup sets the step count (uniform for the barriers).
-    var longest = 0u;
-    for (var s = first; s < min(first + S, B); s++) {
-      longest = max(longest, u32(clamp(lengths[s], 0, i32(T))));
-    }
-    group_max = longest;
-  }
-  let steps = workgroupUniformLoad(&group_max);
+  let steps = group_steps(ub == 0u && q == 0u, first, S);
   if (H_SCRATCH) { storageBarrier(); } // the zeroed (or carried) h is visible
   // Steps [lo, hi) run here: all of them, or (SPLIT) range params.pad.
   var lo = 0u;
@@ -236,39 +197,18 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec
     hi = min(lo + RANGE, steps);
   }
 
-  let gate_col = dir * 4u * H; // this direction's first column in pre / gates / bhh
-  let b_i = load_bias(gate_col, j0);
-  let b_f = load_bias(gate_col + H, j0);
-  let b_g = load_bias(gate_col + 2u * H, j0);
-  let b_o = load_bias(gate_col + 3u * H, j0);
   let w_own = ub * UB * 4u; // this invocation's units within a (direction, gate) block
-  var ctx: Ctx;
-  ctx.b0 = b0;
-  ctx.T = T;
-  ctx.dir = dir;
-  ctx.j0 = j0;
-  ctx.ub = ub;
-  ctx.gate_col = gate_col;
-  ctx.bias = mat4x4f(b_i, b_f, b_g, b_o);
-  // c of units j0…j0+3, one vec4 per sentence (separate variables: llvmpipe turns a
-  // dynamically indexed private array into per-lane memory accesses).
-  var c0 = vec4f(0.0);
-  var c1 = vec4f(0.0);
-  var c2 = vec4f(0.0);
-  var c3 = vec4f(0.0);
-  var c4 = vec4f(0.0);
-  var c5 = vec4f(0.0);
-  var c6 = vec4f(0.0);
-  var c7 = vec4f(0.0);
+  var ctx = forward_ctx(b0, T, dir, ub);
+  var c: Cells;
   if (SPLIT && lo > 0u) {
-    c0 = carry_c(b0, T, dir, ub, len[0], lo);
-    c1 = carry_c(b0 + 1u, T, dir, ub, len[1], lo);
-    c2 = carry_c(b0 + 2u, T, dir, ub, len[2], lo);
-    c3 = carry_c(b0 + 3u, T, dir, ub, len[3], lo);
-    c4 = carry_c(b0 + 4u, T, dir, ub, len[4], lo);
-    c5 = carry_c(b0 + 5u, T, dir, ub, len[5], lo);
-    c6 = carry_c(b0 + 6u, T, dir, ub, len[6], lo);
-    c7 = carry_c(b0 + 7u, T, dir, ub, len[7], lo);
+    c.c0 = carry_c(b0, T, dir, ub, len[0], lo);
+    c.c1 = carry_c(b0 + 1u, T, dir, ub, len[1], lo);
+    c.c2 = carry_c(b0 + 2u, T, dir, ub, len[2], lo);
+    c.c3 = carry_c(b0 + 3u, T, dir, ub, len[3], lo);
+    c.c4 = carry_c(b0 + 4u, T, dir, ub, len[4], lo);
+    c.c5 = carry_c(b0 + 5u, T, dir, ub, len[5], lo);
+    c.c6 = carry_c(b0 + 6u, T, dir, ub, len[6], lo);
+    c.c7 = carry_c(b0 + 7u, T, dir, ub, len[7], lo);
   }
 
   for (var step = lo; step < hi; step++) {
@@ -276,21 +216,8 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec
     ctx.step = step;
     ctx.hb = region + (parity * S + 8u * q) * UB; // read h_{t−1} here
     ctx.hw = region + ((1u - parity) * S + 8u * q) * UB; // write h_t there
-    var z: Z;
-    if (USE_UNIFORM) {
-      if (dir == 0u) { z = zrec_uniform0(w_own, ctx.hb); } else { z = zrec_uniform1(w_own, ctx.hb); }
-    } else {
-      z = zrec_storage(dir * 4u * WSTRIDE + w_own, ctx.hb);
-    }
-    // Written out per sentence so that every index into z and c is a constant.
-    c0 = cell_step(ctx, 0u, len[0], mat4x4f(z.i0[0], z.f0[0], z.g0[0], z.o0[0]), c0);
-    c1 = cell_step(ctx, 1u, len[1], mat4x4f(z.i0[1], z.f0[1], z.g0[1], z.o0[1]), c1);
-    c2 = cell_step(ctx, 2u, len[2], mat4x4f(z.i0[2], z.f0[2], z.g0[2], z.o0[2]), c2);
-    c3 = cell_step(ctx, 3u, len[3], mat4x4f(z.i0[3], z.f0[3], z.g0[3], z.o0[3]), c3);
-    c4 = cell_step(ctx, 4u, len[4], mat4x4f(z.i1[0], z.f1[0], z.g1[0], z.o1[0]), c4);
-    c5 = cell_step(ctx, 5u, len[5], mat4x4f(z.i1[1], z.f1[1], z.g1[1], z.o1[1]), c5);
-    c6 = cell_step(ctx, 6u, len[6], mat4x4f(z.i1[2], z.f1[2], z.g1[2], z.o1[2]), c6);
-    c7 = cell_step(ctx, 7u, len[7], mat4x4f(z.i1[3], z.f1[3], z.g1[3], z.o1[3]), c7);
+    let z = zrec(dir, w_own, ctx.hb);
+    c = cells_step(ctx, len, z, c);
     // One barrier per step: h_t is complete, and nobody reads the h_{t−1} buffer any more
     // (it is overwritten with h_{t+1} only after this barrier).
     step_barrier();
@@ -315,24 +242,9 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec
   }
 }
 
-@group(0) @binding(0) var<storage, read> src: array<f32>;
-@group(0) @binding(1) var<storage, read_write> dst: array<vec4f>;
+//#include "common/lstm_pack.wgsl"
 
 @compute @workgroup_size(64)
 fn pack(@builtin(global_invocation_id) gid: vec3u) {
-  let n = gid.x;
-  if (n >= 2u * 4u * UB * UB * 4u) { return; }
-  let kk = n % 4u;
-  let k4 = (n / 4u) % UB;
-  let ub = (n / (4u * UB)) % UB;
-  let gate = (n / (4u * UB * UB)) % 4u;
-  let d = n / (16u * UB * UB);
-  let at = (d * 4u + gate) * WSTRIDE + (ub * UB + k4) * 4u + kk;
-  let k = 4u * k4 + kk;
-  var v = vec4f(0.0);
-  for (var u = 0u; u < 4u; u++) {
-    let j = 4u * ub + u;
-    if (j < H && k < H) { v[u] = src[((d * 4u + gate) * H + j) * H + k]; }
-  }
-  dst[at] = v;
+  pack_vec4(gid.x, UB, false);
 }

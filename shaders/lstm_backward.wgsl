@@ -56,25 +56,17 @@
 //   owns 8 rows × 4 columns of one direction's dW_hh and loops over all B·T rows
 //   (B·T ≤ 65,535 on llvmpipe, checked by the builder). Padding rows have dz = 0.
 
-override H: u32 = 1u;
-override UB: u32 = 1u;
-override QY: u32 = 1u;
+// H, UB, QY, USE_UNIFORM, WSTRIDE (see `pack_t`), Params and params:
+//#include "common/lstm_units.wgsl"
 // Invocations per sentence row of `main`: ceil(UB / 4), each owning four unit quads.
 override UV: u32 = 1u;
 // Unit quads in the packed W_hhᵀ: 4·UV (zero quads beyond UB).
 override UBP: u32 = 1u;
-// Read W_hh from the eight uniform bindings (H ≤ 128) instead of the storage buffer.
-override USE_UNIFORM: bool = false;
-// vec4s between consecutive (direction, gate) blocks of the packed W_hhᵀ (see `pack_t`).
-override WSTRIDE: u32 = 4u;
 // One range of RANGE steps per dispatch (range params.pad), dc_next carried in dzs from DC_OFF.
 override SPLIT: bool = false;
 override RANGE: u32 = 1u;
 override DC_OFF: u32 = 0u;
 
-struct Params { batch: u32, time: u32, groups: u32, pad: u32 }
-
-@group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> dh_out: array<f32>;
 @group(0) @binding(2) var<storage, read> gates: array<vec4f>;
 @group(0) @binding(3) var<storage, read> cell: array<vec4f>;
@@ -95,14 +87,12 @@ struct Params { batch: u32, time: u32, groups: u32, pad: u32 }
 // but llvmpipe's compile time grows with the square of a workgroup array's declared size
 // (≈ 100 s for 32 KiB at H = 256), and a cold shader cache is paid by every CI run.
 @group(0) @binding(15) var<storage, read_write> dzs: array<vec4f>;
-var<workgroup> group_max: u32;
 
-//#include "common/lstm_units.wgsl"
+//#include "common/lstm_uniform.wgsl"
 
 fn load_dh(base: u32, j0: u32) -> vec4f {
-  let last = H - 1u;
-  return vec4f(dh_out[base + min(j0, last)], dh_out[base + min(j0 + 1u, last)],
-    dh_out[base + min(j0 + 2u, last)], dh_out[base + min(j0 + 3u, last)]) * unit_mask(j0);
+  let r = unit_rows(base, j0);
+  return vec4f(dh_out[r.x], dh_out[r.y], dh_out[r.z], dh_out[r.w]) * unit_mask(j0);
 }
 
 fn store_dz(base: u32, j0: u32, v: vec4f) {
@@ -159,87 +149,23 @@ fn dh_storage(wb: u32, db: u32) -> DH {
   return dh;
 }
 
-fn um_i0(w: u32) -> mat4x4f {
-  return mat4x4f(u_i0[w], u_i0[w + 1u], u_i0[w + 2u], u_i0[w + 3u]);
-}
-
-fn um_f0(w: u32) -> mat4x4f {
-  return mat4x4f(u_f0[w], u_f0[w + 1u], u_f0[w + 2u], u_f0[w + 3u]);
-}
-
-fn um_g0(w: u32) -> mat4x4f {
-  return mat4x4f(u_g0[w], u_g0[w + 1u], u_g0[w + 2u], u_g0[w + 3u]);
-}
-
-fn um_o0(w: u32) -> mat4x4f {
-  return mat4x4f(u_o0[w], u_o0[w + 1u], u_o0[w + 2u], u_o0[w + 3u]);
-}
-
-fn dh_uniform0(wb: u32, db: u32) -> DH {
-  var dh: DH;
+// Gate `gate`'s part of W_hhᵀ·dz_next from the uniform blocks of direction d (constants, see
+// common/lstm_uniform.wgsl), added to dh.
+fn dh_gate_uniform(dh: ptr<function, DH>, d: u32, gate: u32, wb: u32, db: u32) {
   let q4 = 4u * UB; // vec4s between unit quads
   for (var r4 = 0u; r4 < UB; r4++) {
     let w = wb + 4u * r4;
-    acc(&dh, array<mat4x4f, 4>(um_i0(w), um_i0(w + q4), um_i0(w + 2u * q4), um_i0(w + 3u * q4)),
-      dz_quads(db, 0u, r4));
+    acc(dh, array<mat4x4f, 4>(u_mat(d, gate, w), u_mat(d, gate, w + q4),
+      u_mat(d, gate, w + 2u * q4), u_mat(d, gate, w + 3u * q4)), dz_quads(db, gate, r4));
   }
-  for (var r4 = 0u; r4 < UB; r4++) {
-    let w = wb + 4u * r4;
-    acc(&dh, array<mat4x4f, 4>(um_f0(w), um_f0(w + q4), um_f0(w + 2u * q4), um_f0(w + 3u * q4)),
-      dz_quads(db, 1u, r4));
-  }
-  for (var r4 = 0u; r4 < UB; r4++) {
-    let w = wb + 4u * r4;
-    acc(&dh, array<mat4x4f, 4>(um_g0(w), um_g0(w + q4), um_g0(w + 2u * q4), um_g0(w + 3u * q4)),
-      dz_quads(db, 2u, r4));
-  }
-  for (var r4 = 0u; r4 < UB; r4++) {
-    let w = wb + 4u * r4;
-    acc(&dh, array<mat4x4f, 4>(um_o0(w), um_o0(w + q4), um_o0(w + 2u * q4), um_o0(w + 3u * q4)),
-      dz_quads(db, 3u, r4));
-  }
-  return dh;
 }
 
-fn um_i1(w: u32) -> mat4x4f {
-  return mat4x4f(u_i1[w], u_i1[w + 1u], u_i1[w + 2u], u_i1[w + 3u]);
-}
-
-fn um_f1(w: u32) -> mat4x4f {
-  return mat4x4f(u_f1[w], u_f1[w + 1u], u_f1[w + 2u], u_f1[w + 3u]);
-}
-
-fn um_g1(w: u32) -> mat4x4f {
-  return mat4x4f(u_g1[w], u_g1[w + 1u], u_g1[w + 2u], u_g1[w + 3u]);
-}
-
-fn um_o1(w: u32) -> mat4x4f {
-  return mat4x4f(u_o1[w], u_o1[w + 1u], u_o1[w + 2u], u_o1[w + 3u]);
-}
-
-fn dh_uniform1(wb: u32, db: u32) -> DH {
+fn dh_uniform(d: u32, wb: u32, db: u32) -> DH {
   var dh: DH;
-  let q4 = 4u * UB; // vec4s between unit quads
-  for (var r4 = 0u; r4 < UB; r4++) {
-    let w = wb + 4u * r4;
-    acc(&dh, array<mat4x4f, 4>(um_i1(w), um_i1(w + q4), um_i1(w + 2u * q4), um_i1(w + 3u * q4)),
-      dz_quads(db, 0u, r4));
-  }
-  for (var r4 = 0u; r4 < UB; r4++) {
-    let w = wb + 4u * r4;
-    acc(&dh, array<mat4x4f, 4>(um_f1(w), um_f1(w + q4), um_f1(w + 2u * q4), um_f1(w + 3u * q4)),
-      dz_quads(db, 1u, r4));
-  }
-  for (var r4 = 0u; r4 < UB; r4++) {
-    let w = wb + 4u * r4;
-    acc(&dh, array<mat4x4f, 4>(um_g1(w), um_g1(w + q4), um_g1(w + 2u * q4), um_g1(w + 3u * q4)),
-      dz_quads(db, 2u, r4));
-  }
-  for (var r4 = 0u; r4 < UB; r4++) {
-    let w = wb + 4u * r4;
-    acc(&dh, array<mat4x4f, 4>(um_o1(w), um_o1(w + q4), um_o1(w + 2u * q4), um_o1(w + 3u * q4)),
-      dz_quads(db, 3u, r4));
-  }
+  dh_gate_uniform(&dh, d, 0u, wb, db);
+  dh_gate_uniform(&dh, d, 1u, wb, db);
+  dh_gate_uniform(&dh, d, 2u, wb, db);
+  dh_gate_uniform(&dh, d, 3u, wb, db);
   return dh;
 }
 
@@ -316,15 +242,7 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec
   let half = 8u * QY * R4; // vec4s of one parity of the workgroup's scratch region
   let region = (dir * params.groups + wg.x) * 2u * half;
 
-  if (lid.x == 0u && q == 0u) {
-    // The longest sentence of the workgroup sets the step count (uniform for the barriers).
-    var longest = 0u;
-    for (var s = first; s < min(first + 8u * QY, B); s++) {
-      longest = max(longest, u32(clamp(lengths[s], 0, i32(T))));
-    }
-    group_max = longest;
-  }
-  let steps = workgroupUniformLoad(&group_max);
+  let steps = group_steps(lid.x == 0u && q == 0u, first, 8u * QY);
   // Steps [lo, hi) run here, from hi − 1 down: all of them, or (SPLIT) range params.pad.
   var lo = 0u;
   var hi = steps;
@@ -336,7 +254,7 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec
   var len: array<u32, 8>;
   for (var s = 0u; s < 8u; s++) {
     len[s] = 0u;
-    if (b0 + s < B) { len[s] = u32(clamp(lengths[b0 + s], 0, i32(T))); }
+    if (b0 + s < B) { len[s] = sentence_len(b0 + s); }
     // Both parities start at zero: dz_next of a sentence's first visited step is 0.
     for (var p = 0u; p < 2u; p++) {
       if (!opening) { break; }
@@ -387,7 +305,7 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec
     ctx.dw = region + parity * half + 8u * q * R4;
     var dh: DH;
     if (USE_UNIFORM) {
-      if (dir == 0u) { dh = dh_uniform0(w_own, db); } else { dh = dh_uniform1(w_own, db); }
+      if (dir == 0u) { dh = dh_uniform(0u, w_own, db); } else { dh = dh_uniform(1u, w_own, db); }
     } else {
       dh = dh_storage(dir * 4u * WSTRIDE + w_own, db);
     }
@@ -465,25 +383,11 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec
   }
 }
 
-@group(0) @binding(0) var<storage, read> src: array<f32>;
-@group(0) @binding(1) var<storage, read_write> dst: array<vec4f>;
+//#include "common/lstm_pack.wgsl"
 
 @compute @workgroup_size(64)
 fn pack_t(@builtin(global_invocation_id) gid: vec3u) {
-  let n = gid.x;
-  if (n >= 2u * 4u * UBP * UB * 4u) { return; }
-  let rr = n % 4u;
-  let r4 = (n / 4u) % UB;
-  let ub = (n / (4u * UB)) % UBP;
-  let gate = (n / (4u * UB * UBP)) % 4u;
-  let d = n / (16u * UB * UBP);
-  let j = 4u * r4 + rr;
-  var v = vec4f(0.0);
-  for (var u = 0u; u < 4u; u++) {
-    let k = 4u * ub + u;
-    if (j < H && k < H) { v[u] = src[((d * 4u + gate) * H + j) * H + k]; }
-  }
-  dst[(d * 4u + gate) * WSTRIDE + (ub * UB + r4) * 4u + rr] = v;
+  pack_vec4(gid.x, UBP, true);
 }
 
 @group(0) @binding(1) var<storage, read> dz4: array<vec4f>;

@@ -22,14 +22,7 @@
 //   @binding(2) out:  (N) f32, written with `=`, or `+=` when ACCUMULATE
 //   dispatch: (ceil(N / 64), 1, 1); one invocation owns one column.
 
-override TRANS_A: bool = false;
-override TRANS_B: bool = false;
-override HAS_BIAS: bool = false;
-override ACCUMULATE: bool = false;
-
-struct Dims { m: u32, n: u32, k: u32, pad: u32 }
-
-@group(0) @binding(0) var<uniform> dims: Dims;
+//#include "common/matmul_dims.wgsl"
 @group(0) @binding(1) var<storage, read> a: array<f32>;
 @group(0) @binding(2) var<storage, read> b: array<f32>;
 @group(0) @binding(3) var<storage, read_write> c: array<f32>;

@@ -20,14 +20,7 @@
 // op(A) over four k, and MB's column kk is a row of op(B) over four columns.
 // On CPU adapters this gives 16 vec4 loads per 256 multiply-adds.
 
-override TRANS_A: bool = false;
-override TRANS_B: bool = false;
-override HAS_BIAS: bool = false;
-override ACCUMULATE: bool = false;
-
-struct Dims { m: u32, n: u32, k: u32, pad: u32 }
-
-@group(0) @binding(0) var<uniform> dims: Dims;
+//#include "common/matmul_dims.wgsl"
 @group(0) @binding(1) var<storage, read> a: array<vec4f>;
 @group(0) @binding(2) var<storage, read> b: array<vec4f>;
 @group(0) @binding(3) var<storage, read_write> c: array<vec4f>;

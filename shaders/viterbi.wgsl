@@ -42,12 +42,6 @@
 //                t in [t0, t1), ranges in decreasing order (path[t1 − 1] is already set).
 //   dispatch: (G, 1, 1) per range and phase.
 
-override K: u32 = 9u;
-override S: u32 = 7u;
-override WG: u32 = 63u;
-override K4: u32 = 3u; // ceil(K / 4): the inner loop runs over vec4s of tags
-
-const MAX_K4: u32 = 8u;
 const FORBIDDEN: f32 = -1.0e30;
 const PAD: f32 = -3.0e38; // the padding tags K..4·K4: below any path, even a forbidden one
 
@@ -73,35 +67,9 @@ fn masked(v: f32, index: u32) -> f32 {
   return select(FORBIDDEN, v, allowed[index / 4u][index % 4u] != 0u);
 }
 
-// Where one sentence of the workgroup sits: invocation (s, k), sentence b of length n.
-struct Slot { s: u32, k: u32, b: u32, n: u32, live: bool, base: u32 }
-
-fn slot(lid: u32, g: u32) -> Slot {
-  let s = lid / K;
-  let b = g + s * params.groups;
-  let live = b < params.batch;
-  var n = 0u;
-  if (live) { n = u32(clamp(lengths[b], 0, i32(params.time))); }
-  return Slot(s, lid % K, b, n, live, b * params.time);
-}
-
-// The longest sentence of workgroup g: the (uniform) bound of the time loop.
-fn group_steps(g: u32) -> u32 {
-  var tmax = 0u;
-  for (var i = 0u; i < S; i++) {
-    let bi = g + i * params.groups;
-    if (bi < params.batch) { tmax = max(tmax, u32(clamp(lengths[bi], 0, i32(params.time)))); }
-  }
-  return tmax;
-}
-
-fn init_workgroup(lid: u32) {
-  for (var e = lid; e < 2u * S * K4; e += WG) { w_step[e] = vec4f(PAD); }
-  for (var e = lid; e < K * K; e += WG) { w_trans[e >> 2u][e & 3u] = masked(transitions[e], e); }
-}
-
-fn delta_get(row: u32, k: u32) -> f32 {
-  return w_step[row + (k >> 2u)][k & 3u];
+// The masked transitions go to workgroup memory.
+fn transition_in(e: u32) -> f32 {
+  return masked(transitions[e], e);
 }
 
 // Step t of the recursion (w_step's buffer 1 − t&1 holds δ[t−1]); then a barrier.
@@ -133,7 +101,7 @@ fn viterbi_step(q: Slot, column: array<vec4f, MAX_K4>, t: u32) {
       delta = best + e;
       backpointers[(q.base + t) * K + k] = i32(arg);
     }
-    w_step[cur + (k >> 2u)][k & 3u] = delta;
+    step_set(cur, k, delta);
   }
   workgroupBarrier();
 }
@@ -142,10 +110,10 @@ struct End { score: f32, tag: u32 }
 
 // The best last tag of sentence q (n > 0) from δ[n − 1] at w_step row `last`, and its score.
 fn best_end(last: u32) -> End {
-  var best = delta_get(last, 0u) + masked(end_scores[0], K * K + K);
+  var best = step_get(last, 0u) + masked(end_scores[0], K * K + K);
   var tag = 0u;
   for (var j = 1u; j < K; j++) {
-    let v = delta_get(last, j) + masked(end_scores[j], K * K + K + j);
+    let v = step_get(last, j) + masked(end_scores[j], K * K + K + j);
     if (v > best) { best = v; tag = j; }
   }
   return End(best, tag);
@@ -166,7 +134,6 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
   let q = slot(lid, wid.x);
   let tmax = group_steps(wid.x);
   init_workgroup(lid);
-  workgroupBarrier();
   let column = trans_column(q.k);
   for (var t = 0u; t < tmax; t++) { viterbi_step(q, column, t); }
   // Backpointers written by the other invocations must be visible to the backtrack.
@@ -195,11 +162,10 @@ fn main_chunk(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) 
   let t0 = span.x;
   let t1 = span.y;
   if (span.w == 0u) {
-    init_workgroup(lid);
-    workgroupBarrier(); // PAD is in place before the carry overwrites its lanes
+    init_workgroup(lid); // PAD is in place before the carry overwrites its lanes
     if (t0 > 0u && t0 - 1u < q.n) {
       let row = step_row(1u - (t0 & 1u), q.s);
-      w_step[row + (q.k >> 2u)][q.k & 3u] = bitcast<f32>(backpointers[carry_at(q.b, q.k)]);
+      step_set(row, q.k, bitcast<f32>(backpointers[carry_at(q.b, q.k)]));
     }
     workgroupBarrier();
     let column = trans_column(q.k);
@@ -207,7 +173,7 @@ fn main_chunk(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) 
     // δ at this sentence's last step so far, for the next range (and the backtrack).
     if (q.live && t0 < q.n) {
       let last = step_row((min(t1, q.n) - 1u) & 1u, q.s);
-      backpointers[carry_at(q.b, q.k)] = bitcast<i32>(delta_get(last, q.k));
+      backpointers[carry_at(q.b, q.k)] = bitcast<i32>(step_get(last, q.k));
     }
     return;
   }

@@ -1,7 +1,13 @@
 // Shared by char_cnn.wgsl, dropout.wgsl, embedding.wgsl and fill.wgsl (included, never
-// compiled alone): the flat index of an invocation of a 2-D grid of 64-wide workgroups
-// (a grid wider than 65,535 workgroups wraps into y).
+// compiled alone): an invocation of a 2-D grid of 64-wide workgroups (a grid wider than
+// 65,535 workgroups wraps into y), the one parameter of their entries, and its flat index.
 
-fn flat_id(wid: vec3u, nwg: vec3u, lid: u32) -> u32 {
-  return (wid.y * nwg.x + wid.x) * 64u + lid;
+struct Grid {
+  @builtin(workgroup_id) wid: vec3u,
+  @builtin(num_workgroups) nwg: vec3u,
+  @builtin(local_invocation_index) lid: u32,
+}
+
+fn flat_id(inv: Grid) -> u32 {
+  return (inv.wid.y * inv.nwg.x + inv.wid.x) * 64u + inv.lid;
 }
