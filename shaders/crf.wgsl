@@ -208,29 +208,31 @@ fn gold_score(q: Slot) -> f32 {
 }
 
 // What `train` and `forward_backward` do before their backward sweeps: invocation lid's
-// sentence in workgroup g, the workgroup's step count, log Z by the forward algorithm and
-// row q.k of the transitions (for registers). Call in uniform control flow.
-struct Forward { q: Slot, tmax: u32, lz: f32, from_i: array<vec4f, MAX_K4> }
+// sentence in workgroup g, log Z by the forward algorithm over the workgroup's tmax steps and
+// row q.k of the transitions (for registers). Call in uniform control flow. tmax stays out of
+// the result: a value read from a struct that also holds per-invocation fields is not uniform
+// to WGSL's uniformity analysis (Tint rejects the barriers of a loop bounded by it).
+struct Forward { q: Slot, lz: f32, from_i: array<vec4f, MAX_K4> }
 
-fn forward_pass(lid: u32, g: u32) -> Forward {
+fn forward_pass(lid: u32, g: u32, tmax: u32) -> Forward {
   let q = slot(lid, g);
-  let tmax = group_steps(g);
   init_workgroup(lid);
   let lz = forward_sweep(q, tmax);
-  return Forward(q, tmax, lz, trans_row(q.k));
+  return Forward(q, lz, trans_row(q.k));
 }
 
 @compute @workgroup_size(WG)
 fn train(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3u) {
-  let fw = forward_pass(lid, wid.x);
+  let tmax = group_steps(wid.x);
+  let fw = forward_pass(lid, wid.x, tmax);
   let q = fw.q;
   let lz = fw.lz;
   // Backward algorithm. This invocation owns "from" tag i = q.k: β[t, i] and
   // row i of the pair marginals, summed over t in registers. w_step holds
   // em[t+1, j] + β[t+1, j].
   var acc: BackAcc;
-  for (var step = 0u; step < fw.tmax; step++) {
-    let t = fw.tmax - 1u - step;
+  for (var step = 0u; step < tmax; step++) {
+    let t = tmax - 1u - step;
     train_back_step(q, fw.from_i, lz, t, step_row(step & 1u, q.s),
       step_row(1u - (step & 1u), q.s), &acc);
   }
@@ -303,11 +305,12 @@ fn write_partials(q: Slot, acc: BackAcc, loss: f32) {
 
 @compute @workgroup_size(WG)
 fn forward_backward(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3u) {
-  let fw = forward_pass(lid, wid.x);
+  let tmax = group_steps(wid.x);
+  let fw = forward_pass(lid, wid.x, tmax);
   let q = fw.q;
   let lz = fw.lz;
-  for (var step = 0u; step < fw.tmax; step++) {
-    let t = fw.tmax - 1u - step;
+  for (var step = 0u; step < tmax; step++) {
+    let t = tmax - 1u - step;
     marginal_back_step(q, fw.from_i, lz, t, step_row(step & 1u, q.s),
       step_row(1u - (step & 1u), q.s));
   }

@@ -26,6 +26,7 @@ import { type BrowserContext, chromium, type Page } from "npm:playwright-core@1.
 // deno-lint-ignore no-import-prefix -- pinned npm test dependency; deno.json has no imports map
 import axe from "npm:axe-core@4.10.3";
 import { buildDemo, IMMUTABLE, MODEL_PATH, serveStatic } from "../demo/main.ts";
+import * as shaders from "../shaders/mod.ts";
 import {
   curveTracker,
   decodeCorpusFile,
@@ -129,6 +130,11 @@ async function commandExists(name: string): Promise<boolean> {
   const probe = await new Deno.Command("sh", { args: ["-c", `command -v ${name}`], stdout: "null" })
     .output();
   return probe.success;
+}
+
+/** Every WGSL export of shaders/mod.ts, by name. */
+function shaderSources(): Record<string, string> {
+  return Object.fromEntries(Object.entries(shaders).filter(([, v]) => typeof v === "string"));
 }
 
 /** Page width checks: no horizontal scrolling, and what overflows its own box, if anything. */
@@ -349,6 +355,28 @@ Deno.test({
           }).observe({ type: "longtask" });
         });
         const input = page.locator("[data-testid=text-input]");
+
+        await t.step(
+          "every shader compiles in Chromium's WebGPU (Tint), as in Deno's",
+          async () => {
+            // Tint's uniformity analysis is stricter than Naga's: a shader Deno accepts can fail here.
+            await page.goto(server.url);
+            const failed = await page.evaluate(async (sources: Record<string, string>) => {
+              const device = await (await navigator.gpu.requestAdapter())!.requestDevice();
+              const out: Record<string, string[]> = {};
+              for (const [name, code] of Object.entries(sources)) {
+                const info = await device.createShaderModule({ code }).getCompilationInfo();
+                const errs = info.messages.filter((m) => m.type === "error");
+                if (errs.length) {
+                  out[name] = errs.map((m) => `${m.lineNum}:${m.linePos} ${m.message}`);
+                }
+              }
+              device.destroy();
+              return out;
+            }, shaderSources());
+            assert.deepEqual(failed, {});
+          },
+        );
 
         await t.step(
           "tags news text as Deno does, with a legend of the model's types",
