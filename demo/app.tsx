@@ -14,7 +14,7 @@
 // deno-lint-ignore no-import-prefix -- pinned npm dependency; deno.json has no imports map
 import { type JSX, render } from "npm:preact@10.29.8";
 // deno-lint-ignore no-import-prefix -- pinned npm dependency; deno.json has no imports map
-import { useEffect, useMemo, useRef, useState } from "npm:preact@10.29.8/hooks";
+import { useEffect, useLayoutEffect, useMemo, useRef, useState } from "npm:preact@10.29.8/hooks";
 import {
   acquireGpu,
   type AdapterSummary,
@@ -457,8 +457,9 @@ function CorpusInput(
 ): JSX.Element {
   const file = useRef<HTMLInputElement | null>(null);
   // The file input names the file the corpus came from, or none: pasting, typing, the example
-  // or a dropped file clear the name of a file chosen before.
-  useEffect(() => {
+  // or a dropped file clear the name of a file chosen before. A layout effect runs in the same
+  // task as the render: a deferred one could run after the next file was chosen and clear it.
+  useLayoutEffect(() => {
     const el = file.current;
     if (el && el.files?.[0]?.name !== props.source.name) el.value = "";
   }, [props.source]);
