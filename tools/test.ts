@@ -114,7 +114,7 @@ async function main(args: string[]): Promise<number> {
   const end = runEnd(new TextDecoder().decode(tail));
   if (isTeardownCrash(status, end)) {
     console.error(
-      `tools/test.ts: all ${end.passed} tests passed; the test process then died of ` +
+      `tools/test.ts: every test passed (${end.passed}); the test process then died of ` +
         `${status.signal} while exiting (the runtime's background thread teardown with ` +
         `Mesa's Vulkan driver; see README, Development). Not a test failure.`,
     );
