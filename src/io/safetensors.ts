@@ -359,6 +359,36 @@ export function decodeSafetensors(bytes: Uint8Array, options: DecodeOptions = {}
   const fail = (what: string): never => {
     throw new SafetensorsError(`Cannot read ${source}: ${what}`);
   };
+  const { header, headerLength } = readHeader(bytes, fail);
+  const dataStart = 8 + headerLength;
+  const dataLength = bytes.length - dataStart;
+  let metadata: Record<string, string> = {};
+  const entries: Entry[] = [];
+  for (const [name, info] of Object.entries(header)) {
+    if (name === "__metadata__") metadata = readMetadata(info, fail);
+    else entries.push(readEntry(name, info, dataLength, fail));
+  }
+  entries.sort((a, b) => a.begin - b.begin || a.end - b.end);
+  checkCoverage(entries, dataLength, fail);
+  const tensors = new Map<string, Tensor>();
+  for (const e of entries) tensors.set(e.name, copyTensor(bytes, dataStart, e));
+  return { tensors, metadata };
+}
+
+/** A tensor's header entry, checked: its dtype, shape and byte range in the data. */
+interface Entry {
+  name: string;
+  dtype: Dtype;
+  shape: number[];
+  begin: number;
+  end: number;
+}
+
+/** The header length field, then the UTF-8 JSON object after it (no duplicate keys). */
+function readHeader(
+  bytes: Uint8Array,
+  fail: (what: string) => never,
+): { header: Record<string, unknown>; headerLength: number } {
   if (!(bytes instanceof Uint8Array)) fail("expected a Uint8Array of the file's bytes");
   if (bytes.length < 8) {
     fail(`file too short (${bytes.length} bytes): expected an 8-byte header length first`);
@@ -397,77 +427,82 @@ export function decodeSafetensors(bytes: Uint8Array, options: DecodeOptions = {}
     fail("the header is not a JSON object");
   }
   checkDuplicateKeys(text, (what) => fail(`invalid header: ${what}`));
+  return { header: header as Record<string, unknown>, headerLength };
+}
 
-  const dataStart = 8 + headerLength;
-  const dataLength = bytes.length - dataStart;
-  let metadata: Record<string, string> = {};
-  const entries: { name: string; dtype: Dtype; shape: number[]; begin: number; end: number }[] = [];
-  for (const [name, info] of Object.entries(header as Record<string, unknown>)) {
-    if (name === "__metadata__") {
-      if (typeof info !== "object" || info === null || Array.isArray(info)) {
-        fail("__metadata__ must be an object of strings");
-      }
-      for (const [key, value] of Object.entries(info as Record<string, unknown>)) {
-        if (typeof value !== "string") {
-          fail(`__metadata__ '${key}' must be a string, found ${JSON.stringify(value)}`);
-        }
-      }
-      metadata = { ...(info as Record<string, string>) };
-      continue;
-    }
-    const where = `tensor '${name}'`;
-    if (typeof info !== "object" || info === null || Array.isArray(info)) {
-      fail(`${where}: expected an object with dtype, shape and data_offsets`);
-    }
-    const fields = info as Record<string, unknown>;
-    for (const key of ["dtype", "shape", "data_offsets"]) {
-      if (!(key in fields)) fail(`${where}: missing field "${key}"`);
-    }
-    const extra = Object.keys(fields).filter((k) =>
-      !["dtype", "shape", "data_offsets"].includes(k)
-    );
-    if (extra.length > 0) fail(`${where}: unexpected field "${extra[0]}"`);
-    const { dtype, shape, data_offsets: offsets } = fields;
-    if (typeof dtype !== "string" || !KNOWN_DTYPES.has(dtype)) {
-      fail(`${where}: unknown dtype ${JSON.stringify(dtype)}`);
-    }
-    if (!((dtype as string) in DTYPE_BYTES)) {
-      fail(
-        `${where}: dtype ${dtype} is not supported (supported: ${
-          Object.keys(DTYPE_BYTES).join(", ")
-        })`,
-      );
-    }
-    if (!Array.isArray(shape) || !shape.every(isNonNegativeInteger)) {
-      fail(
-        `${where}: shape must be a list of non-negative integers, found ${JSON.stringify(shape)}`,
-      );
-    }
-    if (
-      !Array.isArray(offsets) || offsets.length !== 2 || !offsets.every(isNonNegativeInteger) ||
-      offsets[0] > offsets[1]
-    ) {
-      fail(
-        `${where}: data_offsets must be [begin, end] with 0 ≤ begin ≤ end, found ${
-          JSON.stringify(offsets)
-        }`,
-      );
-    }
-    const [begin, end] = offsets as number[];
-    const count = product(shape as number[]);
-    const expected = count * DTYPE_BYTES[dtype as Dtype];
-    if (!Number.isSafeInteger(expected) || end - begin !== expected) {
-      fail(
-        `${where}: data_offsets [${begin}, ${end}] span ${end - begin} bytes, but shape ` +
-          `[${(shape as number[]).join(", ")}] of ${dtype} needs ${expected}`,
-      );
-    }
-    if (end > dataLength) {
-      fail(`${where}: data_offsets [${begin}, ${end}] run past the ${dataLength} bytes of data`);
-    }
-    entries.push({ name, dtype: dtype as Dtype, shape: shape as number[], begin, end });
+/** The `__metadata__` entry: an object of strings. */
+function readMetadata(info: unknown, fail: (what: string) => never): Record<string, string> {
+  if (typeof info !== "object" || info === null || Array.isArray(info)) {
+    fail("__metadata__ must be an object of strings");
   }
-  entries.sort((a, b) => a.begin - b.begin || a.end - b.end);
+  for (const [key, value] of Object.entries(info as Record<string, unknown>)) {
+    if (typeof value !== "string") {
+      fail(`__metadata__ '${key}' must be a string, found ${JSON.stringify(value)}`);
+    }
+  }
+  return { ...(info as Record<string, string>) };
+}
+
+/** One tensor's entry: exactly dtype, shape and data_offsets, sized shape × dtype, in the data. */
+function readEntry(
+  name: string,
+  info: unknown,
+  dataLength: number,
+  fail: (what: string) => never,
+): Entry {
+  const where = `tensor '${name}'`;
+  if (typeof info !== "object" || info === null || Array.isArray(info)) {
+    fail(`${where}: expected an object with dtype, shape and data_offsets`);
+  }
+  const fields = info as Record<string, unknown>;
+  for (const key of ["dtype", "shape", "data_offsets"]) {
+    if (!(key in fields)) fail(`${where}: missing field "${key}"`);
+  }
+  const extra = Object.keys(fields).filter((k) => !["dtype", "shape", "data_offsets"].includes(k));
+  if (extra.length > 0) fail(`${where}: unexpected field "${extra[0]}"`);
+  const { dtype, shape, data_offsets: offsets } = fields;
+  if (typeof dtype !== "string" || !KNOWN_DTYPES.has(dtype)) {
+    fail(`${where}: unknown dtype ${JSON.stringify(dtype)}`);
+  }
+  if (!((dtype as string) in DTYPE_BYTES)) {
+    fail(
+      `${where}: dtype ${dtype} is not supported (supported: ${
+        Object.keys(DTYPE_BYTES).join(", ")
+      })`,
+    );
+  }
+  if (!Array.isArray(shape) || !shape.every(isNonNegativeInteger)) {
+    fail(
+      `${where}: shape must be a list of non-negative integers, found ${JSON.stringify(shape)}`,
+    );
+  }
+  if (
+    !Array.isArray(offsets) || offsets.length !== 2 || !offsets.every(isNonNegativeInteger) ||
+    offsets[0] > offsets[1]
+  ) {
+    fail(
+      `${where}: data_offsets must be [begin, end] with 0 ≤ begin ≤ end, found ${
+        JSON.stringify(offsets)
+      }`,
+    );
+  }
+  const [begin, end] = offsets as number[];
+  const count = product(shape as number[]);
+  const expected = count * DTYPE_BYTES[dtype as Dtype];
+  if (!Number.isSafeInteger(expected) || end - begin !== expected) {
+    fail(
+      `${where}: data_offsets [${begin}, ${end}] span ${end - begin} bytes, but shape ` +
+        `[${(shape as number[]).join(", ")}] of ${dtype} needs ${expected}`,
+    );
+  }
+  if (end > dataLength) {
+    fail(`${where}: data_offsets [${begin}, ${end}] run past the ${dataLength} bytes of data`);
+  }
+  return { name, dtype: dtype as Dtype, shape: shape as number[], begin, end };
+}
+
+/** Entries sorted by begin cover the data exactly: no overlap, gap or trailing bytes. */
+function checkCoverage(entries: Entry[], dataLength: number, fail: (what: string) => never): void {
   let covered = 0;
   let previous = "the start of the data";
   for (const e of entries) {
@@ -487,27 +522,26 @@ export function decodeSafetensors(bytes: Uint8Array, options: DecodeOptions = {}
   if (covered !== dataLength) {
     fail(`${dataLength - covered} trailing bytes after the last tensor (data ends at ${covered})`);
   }
+}
 
-  const tensors = new Map<string, Tensor>();
-  for (const e of entries) {
-    const width = DTYPE_BYTES[e.dtype];
-    // A copy: aligned for the typed array whatever the file's offset, and
-    // independent of the caller's buffer.
-    const raw = toLittleEndian(bytes.slice(dataStart + e.begin, dataStart + e.end), width);
-    const buffer = raw.buffer as ArrayBuffer;
-    const count = (e.end - e.begin) / width;
-    const data: TensorArray = e.dtype === "F32"
-      ? new Float32Array(buffer, 0, count)
-      : e.dtype === "F16"
-      ? new Uint16Array(buffer, 0, count)
-      : e.dtype === "I32"
-      ? new Int32Array(buffer, 0, count)
-      : e.dtype === "I64"
-      ? new BigInt64Array(buffer, 0, count)
-      : new Uint8Array(buffer, 0, count);
-    tensors.set(e.name, { name: e.name, dtype: e.dtype, shape: e.shape, data });
-  }
-  return { tensors, metadata };
+/** A copy of one tensor's data, aligned for its typed array whatever the file's offset. */
+function copyTensor(bytes: Uint8Array, dataStart: number, e: Entry): Tensor {
+  const width = DTYPE_BYTES[e.dtype];
+  // A copy: aligned for the typed array whatever the file's offset, and
+  // independent of the caller's buffer.
+  const raw = toLittleEndian(bytes.slice(dataStart + e.begin, dataStart + e.end), width);
+  const buffer = raw.buffer as ArrayBuffer;
+  const count = (e.end - e.begin) / width;
+  const data: TensorArray = e.dtype === "F32"
+    ? new Float32Array(buffer, 0, count)
+    : e.dtype === "F16"
+    ? new Uint16Array(buffer, 0, count)
+    : e.dtype === "I32"
+    ? new Int32Array(buffer, 0, count)
+    : e.dtype === "I64"
+    ? new BigInt64Array(buffer, 0, count)
+    : new Uint8Array(buffer, 0, count);
+  return { name: e.name, dtype: e.dtype, shape: e.shape, data };
 }
 
 /**
