@@ -664,16 +664,7 @@ async function backwardOp(
     [buffers.wHh, saved.whhPackedT],
     [Math.ceil(2 * 4 * 4 * UV * UB * 4 / 64)],
   );
-  const reverse = await reverseDispatch(gpu, plan, paramsB, buffers, saved, options.standIn);
-  // The split reverse sweep: one dispatch per range of steps, the last range first.
-  const rangeParams = Array.from(
-    { length: plan.backRanges },
-    (_, r) => mem.uniform(`${label} backward range ${r}`, [0, 0, 0, r]),
-  ).reverse();
-  const ranges: Dispatch[] = [];
-  for (const block of rangeParams) {
-    ranges.push(await reverseDispatch(gpu, plan, block, buffers, saved, options.standIn, true));
-  }
+  const sweep = await reverseSweep(gpu, mem, plan, paramsB, buffers, saved, options.standIn);
   const full = { ...projectionShape(plan, maxBatch, maxTime), transB: true };
   const inputs = { a: buffers.x, b: buffers.wIh, dC: saved.pre };
   const dx = buffers.dX
@@ -713,26 +704,56 @@ async function backwardOp(
     label: `${label} backward`,
     dispatches: [
       packT,
-      reverse,
-      ...ranges,
+      ...sweep.dispatches,
       ...matmuls.flatMap((m) => m.dispatches),
       dwhh,
       ...dbhh.dispatches,
     ],
     resize({ batch, time }: SequenceShape) {
       paramsB.set([batch, time, groupsB(batch), 0]);
-      const split = plan.backRanges > 0 &&
-        (plan.backForced ? time > plan.backRange : !backwardFits(gpu, time, UB));
-      reverse.workgroups = [split ? 0 : groupsB(batch), 2, 1];
-      rangeParams.forEach((block, i) => {
-        const r = block.values[3];
-        block.set([batch, time, groupsB(batch), r]);
-        ranges[i].workgroups = [split && r * plan.backRange < time ? groupsB(batch) : 0, 2, 1];
-      });
+      sweep.resize(batch, time, groupsB(batch));
       for (const m of matmuls) m.resize(projectionShape(plan, batch, time));
       dbhh.resize(projectionShape(plan, batch, time));
     },
     destroy: () => mem.destroy(),
+  };
+}
+
+/**
+ * The backward's reverse sweep: the whole-sentence kernel, and (on fallback adapters, for
+ * sentences past the loop limit) one dispatch per range of steps, the last range first;
+ * resize runs one or the other.
+ */
+async function reverseSweep(
+  gpu: Gpu,
+  mem: Allocator,
+  plan: LstmPlan,
+  paramsB: ParamBlock,
+  buffers: BiLstmGradBuffers & BiLstmBuffers,
+  saved: BiLstmSaved,
+  standIn: GPUBuffer | null,
+): Promise<{ dispatches: Dispatch[]; resize(batch: number, time: number, groups: number): void }> {
+  const reverse = await reverseDispatch(gpu, plan, paramsB, buffers, saved, standIn);
+  const rangeParams = Array.from(
+    { length: plan.backRanges },
+    (_, r) => mem.uniform(`${plan.label} backward range ${r}`, [0, 0, 0, r]),
+  ).reverse();
+  const ranges: Dispatch[] = [];
+  for (const block of rangeParams) {
+    ranges.push(await reverseDispatch(gpu, plan, block, buffers, saved, standIn, true));
+  }
+  return {
+    dispatches: [reverse, ...ranges],
+    resize(batch, time, groups) {
+      const split = plan.backRanges > 0 &&
+        (plan.backForced ? time > plan.backRange : !backwardFits(gpu, time, plan.UB));
+      reverse.workgroups = [split ? 0 : groups, 2, 1];
+      rangeParams.forEach((block, i) => {
+        const r = block.values[3];
+        block.set([batch, time, groups, r]);
+        ranges[i].workgroups = [split && r * plan.backRange < time ? groups : 0, 2, 1];
+      });
+    },
   };
 }
 
