@@ -56,79 +56,10 @@ const FINAL = new Set([".", "!", "?", '"', "'", ")", "]", "''", "”", "’"]);
  */
 export function parseGmbCsv(input: string | Uint8Array, options: GmbCsvOptions = {}): GmbCorpus {
   const path = options.path ?? "<input>";
-  let text: string;
-  if (typeof input === "string") text = input.charCodeAt(0) === 0xfeff ? input.slice(1) : input;
-  else if (
-    (options.encoding ?? "windows-1252") === "utf-8" ||
-    (input[0] === 0xef && input[1] === 0xbb && input[2] === 0xbf)
-  ) text = decodeUtf8(input, { path });
-  else text = new TextDecoder("windows-1252").decode(input);
   const checkTags = options.checkTags ?? true;
   const goodTags = new Set<string>();
-
-  const lines = text.split(/\r\n|\n|\r/);
+  const lines = csvText(input, options.encoding ?? "windows-1252", path).split(/\r\n|\n|\r/);
   if (lines.length > 0 && lines[lines.length - 1] === "") lines.pop();
-  let i = 0;
-  /** Reads the record starting at line i; advances i past it. */
-  const record = (): string[] => {
-    const line = lines[i];
-    if (!line.includes('"')) {
-      i++;
-      return line.split(",");
-    }
-    const start = i;
-    const fields: string[] = [];
-    let field = "";
-    let s = line;
-    let k = 0;
-    let quoted = false;
-    for (;;) {
-      if (k >= s.length) {
-        if (!quoted) break;
-        i++;
-        if (i >= lines.length) {
-          throw new DataFormatError(
-            path,
-            start + 1,
-            "expected a closing quote, found the end of the file",
-          );
-        }
-        field += "\n";
-        s = lines[i];
-        k = 0;
-        continue;
-      }
-      const c = s[k];
-      if (quoted) {
-        if (c === '"') {
-          if (s[k + 1] === '"') {
-            field += '"';
-            k += 2;
-          } else {
-            quoted = false;
-            k++;
-          }
-        } else {
-          field += c;
-          k++;
-        }
-      } else if (c === ",") {
-        fields.push(field);
-        field = "";
-        k++;
-      } else if (c === '"' && field === "") {
-        quoted = true;
-        k++;
-      } else {
-        field += c;
-        k++;
-      }
-    }
-    fields.push(field);
-    i++;
-    return fields;
-  };
-
   if (lines.length === 0) {
     throw new DataFormatError(
       path,
@@ -136,18 +67,9 @@ export function parseGmbCsv(input: string | Uint8Array, options: GmbCsvOptions =
       "expected a header line Sentence #,Word,POS,Tag, found an empty file",
     );
   }
-  const header = record().map((h) => h.trim().toLowerCase());
-  const sentenceCol = header.findIndex((h) => h.startsWith("sentence"));
-  const wordCol = header.indexOf("word");
-  const tagCol = header.indexOf("tag");
-  if (sentenceCol < 0 || wordCol < 0 || tagCol < 0) {
-    throw new DataFormatError(
-      path,
-      1,
-      `expected a header with columns "Sentence #", "Word" and "Tag", found "${lines[0]}"`,
-    );
-  }
-  const columns = header.length;
+  const head = readRecord(lines, 0, path);
+  const { sentenceCol, wordCol, tagCol, columns } = headerColumns(head.fields, lines[0], path);
+  let i = head.next;
   const sentences: Sentence[] = [];
   const ids: string[] = [];
   const firstLines: number[] = [];
@@ -161,7 +83,9 @@ export function parseGmbCsv(input: string | Uint8Array, options: GmbCsvOptions =
         `expected a row of ${columns} fields, found an empty line`,
       );
     }
-    const fields = record();
+    const row = readRecord(lines, i, path);
+    const fields = row.fields;
+    i = row.next;
     if (fields.length !== columns) {
       throw new DataFormatError(
         path,
@@ -200,23 +124,129 @@ export function parseGmbCsv(input: string | Uint8Array, options: GmbCsvOptions =
     current.tags.push(tag);
   }
   const warnings: string[] = [];
-  const last = sentences[sentences.length - 1];
-  if (last !== undefined && !FINAL.has(last.tokens[last.tokens.length - 1])) {
-    const where = `${path}:${firstLines[firstLines.length - 1]}`;
-    const n = last.tokens.length;
-    if ((options.truncated ?? "keep") === "drop") {
-      sentences.pop();
-      ids.pop();
-      warnings.push(
-        `${where}: the last sentence (${n} tokens) does not end with sentence-final punctuation and looks truncated; dropped it`,
-      );
+  const where = `${path}:${firstLines[firstLines.length - 1]}`;
+  const warning = checkTruncated(sentences, ids, where, options.truncated ?? "keep");
+  if (warning) warnings.push(warning);
+  return { path, format: "csv", sentences, warnings, ids };
+}
+
+/** The text of the input: bytes decoded as `encoding` (a UTF-8 BOM forces UTF-8), BOM removed. */
+function csvText(
+  input: string | Uint8Array,
+  encoding: "windows-1252" | "utf-8",
+  path: string,
+): string {
+  if (typeof input === "string") return input.charCodeAt(0) === 0xfeff ? input.slice(1) : input;
+  if (encoding === "utf-8" || (input[0] === 0xef && input[1] === 0xbb && input[2] === 0xbf)) {
+    return decodeUtf8(input, { path });
+  }
+  return new TextDecoder("windows-1252").decode(input);
+}
+
+/**
+ * The RFC 4180 record starting at line `start` (a quoted field may span lines) and the line
+ * after it.
+ */
+function readRecord(
+  lines: string[],
+  start: number,
+  path: string,
+): { fields: string[]; next: number } {
+  let i = start;
+  const line = lines[i];
+  if (!line.includes('"')) return { fields: line.split(","), next: i + 1 };
+  const fields: string[] = [];
+  let field = "";
+  let s = line;
+  let k = 0;
+  let quoted = false;
+  for (;;) {
+    if (k >= s.length) {
+      if (!quoted) break;
+      i++;
+      if (i >= lines.length) {
+        throw new DataFormatError(
+          path,
+          start + 1,
+          "expected a closing quote, found the end of the file",
+        );
+      }
+      field += "\n";
+      s = lines[i];
+      k = 0;
+      continue;
+    }
+    const c = s[k];
+    if (quoted) {
+      if (c === '"') {
+        if (s[k + 1] === '"') {
+          field += '"';
+          k += 2;
+        } else {
+          quoted = false;
+          k++;
+        }
+      } else {
+        field += c;
+        k++;
+      }
+    } else if (c === ",") {
+      fields.push(field);
+      field = "";
+      k++;
+    } else if (c === '"' && field === "") {
+      quoted = true;
+      k++;
     } else {
-      warnings.push(
-        `${where}: the last sentence (${n} tokens) does not end with sentence-final punctuation and looks truncated; kept it (truncated: "drop" drops it)`,
-      );
+      field += c;
+      k++;
     }
   }
-  return { path, format: "csv", sentences, warnings, ids };
+  fields.push(field);
+  return { fields, next: i + 1 };
+}
+
+/** Where the sentence id, word and tag columns are in the header's fields. */
+function headerColumns(
+  fields: string[],
+  line: string,
+  path: string,
+): { sentenceCol: number; wordCol: number; tagCol: number; columns: number } {
+  const header = fields.map((h) => h.trim().toLowerCase());
+  const sentenceCol = header.findIndex((h) => h.startsWith("sentence"));
+  const wordCol = header.indexOf("word");
+  const tagCol = header.indexOf("tag");
+  if (sentenceCol < 0 || wordCol < 0 || tagCol < 0) {
+    throw new DataFormatError(
+      path,
+      1,
+      `expected a header with columns "Sentence #", "Word" and "Tag", found "${line}"`,
+    );
+  }
+  return { sentenceCol, wordCol, tagCol, columns: header.length };
+}
+
+/**
+ * The warning for a last sentence that does not end with sentence-final punctuation (it is
+ * dropped from `sentences` and `ids` when `policy` is "drop"), or null.
+ */
+function checkTruncated(
+  sentences: Sentence[],
+  ids: string[],
+  where: string,
+  policy: "keep" | "drop",
+): string | null {
+  const last = sentences[sentences.length - 1];
+  if (last === undefined || FINAL.has(last.tokens[last.tokens.length - 1])) return null;
+  const n = last.tokens.length;
+  const what =
+    `${where}: the last sentence (${n} tokens) does not end with sentence-final punctuation and looks truncated`;
+  if (policy === "drop") {
+    sentences.pop();
+    ids.pop();
+    return `${what}; dropped it`;
+  }
+  return `${what}; kept it (truncated: "drop" drops it)`;
 }
 
 /**
